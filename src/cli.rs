@@ -1,0 +1,86 @@
+//! The command line (clap definitions only).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run a project's security patch release as a declarative pipeline.
+///
+/// embargo cuts the patch branch from the latest patch release tag plus the security fix, builds
+/// and checksums the binaries, verifies that they run, and freezes the built commit so nobody can
+/// amend it. Every stage is journaled: run the same command again after a failure and it resumes
+/// where it stopped.
+#[derive(Debug, Parser)]
+#[command(name = "embargo", version, propagate_version = true)]
+#[command(
+    after_help = "Try `embargo demo` to see the whole flow on a sample project.\n\
+Exit codes: 0 done; 1 a stage failed; 2 bad input (pipeline, flags, repository state);\n\
+3 integrity violation (frozen commit or tag moved, checksum mismatch): nothing further is done."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what a run would do, changing nothing: latest patch release, patch version, fix
+    /// commits, embargo, and each stage.
+    ///
+    /// Lists both remotes and fetches the objects it needs; it writes no ref in the clone.
+    Plan(PipelineArgs),
+    /// Cut the release: prepare, build, verify, freeze. Resumes after the last completed stage.
+    ///
+    /// prepare: the patch branch = latest patch tag + the fix commits, applied in memory.
+    /// build: the build steps in a clean checkout of the release commit; artifacts and SHA256SUMS.
+    /// verify: the checks, each in a fresh scratch folder, against the built artifacts.
+    /// freeze: annotated tag, manifest.json, and a hook that refuses any move of the branch or tag.
+    Run(PipelineArgs),
+    /// Show where the release stands, from the journal (no network).
+    Status(PipelineArgs),
+    /// Build a sample project with private and public remotes in a temporary folder and run the
+    /// whole flow on it.
+    Demo(DemoArgs),
+    /// Print the JSON Schema of the pipeline format.
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// The pipeline file, like pipelines/security-release.yaml.
+    pub pipeline: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct Common {
+    /// The release line MAJOR.MINOR (or `latest`); overrides versioning.line.
+    #[arg(long, value_name = "MAJOR.MINOR")]
+    pub line: Option<String>,
+    /// The private branch holding the fix; overrides fix.branch and fix.commits.
+    #[arg(long, value_name = "BRANCH")]
+    pub fix: Option<String>,
+    /// The embargo instant, `YYYY-MM-DD HH:MM UTC` or RFC 3339; overrides `embargo`.
+    #[arg(long, value_name = "TIME")]
+    pub embargo: Option<String>,
+    /// Where the release's state lives (default: <git dir>/embargo/<name>/<tag>/).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Machine-readable output on stdout (progress goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Show the output of build steps and checks as it comes.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the sample project instead of deleting it, and print where it is.
+    #[arg(long)]
+    pub keep: bool,
+    /// Show the output of build steps and checks as it comes.
+    #[arg(short, long)]
+    pub verbose: bool,
+}

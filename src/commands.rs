@@ -1,0 +1,138 @@
+//! One function per command: load the pipeline, open the clone, run, print the outcome.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Cli, Command, Common, PipelineArgs};
+use crate::error::{Error, Exit};
+use crate::git::LocalRepo;
+use crate::git::cli::GitCli;
+use crate::journal::{self, Journal};
+use crate::pipeline::{self, Overrides, Pipeline};
+use crate::plan::{self, Plan};
+use crate::report::{self, Reporter, summary};
+use crate::stages::{self, Context, RunSummary};
+
+pub fn execute(cli: Cli) -> Result<Exit, Error> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::bad_input(format!("cannot read the current directory: {e}")))?;
+    match cli.command {
+        Command::Plan(args) => {
+            let (pipeline, repo, git) = open(&args, &cwd)?;
+            let plan = plan::resolve(&pipeline, &repo, &git, args.common.state_dir.as_deref())?;
+            if args.common.json {
+                print_json(&summary::plan_json(&pipeline, &plan))?;
+            } else {
+                print!("{}", summary::plan_text(&pipeline, &plan));
+            }
+            Ok(Exit::Done)
+        }
+        Command::Run(args) => {
+            let reporter = report::choose(args.common.verbose, args.common.json);
+            let (pipeline, repo, git) = open(&args, &cwd)?;
+            let (_, result) = run(&pipeline, &repo, &git, &args.common, reporter.as_ref())?;
+            if args.common.json {
+                print_json(&result)?;
+            } else {
+                print!("{}", summary::run_text(&result));
+            }
+            Ok(Exit::Done)
+        }
+        Command::Status(args) => {
+            let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
+            let repo = LocalRepo::open(&resolve_path(&cwd, &pipeline.repository.path))?;
+            let dirs = state_dirs(&repo, &pipeline, args.common.state_dir.as_deref())?;
+            let releases = dirs
+                .iter()
+                .map(|dir| Ok((dir.clone(), journal::read(&dir.join("journal.jsonl"))?)))
+                .collect::<Result<Vec<_>, Error>>()?;
+            if args.common.json {
+                print_json(&summary::status_json(&releases))?;
+            } else {
+                print!("{}", summary::status_text(&pipeline, &releases));
+            }
+            Ok(Exit::Done)
+        }
+        Command::Demo(args) => crate::sample::demo(args.keep, args.verbose),
+        Command::Schema => {
+            print!("{}", crate::pipeline::schema::render());
+            Ok(Exit::Done)
+        }
+    }
+}
+
+fn overrides(common: &Common) -> Overrides {
+    Overrides {
+        line: common.line.clone(),
+        fix: common.fix.clone(),
+        embargo: common.embargo.clone(),
+    }
+}
+
+fn resolve_path(cwd: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        cwd.join(path)
+    }
+}
+
+/// Loads the pipeline and opens the clone it names; `cwd` resolves a relative `repository.path`.
+pub fn open(args: &PipelineArgs, cwd: &Path) -> Result<(Pipeline, LocalRepo, GitCli), Error> {
+    let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
+    let path = resolve_path(cwd, &pipeline.repository.path);
+    let repo = LocalRepo::open(&path)?;
+    let git = GitCli::new(&path);
+    Ok((pipeline, repo, git))
+}
+
+/// Resolves the plan and runs the stages through the release's journal.
+pub fn run(
+    pipeline: &Pipeline,
+    repo: &LocalRepo,
+    git: &GitCli,
+    common: &Common,
+    reporter: &dyn Reporter,
+) -> Result<(Plan, RunSummary), Error> {
+    let plan = plan::resolve(pipeline, repo, git, common.state_dir.as_deref())?;
+    let mut journal = Journal::open(&plan.state_dir)?;
+    let ctx = Context {
+        pipeline,
+        plan: &plan,
+        repo,
+        git,
+        reporter,
+    };
+    let summary = stages::run(&ctx, &mut journal)?;
+    Ok((plan, summary))
+}
+
+/// The state folders of this pipeline's releases (`--state-dir`, or every release under the
+/// clone's `embargo/<name>/`).
+fn state_dirs(
+    repo: &LocalRepo,
+    pipeline: &Pipeline,
+    given: Option<&Path>,
+) -> Result<Vec<PathBuf>, Error> {
+    if let Some(dir) = given {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let root = repo.common_dir().join("embargo").join(&pipeline.name);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("journal.jsonl").is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    Ok(dirs)
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::stage_failed(format!("cannot encode the output as JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! Applying fix commits onto a base commit in memory, as `git cherry-pick -x` would, without a
+//! checkout: no working tree, no index, no ref is touched until the caller decides.
+
+use git2::{Commit, Oid, Signature};
+
+use super::{GitError, LocalRepo, short};
+
+/// Why a fix could not be applied.
+#[derive(Debug)]
+pub enum ApplyError {
+    /// The fix commit conflicts with the base; these paths are in conflict.
+    Conflict {
+        commit: Oid,
+        subject: String,
+        paths: Vec<String>,
+    },
+    /// The fix commit changes nothing on this base (it is already there).
+    Empty {
+        commit: Oid,
+        subject: String,
+    },
+    /// The fix commit is a merge, which cannot be picked without choosing a parent.
+    Merge {
+        commit: Oid,
+        subject: String,
+    },
+    Git(GitError),
+}
+
+impl From<GitError> for ApplyError {
+    fn from(e: GitError) -> Self {
+        ApplyError::Git(e)
+    }
+}
+
+/// Applies `commits` (oldest first) on top of `base`, keeping each commit's author and message and
+/// adding the `(cherry picked from commit ...)` line. Returns the new tip.
+pub fn apply(
+    repo: &LocalRepo,
+    base: Oid,
+    commits: &[Oid],
+    committer: &Signature<'_>,
+) -> Result<Oid, ApplyError> {
+    let git = &repo.repo;
+    let mut tip = git
+        .find_commit(base)
+        .map_err(super::failed(format_args!("reading commit {base}")))?;
+    for &oid in commits {
+        let pick = git
+            .find_commit(oid)
+            .map_err(super::failed(format_args!("reading fix commit {oid}")))?;
+        let subject = super::subject(&pick);
+        if pick.parent_count() > 1 {
+            return Err(ApplyError::Merge {
+                commit: oid,
+                subject,
+            });
+        }
+        let mut index = git
+            .cherrypick_commit(&pick, &tip, 0, None)
+            .map_err(super::failed(format_args!("cherry-picking {}", short(oid))))?;
+        if index.has_conflicts() {
+            let mut paths: Vec<String> = index
+                .conflicts()
+                .map_err(super::failed("listing conflicts"))?
+                .flatten()
+                .filter_map(|c| c.our.or(c.their).or(c.ancestor))
+                .map(|entry| String::from_utf8_lossy(&entry.path).into_owned())
+                .collect();
+            paths.sort();
+            paths.dedup();
+            return Err(ApplyError::Conflict {
+                commit: oid,
+                subject,
+                paths,
+            });
+        }
+        let tree_id = index
+            .write_tree_to(git)
+            .map_err(super::failed("writing the picked tree"))?;
+        if tree_id == tip.tree_id() {
+            return Err(ApplyError::Empty {
+                commit: oid,
+                subject,
+            });
+        }
+        let tree = git
+            .find_tree(tree_id)
+            .map_err(super::failed("reading the picked tree"))?;
+        let message = cherry_picked_message(&pick, oid);
+        let new = git
+            .commit(None, &pick.author(), committer, &message, &tree, &[&tip])
+            .map_err(super::failed(format_args!(
+                "committing the pick of {}",
+                short(oid)
+            )))?;
+        tip = git
+            .find_commit(new)
+            .map_err(super::failed(format_args!("reading commit {new}")))?;
+    }
+    Ok(tip.id())
+}
+
+/// The message `git cherry-pick -x` writes: the original, then the provenance line, in the
+/// trailer block when the message ends with one.
+fn cherry_picked_message(pick: &Commit<'_>, oid: Oid) -> String {
+    let original = String::from_utf8_lossy(pick.message_bytes());
+    let body = original.trim_end();
+    let last_paragraph = body.rsplit("\n\n").next().unwrap_or("");
+    let has_subject_only = !body.contains("\n\n");
+    let ends_in_trailers = !has_subject_only
+        && !last_paragraph.is_empty()
+        && last_paragraph.lines().all(|l| {
+            l.starts_with("(cherry picked from commit ")
+                || l.split_once(": ")
+                    .is_some_and(|(k, _)| !k.is_empty() && !k.contains(' '))
+        });
+    let separator = if ends_in_trailers { "\n" } else { "\n\n" };
+    format!("{body}{separator}(cherry picked from commit {oid})\n")
+}

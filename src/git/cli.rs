@@ -1,0 +1,92 @@
+//! The git CLI, for everything that talks to a remote. Every call carries a one-line summary of
+//! what it is for; its output is kept so that a failure can show what git said.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::GitError;
+
+/// Runs `git` in one repository.
+#[derive(Debug, Clone)]
+pub struct GitCli {
+    dir: PathBuf,
+    env: Vec<(OsString, OsString)>,
+}
+
+/// What a successful git command printed.
+#[derive(Debug)]
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl GitCli {
+    pub fn new(dir: &Path) -> GitCli {
+        GitCli {
+            dir: dir.to_path_buf(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Adds an environment variable to every git command (the demo uses this to keep the user's
+    /// own git configuration out of its sample repositories).
+    pub fn with_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> GitCli {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.arg("-C").arg(&self.dir).args(args);
+        // Never stop to ask for a password: a CI job would hang until its timeout.
+        cmd.env("GIT_TERMINAL_PROMPT", "0");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs git; `summary` says what the call is for, in the words of the release.
+    pub fn run(&self, summary: &str, args: &[&str]) -> Result<Output, GitError> {
+        let output = self.command(args).output().map_err(|e| {
+            GitError::failed(format!("{summary}: cannot run git: {e}"))
+                .with_hint("install git (2.29 or later) and make sure it is on PATH")
+        })?;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        if !output.status.success() {
+            let said = last_lines(&stderr, 8);
+            return Err(GitError::failed(format!(
+                "{summary} failed: `git {}` exited with {}{}",
+                args.join(" "),
+                output
+                    .status
+                    .code()
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "a signal".into()),
+                if said.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{said}")
+                }
+            )));
+        }
+        Ok(Output { stdout, stderr })
+    }
+}
+
+/// The last `n` non-empty lines of some output, indented for an error message.
+pub fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(n);
+    lines[start..]
+        .iter()
+        .map(|l| format!("    | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

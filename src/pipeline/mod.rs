@@ -1,0 +1,738 @@
+//! The pipeline format: reading a file, checking every value with its location, and the resolved
+//! [`Pipeline`] the rest of the program works from. Nothing here touches git or the network.
+
+pub mod schema;
+pub mod template;
+pub mod wire;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_saphyr::{Location, Spanned};
+
+use crate::error::Error;
+use crate::version::{LineSpec, TagPattern};
+use template::{Template, Var};
+pub use wire::{MakeLatest, OnConflict};
+
+/// The largest pipeline file read: a pipeline is a page of YAML, not a data set.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// A problem in the pipeline file, with its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineError {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl fmt::Display for PipelineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                self.line,
+                self.column,
+                self.message
+            )
+        }
+    }
+}
+
+impl From<PipelineError> for Error {
+    fn from(e: PipelineError) -> Error {
+        Error::bad_input(e.to_string())
+    }
+}
+
+/// Values given on the command line, which take precedence over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub line: Option<String>,
+    pub fix: Option<String>,
+    pub embargo: Option<String>,
+}
+
+/// Names a template can use, by where it stands.
+const TAG_VARS: &[Var] = &[Var::Major, Var::Minor, Var::Patch];
+const BRANCH_VARS: &[Var] = &[
+    Var::Major,
+    Var::Minor,
+    Var::Patch,
+    Var::Version,
+    Var::Tag,
+    Var::PreviousTag,
+    Var::Line,
+];
+const RELEASE_VARS: &[Var] = &[
+    Var::Major,
+    Var::Minor,
+    Var::Patch,
+    Var::Version,
+    Var::Tag,
+    Var::PreviousTag,
+    Var::Line,
+    Var::Commit,
+];
+const PICK_VARS: &[Var] = &[
+    Var::Major,
+    Var::Minor,
+    Var::Patch,
+    Var::Version,
+    Var::Tag,
+    Var::PreviousTag,
+    Var::Line,
+    Var::Commit,
+    Var::Target,
+];
+
+/// A pipeline whose every value has been checked.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub file: PathBuf,
+    pub name: String,
+    pub repository: RepositorySpec,
+    pub tag: TagPattern,
+    pub branch: Template,
+    pub line: LineSpec,
+    pub fix: FixSpec,
+    pub build: BuildSpec,
+    pub verify: Vec<CheckSpec>,
+    pub cherry_pick: Option<CherryPickSpec>,
+    pub embargo: Option<Timestamp>,
+    pub github: Option<GitHubSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RepositorySpec {
+    pub path: PathBuf,
+    pub private: String,
+    pub public: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FixSource {
+    /// `base..branch` in the private repository; `base` defaults to the public default branch.
+    Branch {
+        branch: String,
+        base: Option<String>,
+    },
+    /// Explicit commits, applied in this order.
+    Commits(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct FixSpec {
+    pub source: FixSource,
+    pub per_target: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepSpec {
+    pub name: String,
+    pub run: String,
+    pub timeout: Duration,
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildSpec {
+    pub steps: Vec<StepSpec>,
+    pub artifacts: Vec<Template>,
+    pub checksums: Template,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckSpec {
+    pub step: StepSpec,
+    pub expect_stdout: Option<Template>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CherryPickSpec {
+    pub onto: Vec<glob::Pattern>,
+    pub skip: Vec<glob::Pattern>,
+    pub branch: Template,
+    pub on_conflict: OnConflict,
+}
+
+#[derive(Debug, Clone)]
+pub struct GitHubSpec {
+    pub repository: String,
+    pub api_url: String,
+    pub token_env: String,
+    pub name: Template,
+    pub notes_file: Option<Template>,
+    pub make_latest: MakeLatest,
+    pub prerelease: bool,
+    pub pull_requests: bool,
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+/// Reads and checks a pipeline file.
+pub fn load(file: &Path, overrides: &Overrides) -> Result<Pipeline, Error> {
+    let meta = std::fs::metadata(file).map_err(|e| {
+        Error::bad_input(format!("cannot read pipeline {}: {e}", file.display())).with_hint(
+            "give the path of a pipeline YAML file, like pipelines/security-release.yaml",
+        )
+    })?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Error::bad_input(format!(
+            "{}: the file is {} bytes; a pipeline may be at most {MAX_FILE_BYTES} bytes",
+            file.display(),
+            meta.len()
+        )));
+    }
+    let bytes = std::fs::read(file)
+        .map_err(|e| Error::bad_input(format!("cannot read pipeline {}: {e}", file.display())))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Error::bad_input(format!(
+            "{}: the file is not UTF-8 (invalid byte at offset {})",
+            file.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    Ok(parse(file, &text, overrides)?)
+}
+
+/// Parses and checks pipeline text; `file` is only used in messages.
+pub fn parse(file: &Path, text: &str, overrides: &Overrides) -> Result<Pipeline, PipelineError> {
+    let raw = read_wire(file, text)?;
+    Checker { file }.check(raw, overrides)
+}
+
+fn read_wire(file: &Path, text: &str) -> Result<wire::PipelineFile, PipelineError> {
+    let options = serde_saphyr::options! {
+        budget: Some(serde_saphyr::Budget::default()),
+        strict_booleans: true,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        with_snippet: false,
+    };
+    serde_saphyr::from_str_with_options::<wire::PipelineFile>(text, options).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        PipelineError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: clean_yaml_message(&e.to_string()),
+        }
+    })
+}
+
+/// serde-saphyr appends its own " at line X, column Y"; the location is already in our prefix.
+fn clean_yaml_message(message: &str) -> String {
+    let first = message.lines().next().unwrap_or(message).trim();
+    let trimmed = match first.rfind(" at line ") {
+        Some(i) => &first[..i],
+        None => first,
+    };
+    trimmed.trim_start_matches("error: ").to_string()
+}
+
+struct Checker<'a> {
+    file: &'a Path,
+}
+
+impl Checker<'_> {
+    fn at(&self, location: Location, message: impl Into<String>) -> PipelineError {
+        PipelineError {
+            file: self.file.to_path_buf(),
+            line: location.line(),
+            column: location.column(),
+            message: message.into(),
+        }
+    }
+
+    fn whole(&self, message: impl Into<String>) -> PipelineError {
+        PipelineError {
+            file: self.file.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+        }
+    }
+
+    fn template(
+        &self,
+        key: &str,
+        value: &Spanned<String>,
+        allowed: &[Var],
+    ) -> Result<Template, PipelineError> {
+        Template::parse(&value.value, allowed)
+            .map_err(|e| self.at(value.referenced, format!("{key}: {e}")))
+    }
+
+    fn non_empty(&self, key: &str, value: &Spanned<String>) -> Result<String, PipelineError> {
+        if value.value.trim().is_empty() {
+            return Err(self.at(value.referenced, format!("{key} must not be empty")));
+        }
+        Ok(value.value.clone())
+    }
+
+    fn check(
+        &self,
+        raw: wire::PipelineFile,
+        overrides: &Overrides,
+    ) -> Result<Pipeline, PipelineError> {
+        if raw.version.value != 1 {
+            return Err(self.at(
+                raw.version.referenced,
+                format!(
+                    "version: {} is not a pipeline format version this embargo knows; only 1 exists",
+                    raw.version.value
+                ),
+            ));
+        }
+        let name = &raw.name.value;
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(self.at(
+                raw.name.referenced,
+                format!("name: `{name}` must be lowercase letters, digits and dashes ([a-z0-9-]+)"),
+            ));
+        }
+
+        let repository = RepositorySpec {
+            path: PathBuf::from(
+                raw.repository
+                    .path
+                    .as_ref()
+                    .map(|p| p.value.clone())
+                    .unwrap_or_else(|| ".".into()),
+            ),
+            private: self.non_empty("repository.private", &raw.repository.private)?,
+            public: self.non_empty("repository.public", &raw.repository.public)?,
+        };
+
+        let tag = match &raw.versioning.tag {
+            Some(t) => {
+                let template = self.template("versioning.tag", t, TAG_VARS)?;
+                TagPattern::new(template)
+                    .map_err(|e| self.at(t.referenced, format!("versioning.tag: {e}")))?
+            }
+            None => TagPattern::new(
+                Template::parse("v{major}.{minor}.{patch}", TAG_VARS)
+                    .map_err(|e| self.whole(e.to_string()))?,
+            )
+            .map_err(|e| self.whole(e))?,
+        };
+        let branch = match &raw.versioning.branch {
+            Some(b) => self.template("versioning.branch", b, BRANCH_VARS)?,
+            None => Template::parse("{tag}", BRANCH_VARS).map_err(|e| self.whole(e.to_string()))?,
+        };
+        let line = match (&overrides.line, &raw.versioning.line) {
+            (Some(cli), _) => {
+                LineSpec::parse(cli).map_err(|e| self.whole(format!("--line: {e}")))?
+            }
+            (None, Some(l)) => LineSpec::parse(&l.value)
+                .map_err(|e| self.at(l.referenced, format!("versioning.line: {e}")))?,
+            (None, None) => LineSpec::Latest,
+        };
+
+        let fix = self.fix(&raw.fix, overrides)?;
+        let build = self.build(&raw.build)?;
+        let verify = self.verify(&raw.verify)?;
+        let cherry_pick = raw
+            .cherry_pick
+            .as_ref()
+            .map(|c| self.cherry_pick(c))
+            .transpose()?;
+
+        let embargo = match (&overrides.embargo, &raw.embargo) {
+            (Some(cli), _) => Some(
+                crate::clock::parse_embargo(cli)
+                    .map_err(|e| self.whole(format!("--embargo: {e}")))?,
+            ),
+            (None, Some(e)) => Some(
+                crate::clock::parse_embargo(&e.value)
+                    .map_err(|m| self.at(e.referenced, format!("embargo: {m}")))?,
+            ),
+            (None, None) => None,
+        };
+
+        let github = raw
+            .publish
+            .as_ref()
+            .and_then(|p| p.github.as_ref())
+            .map(|g| self.github(g))
+            .transpose()?;
+
+        Ok(Pipeline {
+            file: self.file.to_path_buf(),
+            name: name.clone(),
+            repository,
+            tag,
+            branch,
+            line,
+            fix,
+            build,
+            verify,
+            cherry_pick,
+            embargo,
+            github,
+        })
+    }
+
+    fn fix(&self, raw: &wire::Fix, overrides: &Overrides) -> Result<FixSpec, PipelineError> {
+        let per_target = raw
+            .per_target
+            .iter()
+            .flatten()
+            .map(|(target, branch)| Ok((target.clone(), self.non_empty("fix.per_target", branch)?)))
+            .collect::<Result<BTreeMap<_, _>, PipelineError>>()?;
+        let base = raw.base.as_ref().map(|b| b.value.clone());
+        if let Some(branch) = &overrides.fix {
+            if branch.trim().is_empty() {
+                return Err(self.whole("--fix: the fix branch name must not be empty"));
+            }
+            return Ok(FixSpec {
+                source: FixSource::Branch {
+                    branch: branch.clone(),
+                    base,
+                },
+                per_target,
+            });
+        }
+        let source = match (&raw.branch, &raw.commits) {
+            (Some(b), Some(_)) => {
+                return Err(self.at(
+                    b.referenced,
+                    "fix: give either `branch` (with `base`) or `commits`, not both",
+                ));
+            }
+            (Some(b), None) => FixSource::Branch {
+                branch: self.non_empty("fix.branch", b)?,
+                base,
+            },
+            (None, Some(commits)) => {
+                if commits.is_empty() {
+                    return Err(
+                        self.whole("fix.commits: the list is empty; name at least one commit")
+                    );
+                }
+                for c in commits {
+                    let v = &c.value;
+                    if v.len() < 7 || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(self.at(
+                            c.referenced,
+                            format!("fix.commits: `{v}` is not a commit id (7 to 40 hex digits)"),
+                        ));
+                    }
+                }
+                FixSource::Commits(commits.iter().map(|c| c.value.to_lowercase()).collect())
+            }
+            (None, None) => {
+                return Err(self.whole(
+                    "the fix is not named: set fix.branch (the private branch holding the fix) \
+                     or fix.commits in the pipeline, or pass --fix BRANCH",
+                ));
+            }
+        };
+        Ok(FixSpec { source, per_target })
+    }
+
+    fn timeout(&self, key: &str, raw: &Option<Spanned<String>>) -> Result<Duration, PipelineError> {
+        match raw {
+            None => Ok(DEFAULT_TIMEOUT),
+            Some(t) => {
+                parse_duration(&t.value).map_err(|e| self.at(t.referenced, format!("{key}: {e}")))
+            }
+        }
+    }
+
+    fn step(
+        &self,
+        what: &str,
+        name: &Spanned<String>,
+        run: &Spanned<String>,
+        timeout: &Option<Spanned<String>>,
+        env: &BTreeMap<String, wire::EnvValue>,
+        seen: &mut HashSet<String>,
+    ) -> Result<StepSpec, PipelineError> {
+        let step_name = self.non_empty(&format!("{what}.name"), name)?;
+        if !seen.insert(step_name.clone()) {
+            return Err(self.at(
+                name.referenced,
+                format!("{what}.name: `{step_name}` is used twice; names must be unique"),
+            ));
+        }
+        let command = self.non_empty(&format!("{what}.run"), run)?;
+        if let Some(var) = template::templates_in_shell(&command).first() {
+            let env_name = var.env_name().unwrap_or("the EMBARGO_* variables");
+            return Err(self.at(
+                run.referenced,
+                format!(
+                    "{what}.run: `{{{}}}` is a template, and templates are never expanded inside `run` \
+                     (no value is spliced into a shell line); use the environment variable \"${env_name}\" instead",
+                    var.name()
+                ),
+            ));
+        }
+        for key in env.keys() {
+            if key.is_empty() || key.contains('=') || key.contains('\0') {
+                return Err(self.at(
+                    name.referenced,
+                    format!("{what}.env: `{key}` is not a valid environment variable name"),
+                ));
+            }
+        }
+        Ok(StepSpec {
+            name: step_name,
+            run: command,
+            timeout: self.timeout(&format!("{what}.timeout"), timeout)?,
+            env: env.iter().map(|(k, v)| (k.clone(), v.to_text())).collect(),
+        })
+    }
+
+    fn build(&self, raw: &wire::Build) -> Result<BuildSpec, PipelineError> {
+        if raw.steps.is_empty() {
+            return Err(self
+                .whole("build.steps: the list is empty; a release needs at least one build step"));
+        }
+        let mut seen = HashSet::new();
+        let steps = raw
+            .steps
+            .iter()
+            .map(|s| {
+                self.step(
+                    "build.steps",
+                    &s.name,
+                    &s.run,
+                    &s.timeout,
+                    &s.env,
+                    &mut seen,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if raw.artifacts.is_empty() {
+            return Err(self.whole("build.artifacts: the list is empty; name the files to release with globs like \"dist/*.tar.gz\""));
+        }
+        let mut artifacts = Vec::new();
+        for a in &raw.artifacts {
+            let glob_text = a.value.trim();
+            if glob_text.is_empty() {
+                return Err(self.at(a.referenced, "build.artifacts: an artifact glob is empty"));
+            }
+            if glob_text.starts_with('/') || glob_text.split('/').any(|part| part == "..") {
+                return Err(self.at(
+                    a.referenced,
+                    format!("build.artifacts: `{glob_text}` reaches outside the checkout; globs are relative to it"),
+                ));
+            }
+            glob::Pattern::new(glob_text).map_err(|e| {
+                self.at(
+                    a.referenced,
+                    format!("build.artifacts: `{glob_text}` is not a valid glob: {e}"),
+                )
+            })?;
+            artifacts.push(self.template("build.artifacts", a, RELEASE_VARS)?);
+        }
+        let checksums = match &raw.checksums {
+            Some(c) => {
+                let t = self.template("build.checksums", c, RELEASE_VARS)?;
+                if c.value.trim().is_empty() || c.value.contains('/') || c.value.contains('\\') {
+                    return Err(self.at(
+                        c.referenced,
+                        "build.checksums: give a file name (it is written beside the artifacts), not a path",
+                    ));
+                }
+                t
+            }
+            None => Template::parse("SHA256SUMS", RELEASE_VARS)
+                .map_err(|e| self.whole(e.to_string()))?,
+        };
+        Ok(BuildSpec {
+            steps,
+            artifacts,
+            checksums,
+        })
+    }
+
+    fn verify(&self, raw: &[wire::Check]) -> Result<Vec<CheckSpec>, PipelineError> {
+        let mut seen = HashSet::new();
+        raw.iter()
+            .map(|c| {
+                Ok(CheckSpec {
+                    step: self.step("verify", &c.name, &c.run, &c.timeout, &c.env, &mut seen)?,
+                    expect_stdout: c
+                        .expect_stdout
+                        .as_ref()
+                        .map(|e| self.template("verify.expect_stdout", e, RELEASE_VARS))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    fn globs(
+        &self,
+        key: &str,
+        raw: &[Spanned<String>],
+    ) -> Result<Vec<glob::Pattern>, PipelineError> {
+        raw.iter()
+            .map(|g| {
+                glob::Pattern::new(&g.value).map_err(|e| {
+                    self.at(
+                        g.referenced,
+                        format!("{key}: `{}` is not a valid glob: {e}", g.value),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn cherry_pick(&self, raw: &wire::CherryPick) -> Result<CherryPickSpec, PipelineError> {
+        if raw.onto.is_empty() {
+            return Err(self.whole("cherry_pick.onto: the list is empty; name the target branches (like master and \"release-*\")"));
+        }
+        let branch = match &raw.branch {
+            Some(b) => {
+                let t = self.template("cherry_pick.branch", b, PICK_VARS)?;
+                if !t.uses(Var::Target) {
+                    return Err(self.at(
+                        b.referenced,
+                        "cherry_pick.branch: must contain `{target}`, or every target's pick would get the same branch",
+                    ));
+                }
+                t
+            }
+            None => Template::parse("cherry-pick/{tag}/{target}", PICK_VARS)
+                .map_err(|e| self.whole(e.to_string()))?,
+        };
+        Ok(CherryPickSpec {
+            onto: self.globs("cherry_pick.onto", &raw.onto)?,
+            skip: self.globs("cherry_pick.skip", &raw.skip)?,
+            branch,
+            on_conflict: raw.on_conflict,
+        })
+    }
+
+    fn github(&self, raw: &wire::GitHub) -> Result<GitHubSpec, PipelineError> {
+        let repository = raw.repository.value.trim();
+        let parts: Vec<&str> = repository.split('/').collect();
+        if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+            return Err(self.at(
+                raw.repository.referenced,
+                format!(
+                    "publish.github.repository: `{repository}` must be OWNER/REPO, like example/app"
+                ),
+            ));
+        }
+        let api_url = match &raw.api_url {
+            Some(u) => {
+                let url = u.value.trim().trim_end_matches('/');
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(self.at(
+                        u.referenced,
+                        format!("publish.github.api_url: `{url}` must be an http(s) URL, like https://api.github.com"),
+                    ));
+                }
+                url.to_string()
+            }
+            None => "https://api.github.com".to_string(),
+        };
+        let token_env = match &raw.token_env {
+            Some(t) => {
+                let v = t.value.trim();
+                let looks_like_token = ["ghp_", "gho_", "ghs_", "ghu_", "github_pat_"]
+                    .iter()
+                    .any(|p| v.starts_with(p));
+                if looks_like_token {
+                    return Err(self.at(
+                        t.referenced,
+                        "publish.github.token_env: this looks like a token; give the NAME of the environment variable that holds it (like GITHUB_TOKEN), never the token itself, and revoke this token",
+                    ));
+                }
+                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    return Err(self.at(
+                        t.referenced,
+                        format!(
+                            "publish.github.token_env: `{v}` is not an environment variable name"
+                        ),
+                    ));
+                }
+                v.to_string()
+            }
+            None => "GITHUB_TOKEN".to_string(),
+        };
+        Ok(GitHubSpec {
+            repository: repository.to_string(),
+            api_url,
+            token_env,
+            name: match &raw.name {
+                Some(n) => self.template("publish.github.name", n, RELEASE_VARS)?,
+                None => {
+                    Template::parse("{tag}", RELEASE_VARS).map_err(|e| self.whole(e.to_string()))?
+                }
+            },
+            notes_file: raw
+                .notes_file
+                .as_ref()
+                .map(|n| self.template("publish.github.notes_file", n, RELEASE_VARS))
+                .transpose()?,
+            make_latest: raw.make_latest,
+            prerelease: raw.prerelease,
+            pull_requests: raw.pull_requests,
+        })
+    }
+}
+
+/// Parses `90s`, `30m`, `2h`, `1h30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration: write it like `90s`, `30m`, `2h` or `1h30m`");
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    let mut any = false;
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        number.clear();
+        any = true;
+    }
+    if !number.is_empty() || !any || total == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        for bad in ["", "30", "m", "1d", "0s", "-1m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! Pipeline + the state of the repositories -> a [`Plan`]: the line, the latest patch release,
+//! the patch version, the fix commits, and where the release's state lives. Resolving a plan
+//! writes no ref: it only lists the remotes and fetches the objects it needs.
+
+use std::path::{Path, PathBuf};
+
+use git2::{Oid, Sort};
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::git::cli::GitCli;
+use crate::git::remote::{self, RemoteRefs};
+use crate::git::{self, GitError, LocalRepo};
+use crate::journal::FixCommit;
+use crate::pipeline::template::Var;
+use crate::pipeline::{FixSource, Pipeline};
+use crate::version::{Line, LineSpec, Version};
+
+/// The latest patch release of the line.
+#[derive(Debug, Clone, Serialize)]
+pub struct Release {
+    pub tag: String,
+    pub version: String,
+    pub commit: String,
+}
+
+/// What a run would do.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub pipeline: String,
+    pub line: String,
+    pub previous: Release,
+    pub version: String,
+    pub tag: String,
+    pub patch_branch: String,
+    /// Where the fix comes from, in words (`security/CVE-1 (master..security/CVE-1)`).
+    pub fix_source: String,
+    pub fix_commits: Vec<FixCommit>,
+    pub embargo: Option<Timestamp>,
+    pub state_dir: PathBuf,
+    /// Where the patch version's tag or branch already exists (a run refuses to start over it).
+    pub already_exists: Vec<String>,
+    #[serde(skip)]
+    pub previous_commit: Oid,
+    #[serde(skip)]
+    pub fix_oids: Vec<Oid>,
+    #[serde(skip)]
+    pub next_version: Version,
+    #[serde(skip)]
+    pub private: RemoteRefs,
+    #[serde(skip)]
+    pub public: RemoteRefs,
+}
+
+impl Plan {
+    /// A template value; `commit` is the release commit once it exists.
+    pub fn value(&self, var: Var, commit: Option<&str>) -> String {
+        match var {
+            Var::Major => self.next_version.major.to_string(),
+            Var::Minor => self.next_version.minor.to_string(),
+            Var::Patch => self.next_version.patch.to_string(),
+            Var::Version => self.version.clone(),
+            Var::Tag => self.tag.clone(),
+            Var::PreviousTag => self.previous.tag.clone(),
+            Var::Line => self.line.clone(),
+            Var::Commit => commit.unwrap_or("").to_string(),
+            Var::Target => String::new(),
+        }
+    }
+
+    /// The EMBARGO_* variables commands receive.
+    pub fn env(&self, commit: &str) -> Vec<(String, String)> {
+        [
+            Var::Version,
+            Var::Tag,
+            Var::PreviousTag,
+            Var::Line,
+            Var::Commit,
+        ]
+        .into_iter()
+        .filter_map(|v| Some((v.env_name()?.to_string(), self.value(v, Some(commit)))))
+        .collect()
+    }
+
+    pub fn tag_ref(&self) -> String {
+        format!("refs/tags/{}", self.tag)
+    }
+
+    pub fn branch_ref(&self) -> String {
+        format!("refs/heads/{}", self.patch_branch)
+    }
+}
+
+/// Resolves the plan. `state_dir` overrides where the release's state lives.
+pub fn resolve(
+    pipeline: &Pipeline,
+    repo: &LocalRepo,
+    git: &GitCli,
+    state_dir: Option<&Path>,
+) -> Result<Plan, Error> {
+    remote::check_remote(repo, "repository.private", &pipeline.repository.private)?;
+    remote::check_remote(repo, "repository.public", &pipeline.repository.public)?;
+    let private = remote::list(git, "private", &pipeline.repository.private)?;
+    let public = remote::list(git, "public", &pipeline.repository.public)?;
+
+    let (line, previous_tag, previous_version) = latest_release(pipeline, &public)?;
+    let tag_ref = public.tags[&previous_tag];
+    let next = previous_version.next_patch().ok_or_else(|| {
+        Error::bad_input(format!("{previous_tag}: the patch number cannot go higher"))
+    })?;
+    let tag = pipeline.tag.format(next);
+    let values = |var: Var| match var {
+        Var::Major => next.major.to_string(),
+        Var::Minor => next.minor.to_string(),
+        Var::Patch => next.patch.to_string(),
+        Var::Version => next.to_string(),
+        Var::Tag => tag.clone(),
+        Var::PreviousTag => previous_tag.clone(),
+        Var::Line => line.to_string(),
+        Var::Commit | Var::Target => String::new(),
+    };
+    let patch_branch = pipeline.branch.expand(values);
+    for (what, refname) in [
+        ("versioning.tag", format!("refs/tags/{tag}")),
+        ("versioning.branch", format!("refs/heads/{patch_branch}")),
+    ] {
+        if !git::valid_ref_name(&refname) {
+            return Err(Error::bad_input(format!(
+                "{}: {what} gives `{refname}`, which is not a valid git ref name",
+                pipeline.file.display()
+            )));
+        }
+    }
+
+    // The objects behind the previous release and the fix must be in the clone.
+    remote::fetch_objects(
+        git,
+        repo,
+        &public,
+        &[(format!("refs/tags/{previous_tag}"), tag_ref.object)],
+    )?;
+    let (fix_source, fix_oids) = fix_commits(pipeline, repo, git, &private, &public)?;
+    let fix_commits = fix_oids
+        .iter()
+        .map(|oid| {
+            let commit = repo
+                .repo
+                .find_commit(*oid)
+                .map_err(git::failed(format_args!("reading fix commit {oid}")))?;
+            if commit.parent_count() > 1 {
+                return Err(Error::bad_input(format!(
+                    "fix commit {} `{}` is a merge; a security fix must be a series of plain commits",
+                    git::short(*oid),
+                    git::subject(&commit)
+                ))
+                .with_hint("rebase the fix branch onto its base so that it has no merge commits"));
+            }
+            Ok(FixCommit {
+                sha: oid.to_string(),
+                subject: git::subject(&commit),
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+
+    let mut already_exists = Vec::new();
+    let tag_refname = format!("refs/tags/{tag}");
+    let branch_refname = format!("refs/heads/{patch_branch}");
+    if repo.ref_target(&tag_refname).is_some() {
+        already_exists.push(format!("tag {tag} in the clone"));
+    }
+    if repo.ref_target(&branch_refname).is_some() {
+        already_exists.push(format!("branch {patch_branch} in the clone"));
+    }
+    for remote in [&private, &public] {
+        if remote.tags.contains_key(&tag) {
+            already_exists.push(format!("tag {tag} on {}", remote.describe()));
+        }
+        if remote.heads.contains_key(&patch_branch) {
+            already_exists.push(format!("branch {patch_branch} on {}", remote.describe()));
+        }
+    }
+
+    let state_dir = match state_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => repo
+            .common_dir()
+            .join("embargo")
+            .join(&pipeline.name)
+            .join(&tag),
+    };
+    Ok(Plan {
+        pipeline: pipeline.name.clone(),
+        line: line.to_string(),
+        previous: Release {
+            tag: previous_tag.clone(),
+            version: previous_version.to_string(),
+            commit: tag_ref.commit.to_string(),
+        },
+        version: next.to_string(),
+        tag,
+        patch_branch,
+        fix_source,
+        fix_commits,
+        embargo: pipeline.embargo,
+        state_dir,
+        already_exists,
+        previous_commit: tag_ref.commit,
+        fix_oids,
+        next_version: next,
+        private,
+        public,
+    })
+}
+
+/// The release line and its latest final release, from the public remote's tags.
+fn latest_release(
+    pipeline: &Pipeline,
+    public: &RemoteRefs,
+) -> Result<(Line, String, Version), Error> {
+    let releases: Vec<(Version, &String)> = public
+        .tags
+        .keys()
+        .filter_map(|t| Some((pipeline.tag.parse(t)?, t)))
+        .collect();
+    if releases.is_empty() {
+        return Err(Error::bad_input(format!(
+            "{} has no release tag spelled like `{}`",
+            public.describe(),
+            pipeline.tag.source()
+        ))
+        .with_hint(
+            "check versioning.tag (Istio spells tags `{major}.{minor}.{patch}`, without the v)",
+        ));
+    }
+    let line = match pipeline.line {
+        LineSpec::Exact(line) => line,
+        LineSpec::Latest => releases
+            .iter()
+            .map(|(v, _)| v.line())
+            .max()
+            .unwrap_or(Line { major: 0, minor: 0 }),
+    };
+    let (version, tag) = releases
+        .iter()
+        .filter(|(v, _)| v.line() == line)
+        .max_by_key(|(v, _)| *v)
+        .ok_or_else(|| {
+            let mut lines: Vec<Line> = releases.iter().map(|(v, _)| v.line()).collect();
+            lines.sort();
+            lines.dedup();
+            Error::bad_input(format!(
+                "line {line}: {} has no final release tag on this line (lines with releases: {})",
+                public.describe(),
+                lines
+                    .iter()
+                    .map(Line::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .with_hint("pass --line with one of those lines, or tag the line's first release")
+        })?;
+    Ok((line, (*tag).clone(), *version))
+}
+
+/// The fix commits, oldest first, and a description of where they come from.
+fn fix_commits(
+    pipeline: &Pipeline,
+    repo: &LocalRepo,
+    git: &GitCli,
+    private: &RemoteRefs,
+    public: &RemoteRefs,
+) -> Result<(String, Vec<Oid>), Error> {
+    match &pipeline.fix.source {
+        FixSource::Branch { branch, base } => {
+            let tip = *private.heads.get(branch).ok_or_else(|| {
+                Error::bad_input(format!(
+                    "the fix branch `{branch}` does not exist on {}",
+                    private.describe()
+                ))
+                .with_hint(suggest_branches(private, branch))
+            })?;
+            let base = match base {
+                Some(b) => b.clone(),
+                None => public.default_branch.clone().ok_or_else(|| {
+                    Error::bad_input(format!(
+                        "{} does not say which branch is its default, so the fix's base is unknown",
+                        public.describe()
+                    ))
+                    .with_hint("set fix.base (like master) in the pipeline")
+                })?,
+            };
+            let (base_remote, base_commit) = match private.heads.get(&base) {
+                Some(oid) => (private, *oid),
+                None => match public.heads.get(&base) {
+                    Some(oid) => (public, *oid),
+                    None => {
+                        return Err(Error::bad_input(format!(
+                            "fix.base: the branch `{base}` exists neither on {} nor on {}",
+                            private.describe(),
+                            public.describe()
+                        )));
+                    }
+                },
+            };
+            remote::fetch_objects(git, repo, private, &[(format!("refs/heads/{branch}"), tip)])?;
+            remote::fetch_objects(
+                git,
+                repo,
+                base_remote,
+                &[(format!("refs/heads/{base}"), base_commit)],
+            )?;
+            let oids = range(repo, base_commit, tip).map_err(Error::from)?;
+            if oids.is_empty() {
+                return Err(Error::bad_input(format!(
+                    "the fix branch `{branch}` has no commits that are not on `{base}` ({base}..{branch} is empty)"
+                ))
+                .with_hint("push the fix commits to the fix branch, or set fix.base to the branch the fix was started from"));
+            }
+            Ok((format!("{base}..{branch} on {}", private.describe()), oids))
+        }
+        FixSource::Commits(commits) => {
+            let missing: Vec<&String> = commits
+                .iter()
+                .filter(|c| resolve_commit(repo, c).is_none())
+                .collect();
+            if !missing.is_empty() {
+                let wanted: Vec<(String, Oid)> = private
+                    .heads
+                    .iter()
+                    .map(|(name, oid)| (format!("refs/heads/{name}"), *oid))
+                    .collect();
+                remote::fetch_objects(git, repo, private, &wanted)?;
+            }
+            let oids = commits
+                .iter()
+                .map(|c| {
+                    resolve_commit(repo, c).ok_or_else(|| {
+                        Error::bad_input(format!(
+                            "fix.commits: commit {c} is neither in the clone nor on any branch of {}",
+                            private.describe()
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(("fix.commits".to_string(), oids))
+        }
+    }
+}
+
+fn resolve_commit(repo: &LocalRepo, sha: &str) -> Option<Oid> {
+    repo.repo
+        .revparse_single(&format!("{sha}^{{commit}}"))
+        .ok()
+        .map(|o| o.id())
+}
+
+/// Commits reachable from `tip` but not from `base`, oldest first.
+fn range(repo: &LocalRepo, base: Oid, tip: Oid) -> Result<Vec<Oid>, GitError> {
+    let mut walk = repo
+        .repo
+        .revwalk()
+        .map_err(git::failed("listing the fix commits"))?;
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
+        .map_err(git::failed("listing the fix commits"))?;
+    walk.push(tip)
+        .map_err(git::failed("listing the fix commits"))?;
+    walk.hide(base)
+        .map_err(git::failed("listing the fix commits"))?;
+    walk.collect::<Result<Vec<_>, _>>()
+        .map_err(git::failed("listing the fix commits"))
+}
+
+fn suggest_branches(remote: &RemoteRefs, wanted: &str) -> String {
+    let close: Vec<&String> = remote
+        .heads
+        .keys()
+        .filter(|b| b.starts_with("security/") || b.contains("CVE") || b.contains(wanted))
+        .take(8)
+        .collect();
+    if close.is_empty() {
+        "pass --fix with the private branch that holds the fix".to_string()
+    } else {
+        format!(
+            "branches there that look like fixes: {}",
+            close
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}

@@ -1,0 +1,280 @@
+//! Running a build step or a check: `sh -c` in its own process group, with a timeout that kills
+//! the whole group, every line of output kept in a log file and passed on live.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How many of the last lines of output an error message shows.
+pub const TAIL_LINES: usize = 20;
+/// The most standard output kept in memory for `expect_stdout`.
+const MAX_CAPTURE: usize = 16 * 1024 * 1024;
+/// How long to wait for output pipes after the step ended and its group was killed.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// One command to run.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The step's or check's name, for the log.
+    pub name: String,
+    pub command: String,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    /// Variables of the runner's own environment the command must not see.
+    pub remove_env: Vec<String>,
+    pub timeout: Duration,
+    /// The log file the output is appended to.
+    pub log: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Exited(i32),
+    Signalled(i32),
+    TimedOut,
+}
+
+impl Status {
+    pub fn success(self) -> bool {
+        self == Status::Exited(0)
+    }
+
+    pub fn describe(self, timeout: Duration) -> String {
+        match self {
+            Status::Exited(c) => format!("exited with status {c}"),
+            Status::Signalled(s) => format!("was killed by signal {s}"),
+            Status::TimedOut => format!(
+                "did not finish within its timeout of {} and was killed with its whole process group",
+                humanize(timeout)
+            ),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: Status,
+    pub stdout: String,
+    /// The last lines of standard output and error, interleaved as they came.
+    pub tail: Vec<String>,
+    pub elapsed: Duration,
+}
+
+enum Line {
+    Out(Vec<u8>),
+    Err(Vec<u8>),
+}
+
+fn pump(stream: impl Read, tx: mpsc::Sender<Line>, wrap: fn(Vec<u8>) -> Line) {
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut buf = Vec::new();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                if tx.send(wrap(buf)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn kill_group(pid: u32) {
+    // SAFETY: kill(2) with a negative pid signals the process group we created for the step; it
+    // touches no memory of ours.
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGKILL);
+    }
+}
+
+/// Runs `job`, calling `on_line` with every line of output as it arrives.
+pub fn run(job: &Job, on_line: &mut dyn FnMut(&str)) -> std::io::Result<Outcome> {
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&job.log)?;
+    writeln!(log, "=== {} ===\n$ {}", job.name, job.command)?;
+
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(&job.command)
+        .current_dir(&job.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    for key in &job.remove_env {
+        cmd.env_remove(key);
+    }
+    for (k, v) in &job.env {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    if let Some(out) = child.stdout.take() {
+        let tx = tx.clone();
+        std::thread::spawn(move || pump(out, tx, Line::Out));
+    }
+    if let Some(err) = child.stderr.take() {
+        let tx = tx.clone();
+        std::thread::spawn(move || pump(err, tx, Line::Err));
+    }
+    drop(tx);
+
+    let mut stdout = Vec::new();
+    let mut tail: VecDeque<String> = VecDeque::new();
+    let mut status = None;
+    let mut timed_out = false;
+    let mut exited_at = None;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(line) => {
+                let bytes = match &line {
+                    Line::Out(b) | Line::Err(b) => b,
+                };
+                log.write_all(bytes)?;
+                if !bytes.ends_with(b"\n") {
+                    log.write_all(b"\n")?;
+                }
+                if let Line::Out(b) = &line
+                    && stdout.len() < MAX_CAPTURE
+                {
+                    stdout.extend_from_slice(b);
+                }
+                let text = String::from_utf8_lossy(bytes);
+                let text = text.trim_end_matches(['\n', '\r']);
+                on_line(text);
+                tail.push_back(text.to_string());
+                if tail.len() > TAIL_LINES {
+                    tail.pop_front();
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                if status.is_some() {
+                    break;
+                }
+                // Both pipes closed; wait for the process itself.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if status.is_none() {
+            if let Some(s) = child.try_wait()? {
+                // Leftover background processes of the step must not outlive it.
+                kill_group(pid);
+                status = Some(s);
+                exited_at = Some(Instant::now());
+            } else if started.elapsed() > job.timeout {
+                kill_group(pid);
+                timed_out = true;
+            }
+        } else if exited_at.is_some_and(|t| t.elapsed() > DRAIN_GRACE) {
+            break;
+        }
+    }
+    let elapsed = started.elapsed();
+    let status = match status {
+        _ if timed_out => Status::TimedOut,
+        Some(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => Status::Exited(c),
+            (None, Some(sig)) => Status::Signalled(sig),
+            (None, None) => Status::Exited(-1),
+        },
+        None => Status::Exited(-1),
+    };
+    writeln!(
+        log,
+        "=== {}: {} after {} ===",
+        job.name,
+        status.describe(job.timeout),
+        humanize(elapsed)
+    )?;
+    log.sync_all()?;
+    Ok(Outcome {
+        status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        tail: tail.into(),
+        elapsed,
+    })
+}
+
+/// `1h2m`, `3m4s`, `5.2s`.
+pub fn humanize(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 3600 {
+        format!("{}h{}m", secs / 3600, (secs % 3600) / 60)
+    } else if secs >= 60 {
+        format!("{}m{}s", secs / 60, secs % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+/// Opens (creating) a log file, for callers that write their own lines to it.
+pub fn open_log(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(dir: &Path, command: &str, timeout: Duration) -> Job {
+        Job {
+            name: "t".into(),
+            command: command.into(),
+            cwd: dir.to_path_buf(),
+            env: vec![("EMBARGO_VERSION".into(), "1.0.1".into())],
+            remove_env: vec![],
+            timeout,
+            log: dir.join("log"),
+        }
+    }
+
+    #[test]
+    fn passes_environment_and_keeps_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lines = Vec::new();
+        let out = run(
+            &job(
+                dir.path(),
+                "echo v=$EMBARGO_VERSION; echo oops >&2; exit 3",
+                Duration::from_secs(30),
+            ),
+            &mut |l| lines.push(l.to_string()),
+        )
+        .unwrap();
+        assert_eq!(out.status, Status::Exited(3));
+        assert_eq!(out.stdout, "v=1.0.1\n");
+        assert!(lines.contains(&"oops".to_string()));
+        let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+        assert!(log.contains("v=1.0.1") && log.contains("oops"));
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("survived");
+        let command = format!("(sleep 2; touch {}) & sleep 30", marker.display());
+        let out = run(
+            &job(dir.path(), &command, Duration::from_millis(300)),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(out.status, Status::TimedOut);
+        assert!(out.elapsed < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(2500));
+        assert!(
+            !marker.exists(),
+            "a process of the step outlived its timeout"
+        );
+    }
+}

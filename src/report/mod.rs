@@ -1,0 +1,65 @@
+//! How progress reaches the user. Stages never print: they emit [`Event`]s to a [`Reporter`].
+//! Only this module knows about terminals, spinners and CI log groups.
+
+mod plain;
+pub mod summary;
+mod terminal;
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use crate::journal::Stage;
+
+pub use plain::Plain;
+pub use terminal::Terminal;
+
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    StageStarted(Stage),
+    /// The stage finished in an earlier run; its outputs were re-checked.
+    StageResumed(Stage, &'a str),
+    StageFinished {
+        stage: Stage,
+        elapsed: Duration,
+        summary: &'a str,
+    },
+    StageFailed(Stage),
+    /// A build step or check starts.
+    StepStarted {
+        name: &'a str,
+    },
+    StepOutput {
+        name: &'a str,
+        line: &'a str,
+    },
+    StepFinished {
+        name: &'a str,
+        elapsed: Duration,
+        ok: bool,
+    },
+    /// A line worth showing inside the current stage.
+    Note(&'a str),
+}
+
+pub trait Reporter {
+    fn emit(&self, event: Event<'_>);
+}
+
+/// The reporter that fits where we run: a spinner on a terminal, plain lines elsewhere (with log
+/// groups on GitHub Actions). With `json`, progress goes to stderr so stdout stays parseable.
+pub fn choose(verbose: bool, json: bool) -> Box<dyn Reporter> {
+    let ci = std::env::var_os("CI").is_some();
+    if !json && !ci && std::io::stderr().is_terminal() {
+        Box::new(Terminal::new(verbose))
+    } else {
+        let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+        Box::new(Plain::new(verbose || ci, github))
+    }
+}
+
+/// A reporter that keeps quiet (for library callers and tests).
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn emit(&self, _: Event<'_>) {}
+}

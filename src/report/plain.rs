@@ -1,0 +1,70 @@
+//! Plain lines on stderr, for CI logs and pipes: no cursor movement, every line timestamped by
+//! the log viewer, build output shown as it comes (inside a collapsible group on GitHub Actions).
+
+use std::io::Write;
+
+use super::{Event, Reporter};
+use crate::process::humanize;
+
+pub struct Plain {
+    show_output: bool,
+    github: bool,
+}
+
+impl Plain {
+    pub fn new(show_output: bool, github: bool) -> Plain {
+        Plain {
+            show_output,
+            github,
+        }
+    }
+}
+
+impl Reporter for Plain {
+    fn emit(&self, event: Event<'_>) {
+        let mut err = std::io::stderr().lock();
+        let _ = match event {
+            Event::StageStarted(stage) => writeln!(err, "==> {}", stage.name()),
+            Event::StageResumed(stage, note) => {
+                writeln!(err, "==> {}: done in an earlier run ({note})", stage.name())
+            }
+            Event::StageFinished {
+                stage,
+                elapsed,
+                summary,
+            } => writeln!(
+                err,
+                "  ok {} in {}: {summary}",
+                stage.name(),
+                humanize(elapsed)
+            ),
+            Event::StageFailed(stage) => writeln!(err, "  FAILED {}", stage.name()),
+            Event::StepStarted { name } => {
+                if self.github {
+                    writeln!(err, "::group::{name}")
+                } else {
+                    writeln!(err, "  -> {name}")
+                }
+            }
+            Event::StepOutput { line, .. } => {
+                if self.show_output || self.github {
+                    writeln!(err, "     | {line}")
+                } else {
+                    Ok(())
+                }
+            }
+            Event::StepFinished { name, elapsed, ok } => {
+                if self.github {
+                    let _ = writeln!(err, "::endgroup::");
+                }
+                writeln!(
+                    err,
+                    "  {} {name} ({})",
+                    if ok { "ok" } else { "FAILED" },
+                    humanize(elapsed)
+                )
+            }
+            Event::Note(text) => writeln!(err, "     {text}"),
+        };
+    }
+}

@@ -1,0 +1,303 @@
+//! The text and JSON a command prints when it is done: the plan, the run's outcome, the status.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::clock;
+use crate::journal::{Entry, Event, Stage, last_of};
+use crate::pipeline::Pipeline;
+use crate::plan::Plan;
+use crate::stages::RunSummary;
+
+const LATER: &str = "not in this version yet";
+
+fn until(embargo: jiff::Timestamp) -> String {
+    let now = jiff::Timestamp::now();
+    let secs = embargo.as_second() - now.as_second();
+    let (sign, secs) = if secs < 0 {
+        ("passed ", -secs)
+    } else {
+        ("in ", secs)
+    };
+    let (d, h, m) = (secs / 86400, (secs % 86400) / 3600, (secs % 3600) / 60);
+    let text = if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else {
+        format!("{m}m {}s", secs % 60)
+    };
+    if sign == "passed " {
+        format!("passed {text} ago")
+    } else {
+        format!("in {text}")
+    }
+}
+
+/// What each stage will do, in words.
+fn stage_lines(pipeline: &Pipeline, plan: &Plan) -> Vec<(Stage, String)> {
+    let steps: Vec<&str> = pipeline
+        .build
+        .steps
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    let artifacts: Vec<String> = pipeline
+        .build
+        .artifacts
+        .iter()
+        .map(|t| t.expand(|v| plan.value(v, Some("{commit}"))))
+        .collect();
+    let checks: Vec<&str> = pipeline
+        .verify
+        .iter()
+        .map(|c| c.step.name.as_str())
+        .collect();
+    let mut lines = vec![
+        (
+            Stage::Prepare,
+            format!(
+                "branch {} = {} + {} fix commit(s), applied in memory",
+                plan.patch_branch,
+                plan.previous.tag,
+                plan.fix_commits.len()
+            ),
+        ),
+        (
+            Stage::Build,
+            format!(
+                "{} in a clean checkout; artifacts {}; checksums {}",
+                steps.join(", "),
+                artifacts.join(", "),
+                pipeline.build.checksums.expand(|v| plan.value(v, None))
+            ),
+        ),
+        (
+            Stage::Verify,
+            if checks.is_empty() {
+                "no checks configured".to_string()
+            } else {
+                format!("{} check(s): {}", checks.len(), checks.join(", "))
+            },
+        ),
+        (
+            Stage::Freeze,
+            format!(
+                "annotated tag {}; the branch and tag refuse any move from then on",
+                plan.tag
+            ),
+        ),
+    ];
+    let picks = match &pipeline.cherry_pick {
+        Some(c) => format!(
+            "onto {}{} ({LATER})",
+            c.onto
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if c.skip.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " except {}",
+                    c.skip
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        ),
+        None => "no cherry_pick section: no targets".to_string(),
+    };
+    lines.push((Stage::CherryPick, picks));
+    lines.push((
+        Stage::Stage,
+        format!(
+            "push to the private remote `{}`, draft release ({LATER})",
+            pipeline.repository.private
+        ),
+    ));
+    lines.push((
+        Stage::Publish,
+        match plan.embargo {
+            Some(e) => format!("at {} ({LATER})", clock::display(e)),
+            None => format!("needs an embargo time ({LATER})"),
+        },
+    ));
+    lines
+}
+
+pub fn plan_text(pipeline: &Pipeline, plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "plan for {} ({})",
+        plan.pipeline,
+        pipeline.file.display()
+    );
+    let _ = writeln!(out, "  line             {}", plan.line);
+    let _ = writeln!(
+        out,
+        "  latest release   {} ({})",
+        plan.previous.tag,
+        &plan.previous.commit[..12]
+    );
+    let _ = writeln!(
+        out,
+        "  patch version    {} (tag {}, patch branch {})",
+        plan.version, plan.tag, plan.patch_branch
+    );
+    let _ = writeln!(out, "  fix              {}", plan.fix_source);
+    for c in &plan.fix_commits {
+        let _ = writeln!(out, "                     {} {}", &c.sha[..12], c.subject);
+    }
+    let _ = writeln!(
+        out,
+        "  embargo          {}",
+        match plan.embargo {
+            Some(e) => format!("{} ({})", clock::display(e), until(e)),
+            None => "not set (needed to publish)".to_string(),
+        }
+    );
+    let _ = writeln!(out, "  state            {}", plan.state_dir.display());
+    let _ = writeln!(out, "  stages");
+    for (i, (stage, text)) in stage_lines(pipeline, plan).iter().enumerate() {
+        let _ = writeln!(out, "    {} {:<12} {text}", i + 1, stage.name());
+    }
+    for e in &plan.already_exists {
+        let _ = writeln!(
+            out,
+            "  note: {e} already exists; `embargo run` resumes only a release it started itself (see `embargo status`)"
+        );
+    }
+    out
+}
+
+pub fn plan_json(pipeline: &Pipeline, plan: &Plan) -> serde_json::Value {
+    let mut value = serde_json::to_value(plan).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.insert("embargo".into(), json!(plan.embargo.map(|e| e.to_string())));
+        map.insert(
+            "stages".into(),
+            stage_lines(pipeline, plan)
+                .into_iter()
+                .map(|(s, text)| json!({"stage": s.name(), "does": text}))
+                .collect(),
+        );
+    }
+    value
+}
+
+pub fn run_text(run: &RunSummary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out);
+    let _ = writeln!(out, "release {} frozen", run.tag);
+    let _ = writeln!(out, "  old tag          {}", run.previous_tag);
+    let _ = writeln!(
+        out,
+        "  new tag          {} ({})",
+        run.tag,
+        &run.tag_object[..12]
+    );
+    let _ = writeln!(out, "  patch branch     {}", run.patch_branch);
+    let _ = writeln!(out, "  release commit   {}", run.release_commit);
+    let _ = writeln!(out, "  fix commits      {}", run.fix_commits.len());
+    for c in &run.fix_commits {
+        let _ = writeln!(out, "                     {} {}", &c.sha[..12], c.subject);
+    }
+    let _ = writeln!(out, "  checksums        {}", run.checksums_file);
+    for a in &run.artifacts {
+        let _ = writeln!(
+            out,
+            "                     {}  {} ({} bytes)",
+            a.sha256, a.name, a.size
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  checks passed    {}",
+        if run.checks_passed.is_empty() {
+            "none configured".to_string()
+        } else {
+            run.checks_passed.join(", ")
+        }
+    );
+    let _ = writeln!(out, "  freeze hook      {}", run.hook);
+    let _ = writeln!(out, "  state            {}", run.state_dir.display());
+    let _ = writeln!(
+        out,
+        "  next             cherry-pick, private staging and publish are {LATER}"
+    );
+    out
+}
+
+fn describe(entry: Option<&Entry>) -> (String, String) {
+    match entry {
+        None => ("-".into(), String::new()),
+        Some(e) => (
+            match e.event {
+                Event::Started => "started (did not finish)",
+                Event::Completed => "completed",
+                Event::Failed => "failed",
+            }
+            .to_string(),
+            format!(
+                "{}{}",
+                e.at,
+                e.message
+                    .as_deref()
+                    .map(|m| format!(": {}", m.lines().next().unwrap_or("")))
+                    .unwrap_or_default()
+            ),
+        ),
+    }
+}
+
+pub fn status_text(pipeline: &Pipeline, releases: &[(PathBuf, Vec<Entry>)]) -> String {
+    let mut out = String::new();
+    if releases.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}: no release started yet (`embargo run {}` starts one)",
+            pipeline.name,
+            pipeline.file.display()
+        );
+        return out;
+    }
+    for (dir, entries) in releases {
+        let tag = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let _ = writeln!(out, "{} {tag} ({})", pipeline.name, dir.display());
+        for stage in Stage::ALL {
+            let (state, detail) = describe(last_of(entries, stage));
+            let _ = writeln!(out, "  {:<12} {:<26} {detail}", stage.name(), state);
+        }
+    }
+    out
+}
+
+pub fn status_json(releases: &[(PathBuf, Vec<Entry>)]) -> serde_json::Value {
+    releases
+        .iter()
+        .map(|(dir, entries)| {
+            json!({
+                "state_dir": dir,
+                "stages": Stage::ALL.iter().map(|s| {
+                    let last = last_of(entries, *s);
+                    json!({
+                        "stage": s.name(),
+                        "state": last.map(|e| e.event),
+                        "at": last.map(|e| e.at.clone()),
+                        "message": last.and_then(|e| e.message.clone()),
+                    })
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,90 @@
+//! On a terminal: a spinner with the elapsed time while a step runs, its latest output line
+//! beside it, and a line per finished stage.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{Event, Reporter};
+use crate::process::humanize;
+
+pub struct Terminal {
+    verbose: bool,
+    spinner: Mutex<Option<ProgressBar>>,
+}
+
+impl Terminal {
+    pub fn new(verbose: bool) -> Terminal {
+        Terminal {
+            verbose,
+            spinner: Mutex::new(None),
+        }
+    }
+
+    fn println(&self, text: String) {
+        let guard = self.spinner.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+}
+
+impl Reporter for Terminal {
+    fn emit(&self, event: Event<'_>) {
+        match event {
+            Event::StageStarted(stage) => self.println(format!("▸ {}", stage.name())),
+            Event::StageResumed(stage, note) => self.println(format!(
+                "✓ {} (done in an earlier run; {note})",
+                stage.name()
+            )),
+            Event::StageFinished {
+                stage,
+                elapsed,
+                summary,
+            } => self.println(format!(
+                "✓ {} {summary} ({})",
+                stage.name(),
+                humanize(elapsed)
+            )),
+            Event::StageFailed(stage) => self.println(format!("✗ {}", stage.name())),
+            Event::StepStarted { name } => {
+                let bar = ProgressBar::new_spinner();
+                if let Ok(style) =
+                    ProgressStyle::with_template("  {spinner} {prefix} [{elapsed}] {wide_msg}")
+                {
+                    bar.set_style(style);
+                }
+                bar.set_prefix(name.to_string());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                *self.spinner.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar);
+            }
+            Event::StepOutput { line, .. } => {
+                let guard = self.spinner.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(bar) = guard.as_ref() {
+                    if self.verbose {
+                        bar.println(format!("    | {line}"));
+                    }
+                    bar.set_message(line.to_string());
+                }
+            }
+            Event::StepFinished { name, elapsed, ok } => {
+                if let Some(bar) = self
+                    .spinner
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                {
+                    bar.finish_and_clear();
+                }
+                eprintln!(
+                    "  {} {name} ({})",
+                    if ok { "✓" } else { "✗" },
+                    humanize(elapsed)
+                );
+            }
+            Event::Note(text) => self.println(format!("    {text}")),
+        }
+    }
+}

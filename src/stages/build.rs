@@ -1,0 +1,273 @@
+//! Stage 2: run the build steps in a clean checkout of the release commit, collect the artifacts
+//! into the state folder's `dist/`, and write the checksums file beside them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::{Built, Context, Prepared};
+use crate::checksum;
+use crate::error::Error;
+use crate::git::export;
+use crate::journal::Artifact;
+use crate::process::{self, Job};
+use crate::report::Event;
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::stage_failed(format!("{what} {}: {e}", path.display()))
+}
+
+/// Removes and recreates a folder of the state (never anything outside it).
+pub fn fresh_dir(path: &Path) -> Result<(), Error> {
+    if path.exists() {
+        fs::remove_dir_all(path).map_err(|e| io("cannot clear", path, e))?;
+    }
+    fs::create_dir_all(path).map_err(|e| io("cannot create", path, e))
+}
+
+pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Built, Error> {
+    let state = ctx.state_dir();
+    let checkout = state.join("checkout");
+    if checkout.exists() {
+        fs::remove_dir_all(&checkout).map_err(|e| io("cannot clear", &checkout, e))?;
+    }
+    let tree = git2::Oid::from_str(&prepared.tree)
+        .map_err(|_| Error::integrity("the journal's release tree is not an object id"))?;
+    let exported = export::export_tree(ctx.repo, tree, &checkout)?;
+    ctx.reporter.emit(Event::Note(&format!(
+        "clean checkout of {} ({} files) in {}",
+        &prepared.release_commit[..12],
+        exported.files,
+        checkout.display()
+    )));
+    if !exported.submodules.is_empty() {
+        ctx.reporter.emit(Event::Note(&format!(
+            "submodules are not checked out: {}",
+            exported.submodules.join(", ")
+        )));
+    }
+    let dist = ctx.dist_dir();
+    fresh_dir(&dist)?;
+    let log = state.join("build.log");
+    for step in &ctx.pipeline.build.steps {
+        run_job(
+            ctx,
+            &step_job(ctx, step, &checkout, &log, &prepared.release_commit, &[]),
+        )?;
+    }
+    collect(ctx, prepared, &checkout, &dist)
+}
+
+/// A build step or check as a job, with the release's values in its environment.
+pub fn step_job(
+    ctx: &Context<'_>,
+    step: &crate::pipeline::StepSpec,
+    cwd: &Path,
+    log: &Path,
+    commit: &str,
+    extra: &[(String, String)],
+) -> Job {
+    let mut env = ctx.plan.env(commit);
+    env.extend(extra.iter().cloned());
+    env.extend(step.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Job {
+        name: step.name.clone(),
+        command: step.run.clone(),
+        cwd: cwd.to_path_buf(),
+        env,
+        remove_env: ctx.secret_env(),
+        timeout: step.timeout,
+        log: log.to_path_buf(),
+    }
+}
+
+/// Runs a job with live output; a failure names the step, how it ended and its last lines.
+pub fn run_job(ctx: &Context<'_>, job: &Job) -> Result<process::Outcome, Error> {
+    ctx.reporter.emit(Event::StepStarted { name: &job.name });
+    let name = job.name.clone();
+    let outcome = process::run(job, &mut |line| {
+        ctx.reporter.emit(Event::StepOutput { name: &name, line })
+    })
+    .map_err(|e| Error::stage_failed(format!("`{}`: cannot run `sh -c`: {e}", job.name)))?;
+    ctx.reporter.emit(Event::StepFinished {
+        name: &job.name,
+        elapsed: outcome.elapsed,
+        ok: outcome.status.success(),
+    });
+    if !outcome.status.success() {
+        let tail = outcome
+            .tail
+            .iter()
+            .map(|l| format!("    | {l}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(Error::stage_failed(format!(
+            "`{}` {} after {}{}",
+            job.name,
+            outcome.status.describe(job.timeout),
+            process::humanize(outcome.elapsed),
+            if tail.is_empty() {
+                " (it printed nothing)".to_string()
+            } else {
+                format!("; its last lines:\n{tail}")
+            }
+        ))
+        .with_hint(format!(
+            "the whole output is in {}; fix the cause and run `embargo run` again: it resumes at this stage",
+            job.log.display()
+        )));
+    }
+    Ok(outcome)
+}
+
+/// Copies every file the artifact globs match into `dist/`, then hashes them.
+fn collect(
+    ctx: &Context<'_>,
+    prepared: &Prepared,
+    checkout: &Path,
+    dist: &Path,
+) -> Result<Built, Error> {
+    let root = checkout
+        .canonicalize()
+        .map_err(|e| io("cannot read", checkout, e))?;
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    for template in &ctx.pipeline.build.artifacts {
+        let pattern = template.expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
+        let full = format!(
+            "{}/{}",
+            glob::Pattern::escape(&root.display().to_string()),
+            pattern
+        );
+        let matches = glob::glob(&full).map_err(|e| {
+            Error::bad_input(format!(
+                "build.artifacts: `{pattern}` is not a valid glob: {e}"
+            ))
+        })?;
+        let mut matched = 0;
+        for entry in matches {
+            let path = entry
+                .map_err(|e| Error::stage_failed(format!("build.artifacts: `{pattern}`: {e}")))?;
+            let real = path
+                .canonicalize()
+                .map_err(|e| io("cannot read", &path, e))?;
+            if !real.starts_with(&root) {
+                return Err(Error::bad_input(format!(
+                    "build.artifacts: {} leads outside the checkout (to {})",
+                    path.display(),
+                    real.display()
+                )));
+            }
+            if !real.is_file() {
+                continue;
+            }
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Some((_, other)) = files.iter().find(|(n, _)| *n == name) {
+                if *other == real {
+                    matched += 1;
+                    continue;
+                }
+                return Err(Error::bad_input(format!(
+                    "build.artifacts: two artifacts are named `{name}` ({} and {}); release assets need distinct names",
+                    other.display(),
+                    real.display()
+                )));
+            }
+            files.push((name, real));
+            matched += 1;
+        }
+        if matched == 0 {
+            return Err(Error::stage_failed(format!(
+                "build.artifacts: `{pattern}` matched no file in the checkout after the build"
+            ))
+            .with_hint(format!(
+                "globs are relative to the checkout ({}); check where the build writes its output",
+                checkout.display()
+            )));
+        }
+    }
+    let checksums_file = ctx
+        .pipeline
+        .build
+        .checksums
+        .expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
+    if files.iter().any(|(n, _)| *n == checksums_file) {
+        return Err(Error::bad_input(format!(
+            "build.checksums: `{checksums_file}` is also the name of an artifact"
+        )));
+    }
+    let mut copies = Vec::new();
+    for (name, source) in &files {
+        let target = dist.join(name);
+        fs::copy(source, &target).map_err(|e| io("cannot copy the artifact to", &target, e))?;
+        copies.push(target);
+    }
+    let sums = checksum::sha256_files(&copies, 0)
+        .map_err(|e| Error::stage_failed(format!("hashing the artifacts: {e}")))?;
+    let artifacts: Vec<Artifact> = files
+        .iter()
+        .zip(&sums)
+        .map(|((name, _), sum)| Artifact {
+            name: name.clone(),
+            size: sum.size,
+            sha256: sum.sha256.clone(),
+        })
+        .collect();
+    let text = checksum::render_sums(
+        &artifacts
+            .iter()
+            .map(|a| (a.name.clone(), a.sha256.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let sums_path = dist.join(&checksums_file);
+    fs::write(&sums_path, &text).map_err(|e| io("cannot write", &sums_path, e))?;
+    let sums_sha = checksum::sha256_file(&sums_path)
+        .map_err(|e| io("cannot read", &sums_path, e))?
+        .sha256;
+    Ok(Built {
+        artifacts,
+        checksums_file,
+        checksums_sha256: sums_sha,
+    })
+}
+
+/// On a rerun: every artifact in `dist/` must still be what was built.
+pub fn recheck(ctx: &Context<'_>, built: &Built) -> Result<(), Error> {
+    let dist = ctx.dist_dir();
+    let mut paths: Vec<PathBuf> = built.artifacts.iter().map(|a| dist.join(&a.name)).collect();
+    paths.push(dist.join(&built.checksums_file));
+    let mut expected: Vec<(&str, &str)> = built
+        .artifacts
+        .iter()
+        .map(|a| (a.name.as_str(), a.sha256.as_str()))
+        .collect();
+    expected.push((&built.checksums_file, &built.checksums_sha256));
+    for path in &paths {
+        if !path.is_file() {
+            return Err(Error::integrity(format!(
+                "the built artifact {} is missing",
+                path.display()
+            ))
+            .with_hint(
+                "the state folder must be kept whole between runs; restore it from a copy",
+            ));
+        }
+    }
+    let sums = checksum::sha256_files(&paths, 0)
+        .map_err(|e| Error::stage_failed(format!("hashing the artifacts: {e}")))?;
+    for ((name, want), sum) in expected.iter().zip(&sums) {
+        if sum.sha256 != *want {
+            return Err(Error::integrity(format!(
+                "checksum mismatch: {} has sha256 {}, but {} was built and recorded",
+                dist.join(name).display(),
+                sum.sha256,
+                want
+            ))
+            .with_hint(
+                "the published bytes must be the built bytes; find out who changed the file",
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! Stage 4: tag the release commit, record every SHA in the manifest, install the hook that
+//! refuses any move of the patch branch or tag, and (for every later stage and rerun) prove that
+//! nothing frozen has moved, locally or on the private remote.
+
+use git2::{ObjectType, Oid};
+
+use super::{Built, Context, Frozen, Prepared, StageTimes};
+use crate::error::Error;
+use crate::git::{self, hook, remote};
+use crate::journal::{self, Manifest};
+
+pub fn run(
+    ctx: &Context<'_>,
+    prepared: &Prepared,
+    built: &Built,
+    times: &StageTimes,
+) -> Result<Frozen, Error> {
+    super::prepare::recheck(ctx, prepared, true)?;
+    super::build::recheck(ctx, built)?;
+    let plan = ctx.plan;
+    let release = Oid::from_str(&prepared.release_commit)
+        .map_err(|_| Error::integrity("the journal's release commit is not a commit id"))?;
+    let tag_ref = format!("refs/tags/{}", prepared.tag);
+    let tag_object = match ctx.repo.ref_target(&tag_ref) {
+        // A run that stopped right after tagging: the tag is ours if it names the release commit.
+        Some(existing) if ctx.repo.resolve_local(&tag_ref) == Some(release) => existing,
+        Some(existing) => {
+            return Err(Error::integrity(format!(
+                "{tag_ref} exists and points at {existing}, not at the release commit {release}"
+            )));
+        }
+        None => {
+            let object = ctx
+                .repo
+                .repo
+                .find_object(release, Some(ObjectType::Commit))
+                .map_err(git::failed("reading the release commit"))?;
+            let tagger = ctx.repo.committer()?;
+            let fixes: String = prepared
+                .fix_commits
+                .iter()
+                .map(|c| format!("  {} {}\n", &c.sha[..12], c.subject))
+                .collect();
+            let message = format!(
+                "{tag}\n\nSecurity patch release {version} of line {line}: {previous} + the fix.\n\n{fixes}",
+                tag = prepared.tag,
+                version = plan.version,
+                line = plan.line,
+                previous = prepared.previous_tag,
+            );
+            ctx.repo
+                .repo
+                .tag(&prepared.tag, &object, &tagger, &message, false)
+                .map_err(git::failed(format_args!("creating the tag {tag_ref}")))?
+        }
+    };
+    let frozen_at = journal::now();
+    let manifest = Manifest {
+        format: 1,
+        pipeline: plan.pipeline.clone(),
+        line: plan.line.clone(),
+        previous_tag: prepared.previous_tag.clone(),
+        tag: prepared.tag.clone(),
+        version: plan.version.clone(),
+        patch_branch: prepared.patch_branch.clone(),
+        release_commit: prepared.release_commit.clone(),
+        tree: prepared.tree.clone(),
+        tag_object: tag_object.to_string(),
+        fix_commits: prepared.fix_commits.clone(),
+        artifacts: built.artifacts.clone(),
+        checksums_file: built.checksums_file.clone(),
+        checksums_sha256: built.checksums_sha256.clone(),
+        prepared_at: times.prepared.clone(),
+        built_at: times.built.clone(),
+        verified_at: times.verified.clone(),
+        frozen_at: frozen_at.clone(),
+    };
+    manifest.write(ctx.state_dir())?;
+    let hook = hook::freeze(
+        ctx.repo,
+        &[
+            hook::FrozenRef {
+                refname: format!("refs/heads/{}", prepared.patch_branch),
+                target: release,
+                since: frozen_at.clone(),
+                release: prepared.tag.clone(),
+            },
+            hook::FrozenRef {
+                refname: tag_ref,
+                target: tag_object,
+                since: frozen_at,
+                release: prepared.tag.clone(),
+            },
+        ],
+    )?;
+    Ok(Frozen {
+        tag_object: tag_object.to_string(),
+        hook: hook.display().to_string(),
+    })
+}
+
+fn moved(what: &str, expected: &str, actual: impl std::fmt::Display) -> Error {
+    Error::integrity(format!(
+        "{what} moved after the freeze: it was {expected}, it is now {actual}"
+    ))
+    .with_hint("a frozen release must not change; find out who moved it, put it back, or cut a new patch release")
+}
+
+/// Proves the release commit, the tag and the artifacts are exactly what was frozen: in the clone,
+/// on the private remote (where they may not be yet, but must not differ), and on disk.
+pub fn prove(ctx: &Context<'_>, manifest: &Manifest) -> Result<(), Error> {
+    let branch = format!("refs/heads/{}", manifest.patch_branch);
+    let tag = format!("refs/tags/{}", manifest.tag);
+    match ctx.repo.ref_target(&branch) {
+        Some(oid) if oid.to_string() == manifest.release_commit => {}
+        Some(oid) => {
+            return Err(moved(
+                &format!("{branch} in the clone"),
+                &manifest.release_commit,
+                oid,
+            ));
+        }
+        None => {
+            return Err(moved(
+                &format!("{branch} in the clone"),
+                &manifest.release_commit,
+                "deleted",
+            ));
+        }
+    }
+    match ctx.repo.ref_target(&tag) {
+        Some(oid) if oid.to_string() == manifest.tag_object => {}
+        Some(oid) => {
+            return Err(moved(
+                &format!("{tag} in the clone"),
+                &manifest.tag_object,
+                oid,
+            ));
+        }
+        None => {
+            return Err(moved(
+                &format!("{tag} in the clone"),
+                &manifest.tag_object,
+                "deleted",
+            ));
+        }
+    }
+    let release = Oid::from_str(&manifest.release_commit)
+        .map_err(|_| Error::integrity("the manifest's release commit is not a commit id"))?;
+    let tree = ctx
+        .repo
+        .repo
+        .find_commit(release)
+        .map_err(git::failed("reading the release commit"))?
+        .tree_id();
+    if tree.to_string() != manifest.tree {
+        return Err(moved("the release commit's tree", &manifest.tree, tree));
+    }
+    let private = remote::list(ctx.git, "private", &ctx.pipeline.repository.private)?;
+    if let Some(oid) = private.heads.get(&manifest.patch_branch)
+        && oid.to_string() != manifest.release_commit
+    {
+        return Err(moved(
+            &format!("{branch} on {}", private.describe()),
+            &manifest.release_commit,
+            oid,
+        ));
+    }
+    if let Some(t) = private.tags.get(&manifest.tag)
+        && t.object.to_string() != manifest.tag_object
+    {
+        return Err(moved(
+            &format!("{tag} on {}", private.describe()),
+            &manifest.tag_object,
+            t.object,
+        ));
+    }
+    super::build::recheck(
+        ctx,
+        &Built {
+            artifacts: manifest.artifacts.clone(),
+            checksums_file: manifest.checksums_file.clone(),
+            checksums_sha256: manifest.checksums_sha256.clone(),
+        },
+    )
+}

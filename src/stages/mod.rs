@@ -1,0 +1,286 @@
+//! The stages of a release, run in order through the journal: a stage that completed in an
+//! earlier run is not run again; its outputs are re-checked instead.
+
+pub mod build;
+pub mod freeze;
+pub mod prepare;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::error::Error;
+use crate::git::LocalRepo;
+use crate::git::cli::GitCli;
+use crate::journal::{Artifact, Event as JournalEvent, FixCommit, Journal, Manifest, Stage};
+use crate::pipeline::Pipeline;
+use crate::plan::Plan;
+use crate::report::{Event, Reporter};
+
+/// Everything a stage may use. Stages report through `reporter` and never print.
+pub struct Context<'a> {
+    pub pipeline: &'a Pipeline,
+    pub plan: &'a Plan,
+    pub repo: &'a LocalRepo,
+    pub git: &'a GitCli,
+    pub reporter: &'a dyn Reporter,
+}
+
+impl Context<'_> {
+    pub fn state_dir(&self) -> &Path {
+        &self.plan.state_dir
+    }
+
+    pub fn dist_dir(&self) -> PathBuf {
+        self.plan.state_dir.join("dist")
+    }
+
+    /// Environment variables a build or check must not inherit: the publishing token.
+    pub fn secret_env(&self) -> Vec<String> {
+        self.pipeline
+            .github
+            .iter()
+            .map(|g| g.token_env.clone())
+            .collect()
+    }
+}
+
+/// What prepare produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Prepared {
+    pub release_commit: String,
+    pub tree: String,
+    pub previous_tag: String,
+    pub tag: String,
+    pub patch_branch: String,
+    pub fix_commits: Vec<FixCommit>,
+}
+
+/// What build produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Built {
+    pub artifacts: Vec<Artifact>,
+    pub checksums_file: String,
+    pub checksums_sha256: String,
+}
+
+/// What verify proved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Verified {
+    pub checks: Vec<String>,
+}
+
+/// What freeze recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Frozen {
+    pub tag_object: String,
+    pub hook: String,
+}
+
+/// The outcome of `embargo run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub state_dir: PathBuf,
+    pub previous_tag: String,
+    pub tag: String,
+    pub version: String,
+    pub patch_branch: String,
+    pub release_commit: String,
+    pub tag_object: String,
+    pub fix_commits: Vec<FixCommit>,
+    pub artifacts: Vec<Artifact>,
+    pub checksums_file: String,
+    pub checks_passed: Vec<String>,
+    pub hook: String,
+    /// Stages that were already done and only re-checked.
+    pub resumed: Vec<Stage>,
+}
+
+fn detail<T: DeserializeOwned>(journal: &Journal, stage: Stage) -> Result<Option<T>, Error> {
+    journal
+        .completed(stage)
+        .map(|e| {
+            serde_json::from_value(e.detail.clone()).map_err(|err| {
+                Error::integrity(format!(
+                    "the journal's record of the {} stage is damaged: {err}",
+                    stage.name()
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// Runs one stage through the journal.
+fn step<T: Serialize>(
+    ctx: &Context<'_>,
+    journal: &mut Journal,
+    stage: Stage,
+    summary: impl Fn(&T) -> String,
+    work: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    ctx.reporter.emit(Event::StageStarted(stage));
+    journal.record(stage, JournalEvent::Started, serde_json::Value::Null, None)?;
+    let started = Instant::now();
+    match work() {
+        Ok(out) => {
+            let value = serde_json::to_value(&out).map_err(|e| {
+                Error::stage_failed(format!("cannot record the {} stage: {e}", stage.name()))
+            })?;
+            journal.record(stage, JournalEvent::Completed, value, None)?;
+            ctx.reporter.emit(Event::StageFinished {
+                stage,
+                elapsed: started.elapsed(),
+                summary: &summary(&out),
+            });
+            Ok(out)
+        }
+        Err(e) => {
+            ctx.reporter.emit(Event::StageFailed(stage));
+            journal.record(
+                stage,
+                JournalEvent::Failed,
+                serde_json::Value::Null,
+                Some(e.message.clone()),
+            )?;
+            Err(e)
+        }
+    }
+}
+
+/// Runs prepare, build, verify and freeze, resuming after the last completed stage.
+pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error> {
+    let mut resumed = Vec::new();
+
+    let prepared = match detail::<Prepared>(journal, Stage::Prepare)? {
+        Some(p) => {
+            prepare::recheck(ctx, &p, journal.completed(Stage::Freeze).is_some())?;
+            ctx.reporter.emit(Event::StageResumed(
+                Stage::Prepare,
+                "patch branch unchanged",
+            ));
+            resumed.push(Stage::Prepare);
+            p
+        }
+        None => step(
+            ctx,
+            journal,
+            Stage::Prepare,
+            |p: &Prepared| {
+                format!(
+                    "{} = {} + {} fix commit(s) -> {}",
+                    p.patch_branch,
+                    p.previous_tag,
+                    p.fix_commits.len(),
+                    &p.release_commit[..12]
+                )
+            },
+            || prepare::run(ctx),
+        )?,
+    };
+
+    let frozen_before = detail::<Frozen>(journal, Stage::Freeze)?;
+    if frozen_before.is_some() {
+        // Everything after the freeze starts by proving that nothing frozen has moved.
+        freeze::prove(ctx, &Manifest::read(ctx.state_dir())?)?;
+    }
+
+    let built = match detail::<Built>(journal, Stage::Build)? {
+        Some(b) => {
+            build::recheck(ctx, &b)?;
+            ctx.reporter.emit(Event::StageResumed(
+                Stage::Build,
+                "artifacts match their checksums",
+            ));
+            resumed.push(Stage::Build);
+            b
+        }
+        None => step(
+            ctx,
+            journal,
+            Stage::Build,
+            |b: &Built| format!("{} artifact(s), {}", b.artifacts.len(), b.checksums_file),
+            || build::run(ctx, &prepared),
+        )?,
+    };
+
+    let verified = match detail::<Verified>(journal, Stage::Verify)? {
+        Some(v) => {
+            ctx.reporter.emit(Event::StageResumed(
+                Stage::Verify,
+                "checks passed on these artifacts",
+            ));
+            resumed.push(Stage::Verify);
+            v
+        }
+        None => step(
+            ctx,
+            journal,
+            Stage::Verify,
+            |v: &Verified| format!("{} check(s) passed", v.checks.len()),
+            || verify::run(ctx, &prepared),
+        )?,
+    };
+
+    let frozen = match frozen_before {
+        Some(f) => {
+            ctx.reporter.emit(Event::StageResumed(
+                Stage::Freeze,
+                "release commit, tag and checksums proven unchanged",
+            ));
+            resumed.push(Stage::Freeze);
+            f
+        }
+        None => {
+            let times = StageTimes::from(&*journal);
+            step(
+                ctx,
+                journal,
+                Stage::Freeze,
+                |f: &Frozen| format!("tag {} ({})", ctx.plan.tag, &f.tag_object[..12]),
+                || freeze::run(ctx, &prepared, &built, &times),
+            )?
+        }
+    };
+
+    Ok(RunSummary {
+        state_dir: ctx.plan.state_dir.clone(),
+        previous_tag: prepared.previous_tag.clone(),
+        tag: prepared.tag.clone(),
+        version: ctx.plan.version.clone(),
+        patch_branch: prepared.patch_branch.clone(),
+        release_commit: prepared.release_commit.clone(),
+        tag_object: frozen.tag_object,
+        fix_commits: prepared.fix_commits,
+        artifacts: built.artifacts,
+        checksums_file: built.checksums_file,
+        checks_passed: verified.checks,
+        hook: frozen.hook,
+        resumed,
+    })
+}
+
+/// When each stage completed, for the manifest.
+#[derive(Debug, Default, Clone)]
+pub struct StageTimes {
+    pub prepared: String,
+    pub built: String,
+    pub verified: String,
+}
+
+impl From<&Journal> for StageTimes {
+    fn from(journal: &Journal) -> Self {
+        let at = |s| {
+            journal
+                .completed(s)
+                .map(|e| e.at.clone())
+                .unwrap_or_default()
+        };
+        StageTimes {
+            prepared: at(Stage::Prepare),
+            built: at(Stage::Build),
+            verified: at(Stage::Verify),
+        }
+    }
+}

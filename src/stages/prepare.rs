@@ -1,0 +1,135 @@
+//! Stage 1: the patch branch = the latest patch release tag + the fix commits, and nothing else.
+//! The fix is applied in memory; the only thing written to the clone is the new branch.
+
+use git2::Oid;
+
+use super::{Context, Prepared};
+use crate::error::Error;
+use crate::git::apply::{self, ApplyError};
+use crate::git::{self, short};
+
+pub fn run(ctx: &Context<'_>) -> Result<Prepared, Error> {
+    let plan = ctx.plan;
+    if !plan.already_exists.is_empty() {
+        return Err(Error::bad_input(format!(
+            "the patch version {} is taken: {}",
+            plan.tag,
+            plan.already_exists.join("; ")
+        ))
+        .with_hint(format!(
+            "if a release of {} is under way, `embargo status` shows it; if the line moved on, the next patch \
+             needs the release tag on the public remote; to start over, delete the branch and tag and {}",
+            plan.tag,
+            plan.state_dir.display()
+        )));
+    }
+    let committer = ctx.repo.committer()?;
+    let release_commit = apply::apply(ctx.repo, plan.previous_commit, &plan.fix_oids, &committer)
+        .map_err(|e| explain(e, &plan.previous.tag))?;
+    let commit = ctx
+        .repo
+        .repo
+        .find_commit(release_commit)
+        .map_err(git::failed("reading the release commit"))?;
+    ctx.repo
+        .repo
+        .reference(
+            &plan.branch_ref(),
+            release_commit,
+            false,
+            &format!(
+                "embargo: patch branch {} = {} + fix",
+                plan.patch_branch, plan.previous.tag
+            ),
+        )
+        .map_err(git::failed(format_args!(
+            "creating the patch branch {}",
+            plan.branch_ref()
+        )))?;
+    Ok(Prepared {
+        release_commit: release_commit.to_string(),
+        tree: commit.tree_id().to_string(),
+        previous_tag: plan.previous.tag.clone(),
+        tag: plan.tag.clone(),
+        patch_branch: plan.patch_branch.clone(),
+        fix_commits: plan.fix_commits.clone(),
+    })
+}
+
+fn explain(e: ApplyError, onto: &str) -> Error {
+    match e {
+        ApplyError::Conflict {
+            commit,
+            subject,
+            paths,
+        } => Error::stage_failed(format!(
+            "fix commit {} `{subject}` conflicts with {onto} in: {}",
+            short(commit),
+            paths.join(", ")
+        ))
+        .with_hint(format!(
+            "backport the fix to {onto} by hand on a private branch and point fix.branch (or --fix) at it"
+        )),
+        ApplyError::Empty { commit, subject } => Error::stage_failed(format!(
+            "fix commit {} `{subject}` changes nothing on {onto}: is the fix already in that release?",
+            short(commit)
+        )),
+        ApplyError::Merge { commit, subject } => Error::bad_input(format!(
+            "fix commit {} `{subject}` is a merge; a security fix must be a series of plain commits",
+            short(commit)
+        )),
+        ApplyError::Git(g) => g.into(),
+    }
+}
+
+/// On a rerun: the patch branch must still be the release commit, and the fix must still be the
+/// one it was cut from.
+pub fn recheck(ctx: &Context<'_>, prepared: &Prepared, frozen: bool) -> Result<(), Error> {
+    let expected = Oid::from_str(&prepared.release_commit)
+        .map_err(|_| Error::integrity("the journal's release commit is not a commit id"))?;
+    let branch = format!("refs/heads/{}", prepared.patch_branch);
+    match ctx.repo.ref_target(&branch) {
+        Some(actual) if actual == expected => {}
+        Some(actual) => {
+            return Err(Error::integrity(format!(
+                "the patch branch {branch} moved: it was the release commit {expected}, it is now {actual}"
+            ))
+            .with_hint("a built commit must keep its SHA; move the branch back or start a new patch release"));
+        }
+        None => {
+            return Err(Error::integrity(format!(
+                "the patch branch {branch} (release commit {expected}) is gone from the clone"
+            ))
+            .with_hint(format!(
+                "recreate it with `git branch {} {expected}`",
+                prepared.patch_branch
+            )));
+        }
+    }
+    let now: Vec<&str> = ctx
+        .plan
+        .fix_commits
+        .iter()
+        .map(|c| c.sha.as_str())
+        .collect();
+    let then: Vec<&str> = prepared
+        .fix_commits
+        .iter()
+        .map(|c| c.sha.as_str())
+        .collect();
+    if now != then && !frozen {
+        return Err(Error::bad_input(format!(
+            "the fix changed since the patch branch was cut: it was {} commit(s) ending in {}, it is now {} commit(s) ending in {}",
+            then.len(),
+            then.last().map(|s| &s[..12.min(s.len())]).unwrap_or("-"),
+            now.len(),
+            now.last().map(|s| &s[..12.min(s.len())]).unwrap_or("-"),
+        ))
+        .with_hint(format!(
+            "to release the new fix, delete the branch {} and the state folder {}, then run again",
+            prepared.patch_branch,
+            ctx.plan.state_dir.display()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! Stage 3: the binaries must actually run. Each check runs in a fresh scratch folder with the
+//! artifacts' folder in `$EMBARGO_DIST`; its standard output must contain `expect_stdout`.
+
+use super::build::{fresh_dir, run_job, step_job};
+use super::{Context, Prepared, Verified};
+use crate::error::Error;
+
+pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Verified, Error> {
+    let log = ctx.state_dir().join("verify.log");
+    let dist = ctx.dist_dir();
+    let mut passed = Vec::new();
+    for (i, check) in ctx.pipeline.verify.iter().enumerate() {
+        let scratch = ctx.state_dir().join("verify").join(format!(
+            "{}-{}",
+            i + 1,
+            sanitize(&check.step.name)
+        ));
+        fresh_dir(&scratch)?;
+        let extra = vec![
+            ("EMBARGO_DIST".to_string(), dist.display().to_string()),
+            ("EMBARGO_SCRATCH".to_string(), scratch.display().to_string()),
+        ];
+        let job = step_job(
+            ctx,
+            &check.step,
+            &scratch,
+            &log,
+            &prepared.release_commit,
+            &extra,
+        );
+        let outcome = run_job(ctx, &job)?;
+        if let Some(expect) = &check.expect_stdout {
+            let wanted = expect.expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
+            if !outcome.stdout.contains(&wanted) {
+                let shown: String = outcome.stdout.chars().take(500).collect();
+                return Err(Error::stage_failed(format!(
+                    "check `{}`: its output does not contain `{wanted}`; it printed:\n    | {}",
+                    check.step.name,
+                    if shown.trim().is_empty() {
+                        "(nothing)".to_string()
+                    } else {
+                        shown.trim_end().replace('\n', "\n    | ")
+                    }
+                ))
+                .with_hint(format!(
+                    "the built binaries do not report what was released; the whole output is in {}",
+                    log.display()
+                )));
+            }
+        }
+        passed.push(check.step.name.clone());
+    }
+    Ok(Verified { checks: passed })
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,124 @@
+//! The test harness: a sample project (temporary repositories, bare remotes, hermetic git config,
+//! fixed author and time) and the real `embargo` binary run against it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use embargo::sample::{PIPELINE, SampleProject};
+
+pub struct Fixture {
+    _dir: tempfile::TempDir,
+    pub sample: SampleProject,
+}
+
+/// What a run of the binary printed, and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with the whole output unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let sample = SampleProject::create(dir.path()).expect("sample project");
+        Fixture { _dir: dir, sample }
+    }
+
+    pub fn work(&self) -> &Path {
+        &self.sample.work
+    }
+
+    /// Writes a pipeline into the clone's `pipelines/` and returns its path.
+    pub fn pipeline_named(&self, name: &str, text: &str) -> PathBuf {
+        let dir = self.sample.work.join("pipelines");
+        std::fs::create_dir_all(&dir).expect("pipelines folder");
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("pipeline file");
+        path
+    }
+
+    pub fn pipeline(&self, text: &str) -> PathBuf {
+        self.pipeline_named("security-release.yaml", text)
+    }
+
+    /// The sample's own pipeline, with `replace` pairs applied to its text.
+    pub fn default_pipeline_with(&self, replace: &[(&str, &str)]) -> PathBuf {
+        let mut text = PIPELINE.to_string();
+        for (from, to) in replace {
+            assert!(text.contains(from), "the sample pipeline has no `{from}`");
+            text = text.replace(from, to);
+        }
+        self.pipeline(&text)
+    }
+
+    pub fn default_pipeline(&self) -> PathBuf {
+        self.pipeline(PIPELINE)
+    }
+
+    /// Runs `embargo ARGS` in the clone with only the sample's environment.
+    pub fn embargo(&self, args: &[&str]) -> Run {
+        self.embargo_env(args, &[])
+    }
+
+    pub fn embargo_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_embargo"))
+            .args(args)
+            .current_dir(&self.sample.work)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(self.sample.env.iter().map(|(k, v)| (k, v)))
+            .envs(extra.iter().copied())
+            .output()
+            .expect("running embargo");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// git in the clone (or `dir`), with the sample's environment; panics on failure.
+    pub fn git(&self, args: &[&str]) -> String {
+        self.sample.git(&self.sample.work, args).expect("git")
+    }
+
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+        self.sample.git(dir, args).expect("git")
+    }
+
+    /// git that is expected to fail: returns its error text.
+    pub fn git_fails(&self, args: &[&str]) -> String {
+        match self.sample.git(&self.sample.work, args) {
+            Ok(out) => panic!("git {} succeeded: {out}", args.join(" ")),
+            Err(e) => e.message,
+        }
+    }
+
+    pub fn state_dir(&self, tag: &str) -> PathBuf {
+        self.sample
+            .work
+            .join(".git/embargo/security-release")
+            .join(tag)
+    }
+}

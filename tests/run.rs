@@ -1,0 +1,380 @@
+//! `embargo run` end to end on the sample project: prepare, build, verify, freeze, resume and
+//! the integrity checks.
+
+mod common;
+
+use common::Fixture;
+
+#[test]
+fn run_cuts_builds_verifies_and_freezes_the_patch_release() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    run.expect(0);
+    assert!(
+        run.stdout.contains("release v1.0.2 frozen"),
+        "{}",
+        run.stdout
+    );
+
+    // The patch branch is v1.0.1 plus exactly the fix commit.
+    let fix = f.git_in(&f.sample.private, &["rev-parse", "security/CVE-2026-0001"]);
+    let log = f.git(&["log", "--format=%s", "v1.0.1..v1.0.2"]);
+    assert_eq!(log, "Deny anonymous access by default (CVE-2026-0001)");
+    let message = f.git(&["log", "-1", "--format=%B", "v1.0.2"]);
+    assert!(
+        message.contains(&format!("(cherry picked from commit {fix})")),
+        "{message}"
+    );
+    assert_eq!(
+        f.git(&["rev-parse", "v1.0.2^"]),
+        f.git(&["rev-parse", "v1.0.1^{commit}"])
+    );
+    // The fix's author is kept.
+    assert_eq!(f.git(&["log", "-1", "--format=%an", "v1.0.2"]), "Fix Lead");
+    // The tag is annotated and names the release commit.
+    assert_eq!(f.git(&["cat-file", "-t", "refs/tags/v1.0.2"]), "tag");
+    assert_eq!(
+        f.git(&["rev-parse", "refs/tags/v1.0.2^{commit}"]),
+        f.git(&["rev-parse", "refs/heads/v1.0.2"])
+    );
+
+    // The manifest records the release commit, tree and checksums.
+    let state = f.state_dir("v1.0.2");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["release_commit"],
+        f.git(&["rev-parse", "refs/heads/v1.0.2"])
+    );
+    assert_eq!(manifest["tree"], f.git(&["rev-parse", "v1.0.2^{tree}"]));
+    assert_eq!(
+        manifest["tag_object"],
+        f.git(&["rev-parse", "refs/tags/v1.0.2"])
+    );
+    assert_eq!(manifest["artifacts"][0]["name"], "app-linux-amd64.tar.gz");
+
+    // Checksums verify with the real sha256sum.
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(state.join("dist"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    assert!(String::from_utf8_lossy(&check.stdout).contains("app-linux-amd64.tar.gz: OK"));
+
+    // The user's working tree and branch were not touched.
+    assert_eq!(f.git(&["symbolic-ref", "HEAD"]), "refs/heads/master");
+    assert_eq!(
+        f.git(&["status", "--porcelain", "--untracked-files=no"]),
+        ""
+    );
+    // Nothing reached either remote.
+    for bare in [&f.sample.public, &f.sample.private] {
+        let refs = f.git_in(bare, &["for-each-ref", "--format=%(refname)"]);
+        assert!(!refs.contains("v1.0.2"), "{refs}");
+    }
+}
+
+#[test]
+fn the_freeze_hook_refuses_amend_force_tag_and_delete() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    f.embargo(&["run", pipeline.to_str().unwrap()]).expect(0);
+    let commit = f.git(&["rev-parse", "refs/heads/v1.0.2"]);
+    let tag = f.git(&["rev-parse", "refs/tags/v1.0.2"]);
+
+    f.git(&["checkout", "-q", "v1.0.2"]);
+    let amend = f.git_fails(&["commit", "--amend", "-m", "Fix a typo in the CHANGELOG"]);
+    assert!(
+        amend.contains("refs/heads/v1.0.2 is frozen since"),
+        "{amend}"
+    );
+    assert!(amend.contains("security release v1.0.2"), "{amend}");
+    f.git(&["checkout", "-q", "master"]);
+    let force_tag = f.git_fails(&["tag", "-f", "v1.0.2", "master"]);
+    assert!(
+        force_tag.contains("refs/tags/v1.0.2 is frozen"),
+        "{force_tag}"
+    );
+    f.git_fails(&["branch", "-D", "v1.0.2"]);
+    f.git_fails(&["update-ref", "refs/heads/v1.0.2", "master"]);
+
+    assert_eq!(f.git(&["rev-parse", "refs/heads/v1.0.2"]), commit);
+    assert_eq!(f.git(&["rev-parse", "refs/tags/v1.0.2"]), tag);
+    // Other refs still move freely, and packing refs does not trip the hook.
+    f.git(&["branch", "scratch", "master"]);
+    f.git(&["branch", "-D", "scratch"]);
+    f.git(&["pack-refs", "--all"]);
+    assert_eq!(f.git(&["rev-parse", "refs/heads/v1.0.2"]), commit);
+    // Once packed, the frozen refs still refuse to move or go.
+    f.git_fails(&["branch", "-D", "v1.0.2"]);
+    f.git_fails(&["tag", "-d", "v1.0.2"]);
+    f.git_fails(&["tag", "-f", "v1.0.2", "master"]);
+    assert_eq!(f.git(&["rev-parse", "refs/tags/v1.0.2"]), tag);
+}
+
+#[test]
+fn a_rerun_resumes_at_the_failed_stage_without_redoing_the_others() {
+    let f = Fixture::new();
+    let broken = f.default_pipeline_with(&[("run: ./build.sh", "run: ./build.sh && exit 7")]);
+    let run = f.embargo(&["run", broken.to_str().unwrap()]);
+    run.expect(1);
+    assert!(
+        run.stderr.contains("`binaries` exited with status 7"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("built dist/app-linux-amd64.tar.gz"),
+        "the last lines are shown: {}",
+        run.stderr
+    );
+    let release_commit = f.git(&["rev-parse", "refs/heads/v1.0.2"]);
+
+    // The step is fixed; the rerun keeps the prepared release commit and builds again.
+    let fixed = f.default_pipeline();
+    let run = f.embargo(&["run", fixed.to_str().unwrap()]);
+    run.expect(0);
+    assert!(
+        run.stderr.contains("prepare: done in an earlier run"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("==> build"), "{}", run.stderr);
+    assert_eq!(f.git(&["rev-parse", "refs/heads/v1.0.2"]), release_commit);
+
+    let journal = std::fs::read_to_string(f.state_dir("v1.0.2").join("journal.jsonl")).unwrap();
+    let prepares = journal
+        .lines()
+        .filter(|l| l.contains("\"stage\":\"prepare\"") && l.contains("\"completed\""))
+        .count();
+    let builds = journal
+        .lines()
+        .filter(|l| l.contains("\"stage\":\"build\"") && l.contains("\"failed\""))
+        .count();
+    assert_eq!((prepares, builds), (1, 1), "{journal}");
+
+    // A third run does nothing but prove everything unchanged.
+    let run = f.embargo(&["run", fixed.to_str().unwrap()]);
+    run.expect(0);
+    for stage in ["prepare", "build", "verify", "freeze"] {
+        assert!(
+            run.stderr
+                .contains(&format!("{stage}: done in an earlier run")),
+            "{}",
+            run.stderr
+        );
+    }
+
+    let status = f.embargo(&["status", fixed.to_str().unwrap()]);
+    status.expect(0);
+    assert!(status.stdout.contains("v1.0.2"), "{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("freeze") && l.contains("completed")),
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn a_tag_moved_on_the_private_remote_is_an_integrity_violation() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    f.embargo(&["run", pipeline.to_str().unwrap()]).expect(0);
+    // Someone pushes a different v1.0.2 tag to the private remote behind the runner's back.
+    f.git_in(&f.sample.private, &["tag", "v1.0.2", "master"]);
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    run.expect(3);
+    assert!(
+        run.stderr
+            .contains("refs/tags/v1.0.2 on the private remote"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&f.git(&["rev-parse", "refs/tags/v1.0.2"])),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&f.git_in(&f.sample.private, &["rev-parse", "master"])),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_changed_artifact_after_the_freeze_is_an_integrity_violation() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    f.embargo(&["run", pipeline.to_str().unwrap()]).expect(0);
+    let artifact = f.state_dir("v1.0.2").join("dist/app-linux-amd64.tar.gz");
+    std::fs::write(&artifact, b"not what was built").unwrap();
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    run.expect(3);
+    assert!(run.stderr.contains("checksum mismatch"), "{}", run.stderr);
+}
+
+#[test]
+fn a_patch_branch_moved_with_hooks_bypassed_is_an_integrity_violation() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    f.embargo(&["run", pipeline.to_str().unwrap()]).expect(0);
+    let frozen = f.git(&["rev-parse", "refs/heads/v1.0.2"]);
+    f.git(&[
+        "-c",
+        "core.hooksPath=/dev/null",
+        "update-ref",
+        "refs/heads/v1.0.2",
+        "master",
+    ]);
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    run.expect(3);
+    assert!(run.stderr.contains(&frozen), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&f.git(&["rev-parse", "master"])),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_conflicting_fix_stops_prepare_with_the_paths_and_the_commit() {
+    let f = Fixture::new();
+    // A new patch release of line 1.0 changes the very line the fix changes.
+    f.git(&["checkout", "-q", "release-1.0"]);
+    f.sample
+        .commit(
+            "Rename the setting",
+            &[("auth.conf", "# authentication\nallow_anonymous = yes\n\n# sessions (minutes)\nsession_timeout = 15\n")],
+        )
+        .unwrap();
+    f.git(&["tag", "-a", "v1.0.2", "-m", "v1.0.2"]);
+    f.git(&["push", "-q", "origin", "release-1.0", "refs/tags/v1.0.2"]);
+    f.git(&["checkout", "-q", "master"]);
+    let pipeline = f.default_pipeline();
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    run.expect(1);
+    assert!(
+        run.stderr.contains("conflicts with v1.0.2 in: auth.conf"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("Deny anonymous access by default"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        f.git(&["branch", "--list", "v1.0.3"]).is_empty(),
+        "no branch is left behind"
+    );
+}
+
+#[test]
+fn plan_prints_the_release_and_changes_nothing() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    let refs_before = f.git(&["for-each-ref"]);
+    let fetch_head = f.work().join(".git/FETCH_HEAD");
+    let fetch_head_before = std::fs::read(&fetch_head).ok();
+
+    let run = f.embargo(&[
+        "plan",
+        pipeline.to_str().unwrap(),
+        "--line",
+        "1.0",
+        "--fix",
+        "security/CVE-2026-0001",
+    ]);
+    run.expect(0);
+    for want in [
+        "latest release   v1.0.1",
+        "patch version    1.0.2",
+        "Deny anonymous access by default",
+        "2026-12-01 16:00:00 UTC",
+        "freeze",
+    ] {
+        assert!(
+            run.stdout.contains(want),
+            "missing `{want}` in\n{}",
+            run.stdout
+        );
+    }
+    let json = f.embargo(&["plan", pipeline.to_str().unwrap(), "--json"]);
+    json.expect(0);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["previous"]["tag"], "v1.0.1");
+    assert_eq!(value["tag"], "v1.0.2");
+    assert_eq!(value["fix_commits"].as_array().unwrap().len(), 1);
+    assert_eq!(value["embargo"], "2026-12-01T16:00:00Z");
+
+    assert_eq!(f.git(&["for-each-ref"]), refs_before);
+    assert_eq!(std::fs::read(&fetch_head).ok(), fetch_head_before);
+    assert!(!f.work().join(".git/embargo").exists());
+}
+
+#[test]
+fn the_latest_patch_release_is_chosen_by_semver_among_final_tags() {
+    let f = Fixture::new();
+    // 1.0.10 is above 1.0.9 (and above 1.0.1); an rc of a higher patch does not count.
+    f.git(&["checkout", "-q", "release-1.0"]);
+    for tag in ["v1.0.9", "v1.0.10", "v1.0.11-rc.0"] {
+        f.sample
+            .commit(&format!("Release {tag}"), &[("VERSION", tag)])
+            .unwrap();
+        f.git(&["tag", "-a", tag, "-m", tag]);
+    }
+    f.git(&["push", "-q", "origin", "release-1.0", "--tags"]);
+    f.git(&["checkout", "-q", "master"]);
+    let pipeline = f.default_pipeline();
+    let json = f.embargo(&["plan", pipeline.to_str().unwrap(), "--json"]);
+    json.expect(0);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["previous"]["tag"], "v1.0.10");
+    assert_eq!(value["tag"], "v1.0.11");
+    // `latest` picks the highest line with a final release: 1.1 (1.1.1-rc.0 does not count).
+    let json = f.embargo(&[
+        "plan",
+        pipeline.to_str().unwrap(),
+        "--json",
+        "--line",
+        "latest",
+    ]);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["previous"]["tag"], "v1.1.0");
+    assert_eq!(value["tag"], "v1.1.1");
+}
+
+#[test]
+fn build_runs_in_a_clean_checkout_not_the_working_tree() {
+    let f = Fixture::new();
+    // A dirty working tree must not leak into the release.
+    std::fs::write(f.work().join("app.sh"), "#!/bin/sh\necho compromised\n").unwrap();
+    let pipeline = f.default_pipeline();
+    f.embargo(&["run", pipeline.to_str().unwrap()]).expect(0);
+    let checkout = f.state_dir("v1.0.2").join("checkout/app.sh");
+    let text = std::fs::read_to_string(checkout).unwrap();
+    assert!(!text.contains("compromised"));
+    assert!(
+        std::fs::metadata(f.state_dir("v1.0.2").join("checkout/build.sh"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o111
+            != 0
+    );
+}
+
+use std::os::unix::fs::PermissionsExt;

@@ -94,6 +94,13 @@ pub fn run(
     reporter: &dyn Reporter,
 ) -> Result<(Plan, RunSummary), Error> {
     let plan = plan::resolve(pipeline, repo, git, common.state_dir.as_deref())?;
+    let started_here = journal::read(&plan.state_dir.join("journal.jsonl"))?
+        .iter()
+        .any(|e| e.stage == journal::Stage::Prepare && e.event == journal::Event::Completed);
+    if !plan.already_exists.is_empty() && !started_here {
+        // Someone else's release (or a half-deleted one of ours): refuse before writing any state.
+        return Err(stages::prepare::taken(&plan));
+    }
     let mut journal = Journal::open(&plan.state_dir)?;
     let ctx = Context {
         pipeline,

@@ -378,3 +378,114 @@ fn build_runs_in_a_clean_checkout_not_the_working_tree() {
 }
 
 use std::os::unix::fs::PermissionsExt;
+
+#[test]
+fn an_existing_reference_transaction_hook_is_kept_and_still_runs() {
+    let f = Fixture::new();
+    let hooks = f.work().join(".git/hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let log = f.sample.root.join("user-hook.log");
+    let hook = hooks.join("reference-transaction");
+    std::fs::write(&hook, format!("#!/bin/sh\ncat >> '{}'\n", log.display())).unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let pipeline = f.default_pipeline();
+    f.embargo(&["run", pipeline.to_str().unwrap()]).expect(0);
+    assert!(hooks.join("reference-transaction.before-embargo").exists());
+    let before = std::fs::read_to_string(&log).unwrap_or_default();
+    f.git(&["branch", "after-freeze", "master"]);
+    let after = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        after.len() > before.len() && after.contains("refs/heads/after-freeze"),
+        "{after}"
+    );
+    // And the freeze still holds.
+    f.git_fails(&["tag", "-f", "v1.0.2", "master"]);
+}
+
+#[test]
+fn demo_runs_the_whole_flow_and_shows_the_freeze() {
+    let f = Fixture::new();
+    let run = f.embargo(&["demo"]);
+    run.expect(0);
+    for want in [
+        "latest release   v1.0.1",
+        "old tag          v1.0.1",
+        "new tag          v1.0.2",
+        "release commit",
+        "app-linux-amd64.tar.gz",
+        "checks passed    version, fix-included",
+        "was refused by the hook",
+    ] {
+        assert!(
+            run.stdout.contains(want),
+            "missing `{want}` in\n{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn run_json_reports_the_frozen_release() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    let run = f.embargo(&["run", pipeline.to_str().unwrap(), "--json"]);
+    run.expect(0);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(value["tag"], "v1.0.2");
+    assert_eq!(value["previous_tag"], "v1.0.1");
+    assert_eq!(
+        value["release_commit"],
+        f.git(&["rev-parse", "refs/heads/v1.0.2"])
+    );
+    assert_eq!(
+        value["checks_passed"],
+        serde_json::json!(["version", "fix-included"])
+    );
+    let status = f.embargo(&["status", pipeline.to_str().unwrap(), "--json"]);
+    status.expect(0);
+    let value: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(value[0]["stages"][3]["stage"], "freeze");
+    assert_eq!(value[0]["stages"][3]["state"], "completed");
+}
+
+#[test]
+fn a_failing_check_names_what_it_expected_and_what_it_got() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline_with(&[(
+        "expect_stdout: \"app {version}\"",
+        "expect_stdout: \"app {previous_tag}\"",
+    )]);
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    run.expect(1);
+    assert!(
+        run.stderr
+            .contains("check `version`: its output does not contain `app v1.0.1`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("app 1.0.2"), "{}", run.stderr);
+    assert!(
+        f.git(&["tag", "--list", "v1.0.2"]).is_empty(),
+        "nothing is frozen after a failed check"
+    );
+}
+
+#[test]
+fn a_build_step_past_its_timeout_is_killed_and_fails_the_stage() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline_with(&[(
+        "run: ./build.sh\n      timeout: 5m",
+        "run: sleep 60\n      timeout: 1s",
+    )]);
+    let started = std::time::Instant::now();
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    run.expect(1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert!(
+        run.stderr
+            .contains("did not finish within its timeout of 1.0s"),
+        "{}",
+        run.stderr
+    );
+}

@@ -7,21 +7,12 @@ use super::{Context, Prepared};
 use crate::error::Error;
 use crate::git::apply::{self, ApplyError};
 use crate::git::{self, short};
+use crate::plan::Plan;
 
 pub fn run(ctx: &Context<'_>) -> Result<Prepared, Error> {
     let plan = ctx.plan;
     if !plan.already_exists.is_empty() {
-        return Err(Error::bad_input(format!(
-            "the patch version {} is taken: {}",
-            plan.tag,
-            plan.already_exists.join("; ")
-        ))
-        .with_hint(format!(
-            "if a release of {} is under way, `embargo status` shows it; if the line moved on, the next patch \
-             needs the release tag on the public remote; to start over, delete the branch and tag and {}",
-            plan.tag,
-            plan.state_dir.display()
-        )));
+        return Err(taken(plan));
     }
     let committer = ctx.repo.committer()?;
     let release_commit = apply::apply(ctx.repo, plan.previous_commit, &plan.fix_oids, &committer)
@@ -54,6 +45,21 @@ pub fn run(ctx: &Context<'_>) -> Result<Prepared, Error> {
         patch_branch: plan.patch_branch.clone(),
         fix_commits: plan.fix_commits.clone(),
     })
+}
+
+/// The patch version's tag or branch exists already: the release must not start over it.
+pub fn taken(plan: &Plan) -> Error {
+    Error::bad_input(format!(
+        "the patch version {} is taken: {}",
+        plan.tag,
+        plan.already_exists.join("; ")
+    ))
+    .with_hint(format!(
+        "if a release of {} is under way, `embargo status` shows it; if the line moved on, the next patch \
+         needs the release tag on the public remote; to start over, delete the branch and tag and {}",
+        plan.tag,
+        plan.state_dir.display()
+    ))
 }
 
 fn explain(e: ApplyError, onto: &str) -> Error {

@@ -74,11 +74,45 @@ fn run_cuts_builds_verifies_and_freezes_the_patch_release() {
         f.git(&["status", "--porcelain", "--untracked-files=no"]),
         ""
     );
-    // Nothing reached either remote.
-    for bare in [&f.sample.public, &f.sample.private] {
-        let refs = f.git_in(bare, &["for-each-ref", "--format=%(refname)"]);
-        assert!(!refs.contains("v1.0.2"), "{refs}");
+    // Nothing reached the public remote: no ref, and none of the fix's objects.
+    let refs = f.git_in(&f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    assert!(!refs.contains("v1.0.2"), "{refs}");
+    let release = f.git(&["rev-parse", "refs/heads/v1.0.2"]);
+    for object in [&fix, &release] {
+        assert!(
+            f.sample
+                .git(&f.sample.public, &["cat-file", "-e", object])
+                .is_err(),
+            "{object} reached the public remote"
+        );
     }
+    // The private remote holds exactly what was staged.
+    assert_eq!(
+        f.git_in(&f.sample.private, &["rev-parse", "refs/heads/v1.0.2"]),
+        release
+    );
+    assert_eq!(
+        f.git_in(&f.sample.private, &["rev-parse", "refs/tags/v1.0.2"]),
+        f.git(&["rev-parse", "refs/tags/v1.0.2"])
+    );
+    let picks = f.git_in(
+        &f.sample.private,
+        &[
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/heads/cherry-pick",
+        ],
+    );
+    assert_eq!(
+        picks,
+        "refs/heads/cherry-pick/v1.0.2/release-1.0\nrefs/heads/cherry-pick/v1.0.2/release-1.1"
+    );
+    assert!(
+        run.stdout
+            .contains("master         needs a manual backport"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -191,7 +225,7 @@ fn a_tag_moved_on_the_private_remote_is_an_integrity_violation() {
     let pipeline = f.default_pipeline();
     f.embargo(&["run", pipeline.to_str().unwrap()]).expect(0);
     // Someone pushes a different v1.0.2 tag to the private remote behind the runner's back.
-    f.git_in(&f.sample.private, &["tag", "v1.0.2", "master"]);
+    f.git_in(&f.sample.private, &["tag", "-f", "v1.0.2", "master"]);
     let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
     run.expect(3);
     assert!(
@@ -485,6 +519,131 @@ fn a_build_step_past_its_timeout_is_killed_and_fails_the_stage() {
     assert!(
         run.stderr
             .contains("did not finish within its timeout of 1.0s"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// The pick's tree and message are exactly what `git cherry-pick -x` makes of the same commits.
+#[test]
+fn picks_match_git_cherry_pick_x() {
+    let f = Fixture::new();
+    // A richer history on release-1.1: a rename and an edit near the fixed line.
+    f.git(&["checkout", "-q", "release-1.1"]);
+    f.git(&["mv", "greeting.txt", "hello.txt"]);
+    f.git(&["commit", "-q", "-m", "Rename the greeting"]);
+    f.sample
+        .commit("Longer sessions", &[("auth.conf", "# authentication\nallow_anonymous = true\n\n# sessions (minutes)\nsession_timeout = 45\n")])
+        .unwrap();
+    f.git(&["push", "-q", "origin", "release-1.1"]);
+    f.git(&["checkout", "-q", "master"]);
+    let pipeline = f.default_pipeline();
+    f.embargo(&["run", pipeline.to_str().unwrap()]).expect(0);
+
+    let fix = f.git_in(&f.sample.private, &["rev-parse", "security/CVE-2026-0001"]);
+    f.git(&["fetch", "-q", "security", "security/CVE-2026-0001"]);
+    for target in ["release-1.0", "release-1.1"] {
+        let worktree = f.sample.root.join(format!("by-hand-{target}"));
+        let wt = worktree.to_str().unwrap();
+        f.git(&[
+            "worktree",
+            "add",
+            "-q",
+            "--detach",
+            wt,
+            &format!("origin/{target}"),
+        ]);
+        f.git_in(&worktree, &["cherry-pick", "-x", &fix]);
+        let ours = format!("cherry-pick/v1.0.2/{target}");
+        assert_eq!(
+            f.git(&["rev-parse", &format!("{ours}^{{tree}}")]),
+            f.git_in(&worktree, &["rev-parse", "HEAD^{tree}"]),
+            "tree of the pick onto {target}"
+        );
+        assert_eq!(
+            f.git(&["log", "-1", "--format=%B", &ours]),
+            f.git_in(&worktree, &["log", "-1", "--format=%B", "HEAD"]),
+            "message of the pick onto {target}"
+        );
+        assert_eq!(
+            f.git(&["log", "-1", "--format=%an %ae", &ours]),
+            "Fix Lead fix-lead@example.org"
+        );
+    }
+}
+
+#[test]
+fn on_conflict_fail_stops_before_anything_is_pushed() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline_with(&[("on_conflict: report", "on_conflict: fail")]);
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    run.expect(1);
+    assert!(
+        run.stderr.contains("the fix conflicts with master"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("auth.conf"), "{}", run.stderr);
+    let refs = f.git_in(&f.sample.private, &["for-each-ref", "--format=%(refname)"]);
+    assert!(!refs.contains("v1.0.2"), "{refs}");
+}
+
+#[test]
+fn a_rejected_ref_fails_the_whole_atomic_push_and_a_rerun_finishes_it() {
+    let f = Fixture::new();
+    // Somebody already has a branch of that name on the private remote.
+    f.git_in(
+        &f.sample.private,
+        &["branch", "cherry-pick/v1.0.2/release-1.1", "master"],
+    );
+    let pipeline = f.default_pipeline();
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    run.expect(1);
+    assert!(
+        run.stderr
+            .contains("refs/heads/cherry-pick/v1.0.2/release-1.1"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("no ref was updated"), "{}", run.stderr);
+    let refs = f.git_in(&f.sample.private, &["for-each-ref", "--format=%(refname)"]);
+    assert!(
+        !refs.contains("v1.0.2\n") && !refs.contains("refs/tags/v1.0.2"),
+        "atomic: {refs}"
+    );
+
+    f.git_in(
+        &f.sample.private,
+        &["branch", "-D", "cherry-pick/v1.0.2/release-1.1"],
+    );
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    run.expect(0);
+    assert!(
+        run.stderr.contains("cherry-pick: done in an earlier run"),
+        "{}",
+        run.stderr
+    );
+    let picks = f.git_in(
+        &f.sample.private,
+        &[
+            "for-each-ref",
+            "--format=%(refname) %(objectname)",
+            "refs/heads/cherry-pick",
+        ],
+    );
+    assert_eq!(picks.lines().count(), 2, "{picks}");
+    assert_eq!(
+        f.git_in(
+            &f.sample.private,
+            &["rev-parse", "cherry-pick/v1.0.2/release-1.1"]
+        ),
+        f.git(&["rev-parse", "cherry-pick/v1.0.2/release-1.1"])
+    );
+    // A third run pushes nothing new and proves the private remote unchanged.
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    run.expect(0);
+    assert!(
+        run.stderr.contains("stage: done in an earlier run"),
         "{}",
         run.stderr
     );

@@ -19,6 +19,7 @@ pub struct GitCli {
 pub struct Output {
     pub stdout: String,
     pub stderr: String,
+    pub code: Option<i32>,
 }
 
 impl GitCli {
@@ -51,33 +52,49 @@ impl GitCli {
         cmd
     }
 
-    /// Runs git; `summary` says what the call is for, in the words of the release.
-    pub fn run(&self, summary: &str, args: &[&str]) -> Result<Output, GitError> {
+    /// Runs git and returns whether it succeeded with what it printed; fails only when git
+    /// cannot be started.
+    pub fn output(&self, summary: &str, args: &[&str]) -> Result<(bool, Output), GitError> {
         let output = self.command(args).output().map_err(|e| {
             GitError::failed(format!("{summary}: cannot run git: {e}"))
                 .with_hint("install git (2.29 or later) and make sure it is on PATH")
         })?;
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        if !output.status.success() {
-            let said = last_lines(&stderr, 8);
-            return Err(GitError::failed(format!(
-                "{summary} failed: `git {}` exited with {}{}",
-                args.join(" "),
-                output
-                    .status
-                    .code()
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "a signal".into()),
-                if said.is_empty() {
-                    String::new()
-                } else {
-                    format!("\n{said}")
-                }
-            )));
-        }
-        Ok(Output { stdout, stderr })
+        Ok((
+            output.status.success(),
+            Output {
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+                code: output.status.code(),
+            },
+        ))
     }
+
+    /// Runs git; `summary` says what the call is for, in the words of the release.
+    pub fn run(&self, summary: &str, args: &[&str]) -> Result<Output, GitError> {
+        let (ok, output) = self.output(summary, args)?;
+        if !ok {
+            return Err(failure(summary, args, &output));
+        }
+        Ok(output)
+    }
+}
+
+/// The error for a git command that failed: the command, its exit code and its last words.
+pub fn failure(summary: &str, args: &[&str], output: &Output) -> GitError {
+    let said = last_lines(&output.stderr, 8);
+    GitError::failed(format!(
+        "{summary} failed: `git {}` exited with {}{}",
+        args.join(" "),
+        output
+            .code
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "a signal".into()),
+        if said.is_empty() {
+            String::new()
+        } else {
+            format!("\n{said}")
+        }
+    ))
 }
 
 /// The last `n` non-empty lines of some output, indented for an error message.

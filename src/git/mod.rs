@@ -111,7 +111,10 @@ impl LocalRepo {
                 path.display(),
                 describe_state(state)
             ))
-            .with_hint("finish it or abort it (for example `git cherry-pick --abort`) before cutting a release"));
+            .with_hint(format!(
+                "finish it or abort it (`{}`) before cutting a release",
+                abort_command(state)
+            )));
         }
         Ok(LocalRepo {
             repo,
@@ -211,9 +214,33 @@ fn describe_state(state: RepositoryState) -> &'static str {
     }
 }
 
+/// How the user gets out of an operation in progress.
+fn abort_command(state: RepositoryState) -> &'static str {
+    match state {
+        RepositoryState::Merge => "git merge --abort",
+        RepositoryState::Revert | RepositoryState::RevertSequence => "git revert --abort",
+        RepositoryState::CherryPick | RepositoryState::CherryPickSequence => {
+            "git cherry-pick --abort"
+        }
+        RepositoryState::Bisect => "git bisect reset",
+        RepositoryState::Rebase
+        | RepositoryState::RebaseInteractive
+        | RepositoryState::RebaseMerge
+        | RepositoryState::ApplyMailboxOrRebase => "git rebase --abort",
+        RepositoryState::ApplyMailbox => "git am --abort",
+        RepositoryState::Clean => "nothing to abort",
+    }
+}
+
 /// Whether `refname` (like `refs/heads/v1.0.1`) is a name git accepts.
 pub fn valid_ref_name(refname: &str) -> bool {
     git2::Reference::is_valid_name(refname)
+}
+
+/// The first 12 characters of a recorded SHA, for display. Recorded values come from files a
+/// user can edit, so this never slices blindly.
+pub fn abbrev(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
 }
 
 pub fn short(oid: Oid) -> String {

@@ -92,7 +92,7 @@ fn stage_lines(pipeline: &Pipeline, plan: &Plan) -> Vec<(Stage, String)> {
     ];
     let picks = match &pipeline.cherry_pick {
         Some(c) => format!(
-            "onto {}{} ({LATER})",
+            "onto {}{}",
             c.onto
                 .iter()
                 .map(|p| p.as_str())
@@ -117,7 +117,7 @@ fn stage_lines(pipeline: &Pipeline, plan: &Plan) -> Vec<(Stage, String)> {
     lines.push((
         Stage::Stage,
         format!(
-            "push to the private remote `{}`, draft release ({LATER})",
+            "one atomic push to the private remote `{}` (the draft release is {LATER})",
             pipeline.repository.private
         ),
     ));
@@ -144,7 +144,7 @@ pub fn plan_text(pipeline: &Pipeline, plan: &Plan) -> String {
         out,
         "  latest release   {} ({})",
         plan.previous.tag,
-        &plan.previous.commit[..12]
+        crate::git::abbrev(&plan.previous.commit)
     );
     let _ = writeln!(
         out,
@@ -153,7 +153,12 @@ pub fn plan_text(pipeline: &Pipeline, plan: &Plan) -> String {
     );
     let _ = writeln!(out, "  fix              {}", plan.fix_source);
     for c in &plan.fix_commits {
-        let _ = writeln!(out, "                     {} {}", &c.sha[..12], c.subject);
+        let _ = writeln!(
+            out,
+            "                     {} {}",
+            crate::git::abbrev(&c.sha),
+            c.subject
+        );
     }
     let _ = writeln!(
         out,
@@ -195,19 +200,24 @@ pub fn plan_json(pipeline: &Pipeline, plan: &Plan) -> serde_json::Value {
 pub fn run_text(run: &RunSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(out);
-    let _ = writeln!(out, "release {} frozen", run.tag);
+    let _ = writeln!(out, "release {} frozen and staged privately", run.tag);
     let _ = writeln!(out, "  old tag          {}", run.previous_tag);
     let _ = writeln!(
         out,
         "  new tag          {} ({})",
         run.tag,
-        &run.tag_object[..12]
+        crate::git::abbrev(&run.tag_object)
     );
     let _ = writeln!(out, "  patch branch     {}", run.patch_branch);
     let _ = writeln!(out, "  release commit   {}", run.release_commit);
     let _ = writeln!(out, "  fix commits      {}", run.fix_commits.len());
     for c in &run.fix_commits {
-        let _ = writeln!(out, "                     {} {}", &c.sha[..12], c.subject);
+        let _ = writeln!(
+            out,
+            "                     {} {}",
+            crate::git::abbrev(&c.sha),
+            c.subject
+        );
     }
     let _ = writeln!(out, "  checksums        {}", run.checksums_file);
     for a in &run.artifacts {
@@ -227,10 +237,35 @@ pub fn run_text(run: &RunSummary) -> String {
         }
     );
     let _ = writeln!(out, "  freeze hook      {}", run.hook);
+    let _ = writeln!(out, "  cherry-picks     {}", run.picks.len());
+    for p in &run.picks {
+        let _ = writeln!(
+            out,
+            "                     {:<14} -> {} ({})",
+            p.target,
+            p.branch,
+            crate::git::abbrev(&p.commit)
+        );
+    }
+    for m in &run.manual_backports {
+        let _ = writeln!(
+            out,
+            "                     {:<14} needs a manual backport: {} conflicts in {}",
+            m.target,
+            crate::git::abbrev(&m.fix_commit),
+            m.paths.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  staged           {} ref(s) on the private remote `{}` (one atomic push)",
+        run.staged.refs.len(),
+        run.staged.remote
+    );
     let _ = writeln!(out, "  state            {}", run.state_dir.display());
     let _ = writeln!(
         out,
-        "  next             cherry-pick, private staging and publish are {LATER}"
+        "  next             the draft GitHub release and publishing at the embargo are {LATER}"
     );
     out
 }

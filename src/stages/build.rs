@@ -35,7 +35,7 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Built, Error> {
     let exported = export::export_tree(ctx.repo, tree, &checkout)?;
     ctx.reporter.emit(Event::Note(&format!(
         "clean checkout of {} ({} files) in {}",
-        &prepared.release_commit[..12],
+        crate::git::abbrev(&prepared.release_commit),
         exported.files,
         checkout.display()
     )));

@@ -39,7 +39,7 @@ pub fn run(
             let fixes: String = prepared
                 .fix_commits
                 .iter()
-                .map(|c| format!("  {} {}\n", &c.sha[..12], c.subject))
+                .map(|c| format!("  {} {}\n", crate::git::abbrev(&c.sha), c.subject))
                 .collect();
             let message = format!(
                 "{tag}\n\nSecurity patch release {version} of line {line}: {previous} + the fix.\n\n{fixes}",

@@ -2,8 +2,10 @@
 //! earlier run is not run again; its outputs are re-checked instead.
 
 pub mod build;
+pub mod cherry_pick;
 pub mod freeze;
 pub mod prepare;
+pub mod stage;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
@@ -94,6 +96,11 @@ pub struct RunSummary {
     pub checksums_file: String,
     pub checks_passed: Vec<String>,
     pub hook: String,
+    /// The fix on each target branch, and the targets that need a manual backport.
+    pub picks: Vec<cherry_pick::Pick>,
+    pub manual_backports: Vec<cherry_pick::Manual>,
+    /// What is on the private remote now.
+    pub staged: stage::Staged,
     /// Stages that were already done and only re-checked.
     pub resumed: Vec<Stage>,
 }
@@ -173,7 +180,7 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
                     p.patch_branch,
                     p.previous_tag,
                     p.fix_commits.len(),
-                    &p.release_commit[..12]
+                    crate::git::abbrev(&p.release_commit)
                 )
             },
             || prepare::run(ctx),
@@ -238,8 +245,68 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
                 ctx,
                 journal,
                 Stage::Freeze,
-                |f: &Frozen| format!("tag {} ({})", ctx.plan.tag, &f.tag_object[..12]),
+                |f: &Frozen| {
+                    format!(
+                        "tag {} ({})",
+                        ctx.plan.tag,
+                        crate::git::abbrev(&f.tag_object)
+                    )
+                },
                 || freeze::run(ctx, &prepared, &built, &times),
+            )?
+        }
+    };
+
+    let picked = match detail::<cherry_pick::Picked>(journal, Stage::CherryPick)? {
+        Some(p) => {
+            cherry_pick::recheck(ctx, &p)?;
+            ctx.reporter.emit(Event::StageResumed(
+                Stage::CherryPick,
+                "pick branches unchanged",
+            ));
+            resumed.push(Stage::CherryPick);
+            p
+        }
+        None => step(
+            ctx,
+            journal,
+            Stage::CherryPick,
+            |p: &cherry_pick::Picked| {
+                format!(
+                    "{} target(s) picked, {} need a manual backport",
+                    p.picks.len(),
+                    p.manual.len()
+                )
+            },
+            || cherry_pick::run(ctx, &prepared),
+        )?,
+    };
+
+    let staged = match detail::<stage::Staged>(journal, Stage::Stage)? {
+        Some(s) => {
+            stage::recheck(ctx, &s)?;
+            ctx.reporter.emit(Event::StageResumed(
+                Stage::Stage,
+                "the private remote holds exactly the staged refs",
+            ));
+            resumed.push(Stage::Stage);
+            s
+        }
+        None => {
+            // The push is the first thing that leaves the machine: prove the freeze right before.
+            freeze::prove(ctx, &Manifest::read(ctx.state_dir())?)?;
+            step(
+                ctx,
+                journal,
+                Stage::Stage,
+                |s: &stage::Staged| {
+                    format!(
+                        "{} ref(s) on the private remote `{}`",
+                        s.refs.len(),
+                        s.remote
+                    )
+                },
+                || stage::run(ctx, &prepared, &frozen, &picked),
             )?
         }
     };
@@ -257,6 +324,9 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
         checksums_file: built.checksums_file,
         checks_passed: verified.checks,
         hook: frozen.hook,
+        picks: picked.picks,
+        manual_backports: picked.manual,
+        staged,
         resumed,
     })
 }

@@ -127,9 +127,9 @@ pub fn recheck(ctx: &Context<'_>, prepared: &Prepared, frozen: bool) -> Result<(
         return Err(Error::bad_input(format!(
             "the fix changed since the patch branch was cut: it was {} commit(s) ending in {}, it is now {} commit(s) ending in {}",
             then.len(),
-            then.last().map(|s| &s[..12.min(s.len())]).unwrap_or("-"),
+            then.last().map(|s| crate::git::abbrev(s)).unwrap_or("-"),
             now.len(),
-            now.last().map(|s| &s[..12.min(s.len())]).unwrap_or("-"),
+            now.last().map(|s| crate::git::abbrev(s)).unwrap_or("-"),
         ))
         .with_hint(format!(
             "to release the new fix, delete the branch {} and the state folder {}, then run again",

@@ -1,0 +1,233 @@
+//! Stage 5: pick the fix onto every target branch of the public repository (master and the
+//! release branches), in memory, one branch per clean pick. A target that conflicts is left for a
+//! hand-made backport (`on_conflict: report`) or stops the run (`on_conflict: fail`).
+//!
+//! Picks are committed with the release commit's committer and time, so a rerun produces the
+//! very same SHAs and finds its own branches rather than duplicates.
+
+use git2::Oid;
+use serde::{Deserialize, Serialize};
+
+use super::{Context, Prepared};
+use crate::error::Error;
+use crate::git::apply::{self, ApplyError};
+use crate::git::{self, remote, short};
+use crate::pipeline::template::Var;
+use crate::pipeline::{CherryPickSpec, OnConflict};
+use crate::report::Event;
+
+/// A clean pick, on its own branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pick {
+    pub target: String,
+    pub target_commit: String,
+    pub branch: String,
+    pub commit: String,
+}
+
+/// A target that needs a manual backport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manual {
+    pub target: String,
+    pub target_commit: String,
+    pub fix_commit: String,
+    pub subject: String,
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Picked {
+    pub picks: Vec<Pick>,
+    pub manual: Vec<Manual>,
+}
+
+/// The public branches the fix goes to: matching `onto`, not matching `skip`, never the patch
+/// branch itself.
+pub fn targets(ctx: &Context<'_>, spec: &CherryPickSpec) -> Vec<(String, Oid)> {
+    ctx.plan
+        .public
+        .heads
+        .iter()
+        .filter(|(name, _)| spec.onto.iter().any(|p| p.matches(name)))
+        .filter(|(name, _)| !spec.skip.iter().any(|p| p.matches(name)))
+        .filter(|(name, _)| **name != ctx.plan.patch_branch)
+        .map(|(name, oid)| (name.clone(), *oid))
+        .collect()
+}
+
+pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Picked, Error> {
+    let Some(spec) = &ctx.pipeline.cherry_pick else {
+        ctx.reporter.emit(Event::Note(
+            "no cherry_pick section in the pipeline: no targets",
+        ));
+        return Ok(Picked::default());
+    };
+    let targets = targets(ctx, spec);
+    let plan = ctx.plan;
+    // The targets' tips and any per-target backport branches must be in the clone.
+    let wanted: Vec<(String, Oid)> = targets
+        .iter()
+        .map(|(name, oid)| (format!("refs/heads/{name}"), *oid))
+        .collect();
+    remote::fetch_objects(ctx.git, ctx.repo, &plan.public, &wanted)?;
+    let mut backports = Vec::new();
+    for (target, branch) in &ctx.pipeline.fix.per_target {
+        let oid = *plan.private.heads.get(branch).ok_or_else(|| {
+            Error::bad_input(format!(
+                "fix.per_target: the backport branch `{branch}` for {target} does not exist on {}",
+                plan.private.describe()
+            ))
+        })?;
+        backports.push((format!("refs/heads/{branch}"), oid));
+    }
+    remote::fetch_objects(ctx.git, ctx.repo, &plan.private, &backports)?;
+
+    let release = Oid::from_str(&prepared.release_commit)
+        .map_err(|_| Error::integrity("the journal's release commit is not a commit id"))?;
+    let committer = ctx
+        .repo
+        .repo
+        .find_commit(release)
+        .map_err(git::failed("reading the release commit"))?
+        .committer()
+        .to_owned();
+
+    let mut picked = Picked::default();
+    for (target, tip) in &targets {
+        let commits = match ctx.pipeline.fix.per_target.get(target) {
+            Some(branch) => {
+                let backport = *plan.private.heads.get(branch).unwrap_or(tip);
+                range(ctx, *tip, backport)?
+            }
+            None => plan.fix_oids.clone(),
+        };
+        let branch = spec.branch.expand(|v| match v {
+            Var::Target => target.clone(),
+            other => plan.value(other, Some(&prepared.release_commit)),
+        });
+        let refname = format!("refs/heads/{branch}");
+        if !git::valid_ref_name(&refname) {
+            return Err(Error::bad_input(format!(
+                "cherry_pick.branch gives `{refname}` for the target {target}, which is not a valid git ref name"
+            )));
+        }
+        match apply::apply(ctx.repo, *tip, &commits, &committer) {
+            Ok(commit) => {
+                create_branch(ctx, &refname, commit, target)?;
+                ctx.reporter.emit(Event::Note(&format!(
+                    "{target}: picked onto {} as {branch} ({})",
+                    short(*tip),
+                    short(commit)
+                )));
+                picked.picks.push(Pick {
+                    target: target.clone(),
+                    target_commit: tip.to_string(),
+                    branch,
+                    commit: commit.to_string(),
+                });
+            }
+            Err(ApplyError::Conflict {
+                commit,
+                subject,
+                paths,
+            }) => {
+                let manual = Manual {
+                    target: target.clone(),
+                    target_commit: tip.to_string(),
+                    fix_commit: commit.to_string(),
+                    subject,
+                    paths,
+                };
+                if spec.on_conflict == OnConflict::Fail {
+                    return Err(Error::stage_failed(format!(
+                        "the fix conflicts with {target}: fix commit {} `{}` in {}",
+                        short(commit),
+                        manual.subject,
+                        manual.paths.join(", ")
+                    ))
+                    .with_hint(format!(
+                        "backport the fix to {target} on a private branch and name it in fix.per_target, \
+                         or set cherry_pick.on_conflict: report to go on without it"
+                    )));
+                }
+                ctx.reporter.emit(Event::Note(&format!(
+                    "{target}: needs a manual backport: fix commit {} conflicts in {}",
+                    short(commit),
+                    manual.paths.join(", ")
+                )));
+                picked.manual.push(manual);
+            }
+            Err(ApplyError::Empty { commit, subject }) => {
+                ctx.reporter.emit(Event::Note(&format!(
+                    "{target}: already has the fix (fix commit {} `{subject}` changes nothing there)",
+                    short(commit)
+                )));
+            }
+            Err(ApplyError::Merge { commit, subject }) => {
+                return Err(Error::bad_input(format!(
+                    "the backport for {target} contains the merge {} `{subject}`; picks must be plain commits",
+                    short(commit)
+                )));
+            }
+            Err(ApplyError::Git(e)) => return Err(e.into()),
+        }
+    }
+    Ok(picked)
+}
+
+/// The commits of a per-target backport branch: those not on the target.
+fn range(ctx: &Context<'_>, target: Oid, backport: Oid) -> Result<Vec<Oid>, Error> {
+    let mut walk = ctx
+        .repo
+        .repo
+        .revwalk()
+        .map_err(git::failed("listing the backport commits"))?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+        .map_err(git::failed("listing the backport commits"))?;
+    walk.push(backport)
+        .map_err(git::failed("listing the backport commits"))?;
+    walk.hide(target)
+        .map_err(git::failed("listing the backport commits"))?;
+    Ok(walk
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(git::failed("listing the backport commits"))?)
+}
+
+/// Creates the pick branch; a branch already there with the same commit is ours from an
+/// interrupted run.
+fn create_branch(ctx: &Context<'_>, refname: &str, commit: Oid, target: &str) -> Result<(), Error> {
+    match ctx.repo.ref_target(refname) {
+        Some(existing) if existing == commit => Ok(()),
+        Some(existing) => Err(Error::bad_input(format!(
+            "{refname} (the pick branch for {target}) exists in the clone at {existing}, not at the pick {commit}"
+        ))
+        .with_hint("delete that branch or change cherry_pick.branch")),
+        None => {
+            ctx.repo
+                .repo
+                .reference(refname, commit, false, &format!("embargo: cherry-pick of the fix onto {target}"))
+                .map_err(git::failed(format_args!("creating {refname}")))?;
+            Ok(())
+        }
+    }
+}
+
+/// On a rerun: every pick branch is still where it was made.
+pub fn recheck(ctx: &Context<'_>, picked: &Picked) -> Result<(), Error> {
+    for pick in &picked.picks {
+        let refname = format!("refs/heads/{}", pick.branch);
+        match ctx.repo.ref_target(&refname) {
+            Some(oid) if oid.to_string() == pick.commit => {}
+            other => {
+                return Err(Error::integrity(format!(
+                    "the pick branch {refname} moved: it was {}, it is now {}",
+                    pick.commit,
+                    other
+                        .map(|o| o.to_string())
+                        .unwrap_or_else(|| "deleted".into())
+                )));
+            }
+        }
+    }
+    Ok(())
+}

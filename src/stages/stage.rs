@@ -1,0 +1,135 @@
+//! Stage 6 (its git half): push the patch branch, the tag and every pick branch to the **private**
+//! remote in one `git push --atomic`: every ref lands or none does. Nothing goes to the public
+//! remote before the embargo.
+
+use serde::{Deserialize, Serialize};
+
+use super::cherry_pick::Picked;
+use super::{Context, Frozen, Prepared};
+use crate::error::Error;
+use crate::git::cli::{self, Output};
+use crate::git::remote;
+use crate::report::Event;
+
+/// A ref as pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedRef {
+    pub refname: String,
+    pub target: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Staged {
+    pub remote: String,
+    pub refs: Vec<PushedRef>,
+}
+
+/// The refs staging pushes, in order.
+pub fn refs(prepared: &Prepared, frozen: &Frozen, picked: &Picked) -> Vec<PushedRef> {
+    let mut refs = vec![
+        PushedRef {
+            refname: format!("refs/heads/{}", prepared.patch_branch),
+            target: prepared.release_commit.clone(),
+        },
+        PushedRef {
+            refname: format!("refs/tags/{}", prepared.tag),
+            target: frozen.tag_object.clone(),
+        },
+    ];
+    refs.extend(picked.picks.iter().map(|p| PushedRef {
+        refname: format!("refs/heads/{}", p.branch),
+        target: p.commit.clone(),
+    }));
+    refs
+}
+
+pub fn run(
+    ctx: &Context<'_>,
+    prepared: &Prepared,
+    frozen: &Frozen,
+    picked: &Picked,
+) -> Result<Staged, Error> {
+    let private = &ctx.pipeline.repository.private;
+    let refs = refs(prepared, frozen, picked);
+    // `<sha>:<ref>` pushes exactly the recorded object, whatever the local ref says by now.
+    let specs: Vec<String> = refs
+        .iter()
+        .map(|r| format!("{}:{}", r.target, r.refname))
+        .collect();
+    let mut args = vec!["push", "--atomic", "--porcelain", private.as_str()];
+    args.extend(specs.iter().map(String::as_str));
+    let summary = format!(
+        "pushing {} ref(s) to the private remote `{private}` in one atomic push",
+        refs.len()
+    );
+    ctx.reporter.emit(Event::Note(&summary));
+    let (ok, output) = ctx.git.output(&summary, &args)?;
+    if !ok {
+        return Err(explain_push(&summary, &args, &output, private));
+    }
+    let staged = Staged {
+        remote: private.clone(),
+        refs,
+    };
+    recheck(ctx, &staged)?;
+    Ok(staged)
+}
+
+/// Names the refs the remote rejected (from `--porcelain` on stdout:
+/// `!\t<src>:<dst>\t[rejected] (why)`).
+fn explain_push(summary: &str, args: &[&str], output: &Output, remote: &str) -> Error {
+    let rejected: Vec<String> = output
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("!\t"))
+        .map(|l| {
+            let mut parts = l.split('\t');
+            let dst = parts
+                .next()
+                .and_then(|spec| spec.split_once(':'))
+                .map(|(_, dst)| dst)
+                .unwrap_or(l);
+            format!("{dst} {}", parts.collect::<Vec<_>>().join(" "))
+        })
+        .collect();
+    if rejected.is_empty() {
+        let error: Error = cli::failure(summary, args, output).into();
+        return error.with_hint(format!(
+            "nothing was pushed (the push is atomic); check access to the private remote `{remote}` and run again"
+        ));
+    }
+    Error::stage_failed(format!(
+        "the private remote `{remote}` rejected the push, so no ref was updated: {}",
+        rejected.join("; ")
+    ))
+    .with_hint("a ref of the same name already exists there with other content; find out whose it is, then run again")
+}
+
+/// The private remote has exactly the staged refs.
+pub fn recheck(ctx: &Context<'_>, staged: &Staged) -> Result<(), Error> {
+    let private = remote::list(ctx.git, "private", &staged.remote)?;
+    for r in &staged.refs {
+        let actual = if let Some(tag) = r.refname.strip_prefix("refs/tags/") {
+            private.tags.get(tag).map(|t| t.object)
+        } else if let Some(branch) = r.refname.strip_prefix("refs/heads/") {
+            private.heads.get(branch).copied()
+        } else {
+            None
+        };
+        match actual {
+            Some(oid) if oid.to_string() == r.target => {}
+            other => {
+                return Err(Error::integrity(format!(
+                    "{} on {} is {}, but {} was staged",
+                    r.refname,
+                    private.describe(),
+                    other
+                        .map(|o| o.to_string())
+                        .unwrap_or_else(|| "missing".into()),
+                    r.target
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -195,11 +195,19 @@ pub fn load(file: &Path, overrides: &Overrides) -> Result<Pipeline, Error> {
     let bytes = std::fs::read(file)
         .map_err(|e| Error::bad_input(format!("cannot read pipeline {}: {e}", file.display())))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        Error::bad_input(format!(
-            "{}: the file is not UTF-8 (invalid byte at offset {})",
-            file.display(),
-            e.utf8_error().valid_up_to()
-        ))
+        // Locate the bad byte like every other error in the file: line and column (characters).
+        let valid = e.utf8_error().valid_up_to();
+        let before = std::str::from_utf8(&e.as_bytes()[..valid]).unwrap_or_default();
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        Error::from(PipelineError {
+            file: file.to_path_buf(),
+            line: before.matches('\n').count() as u64 + 1,
+            column: before[line_start..].chars().count() as u64 + 1,
+            message: format!(
+                "the file is not UTF-8 (invalid byte 0x{:02x} at offset {valid}); save it as UTF-8",
+                e.as_bytes()[valid]
+            ),
+        })
     })?;
     Ok(parse(file, &text, overrides)?)
 }
@@ -226,7 +234,16 @@ fn read_wire(file: &Path, text: &str) -> Result<wire::PipelineFile, PipelineErro
             file: file.to_path_buf(),
             line,
             column,
-            message: clean_yaml_message(&e.to_string()),
+            message: match &e {
+                // serde-saphyr's own wording tells the reader to change its parser options.
+                serde_saphyr::Error::DuplicateMappingKey { key: Some(key), .. } => {
+                    format!("duplicate key `{key}`: a key may appear only once in a mapping")
+                }
+                serde_saphyr::Error::DuplicateMappingKey { key: None, .. } => {
+                    "duplicate key: a key may appear only once in a mapping".to_string()
+                }
+                _ => clean_yaml_message(&e.to_string()),
+            },
         }
     })
 }
@@ -473,12 +490,18 @@ impl Checker<'_> {
         }
         let command = self.non_empty(&format!("{what}.run"), run)?;
         if let Some(var) = template::templates_in_shell(&command).first() {
-            let env_name = var.env_name().unwrap_or("the EMBARGO_* variables");
+            let instead = match var.env_name() {
+                Some(env_name) => format!("use the environment variable \"${env_name}\" instead"),
+                // {major}, {minor}, {patch} and {target} have no variable of their own.
+                None => "use the environment variables instead: \"$EMBARGO_VERSION\" (MAJOR.MINOR.PATCH), \
+                         \"$EMBARGO_TAG\", \"$EMBARGO_PREVIOUS_TAG\", \"$EMBARGO_LINE\", \"$EMBARGO_COMMIT\""
+                    .to_string(),
+            };
             return Err(self.at(
                 run.referenced,
                 format!(
                     "{what}.run: `{{{}}}` is a template, and templates are never expanded inside `run` \
-                     (no value is spliced into a shell line); use the environment variable \"${env_name}\" instead",
+                     (no value is spliced into a shell line); {instead}",
                     var.name()
                 ),
             ));

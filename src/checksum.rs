@@ -57,6 +57,12 @@ pub fn sha256_files(paths: &[PathBuf], threads: usize) -> std::io::Result<Vec<Fi
     }
     .min(paths.len())
     .max(1);
+    // Largest first: each file is hashed on one core, so a big file started last would leave
+    // the other cores idle at the end. Results still come back in the order given.
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    order.sort_by_key(|&i| {
+        std::cmp::Reverse(std::fs::metadata(&paths[i]).map(|m| m.len()).unwrap_or(0))
+    });
     let next = Mutex::new(0usize);
     let results: Mutex<Vec<Option<std::io::Result<FileSum>>>> =
         Mutex::new((0..paths.len()).map(|_| None).collect());
@@ -70,11 +76,12 @@ pub fn sha256_files(paths: &[PathBuf], threads: usize) -> std::io::Result<Vec<Fi
                         *n += 1;
                         i
                     };
-                    let Some(path) = paths.get(i) else { return };
+                    let Some(&index) = order.get(i) else { return };
+                    let path = &paths[index];
                     let sum = sha256_file(path).map_err(|e| {
                         std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
                     });
-                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(sum);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(sum);
                 }
             });
         }

@@ -78,7 +78,16 @@ pub fn list(git: &GitCli, role: &'static str, remote: &str) -> Result<RemoteRefs
     let out = git
         .run(
             &format!("listing the refs of the {role} remote `{remote}`"),
-            &["ls-remote", "--symref", remote],
+            // Only branches, tags and HEAD: a GitHub remote also has a ref per pull request,
+            // often tens of thousands, and the patterns let the server leave them out.
+            &[
+                "ls-remote",
+                "--symref",
+                remote,
+                "HEAD",
+                "refs/heads/*",
+                "refs/tags/*",
+            ],
         )
         .map_err(|e| {
             GitError {

@@ -156,25 +156,55 @@ fn step<T: Serialize>(
     }
 }
 
-/// Runs prepare, build, verify and freeze, resuming after the last completed stage.
+/// How a stage is resumed or run: what re-checks a completed stage's outputs, what to say then,
+/// how to summarise a fresh run, and the work itself.
+struct StagePlan<'s, R, S, W> {
+    stage: Stage,
+    recheck: R,
+    resumed_note: &'s str,
+    summary: S,
+    work: W,
+}
+
+/// A stage that completed in an earlier run is re-checked and skipped; otherwise it runs.
+fn resume_or_run<T, R, S, W>(
+    ctx: &Context<'_>,
+    journal: &mut Journal,
+    resumed: &mut Vec<Stage>,
+    plan: StagePlan<'_, R, S, W>,
+) -> Result<T, Error>
+where
+    T: Serialize + DeserializeOwned,
+    R: FnOnce(&T) -> Result<(), Error>,
+    S: Fn(&T) -> String,
+    W: FnOnce() -> Result<T, Error>,
+{
+    match detail::<T>(journal, plan.stage)? {
+        Some(done) => {
+            (plan.recheck)(&done)?;
+            ctx.reporter
+                .emit(Event::StageResumed(plan.stage, plan.resumed_note));
+            resumed.push(plan.stage);
+            Ok(done)
+        }
+        None => step(ctx, journal, plan.stage, plan.summary, plan.work),
+    }
+}
+
+/// Runs the stages in order, resuming after the last completed one.
 pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error> {
     let mut resumed = Vec::new();
+    let frozen_already = journal.completed(Stage::Freeze).is_some();
 
-    let prepared = match detail::<Prepared>(journal, Stage::Prepare)? {
-        Some(p) => {
-            prepare::recheck(ctx, &p, journal.completed(Stage::Freeze).is_some())?;
-            ctx.reporter.emit(Event::StageResumed(
-                Stage::Prepare,
-                "patch branch unchanged",
-            ));
-            resumed.push(Stage::Prepare);
-            p
-        }
-        None => step(
-            ctx,
-            journal,
-            Stage::Prepare,
-            |p: &Prepared| {
+    let prepared = resume_or_run(
+        ctx,
+        journal,
+        &mut resumed,
+        StagePlan {
+            stage: Stage::Prepare,
+            recheck: |p: &Prepared| prepare::recheck(ctx, p, frozen_already),
+            resumed_note: "patch branch unchanged",
+            summary: |p: &Prepared| {
                 format!(
                     "{} = {} + {} fix commit(s) -> {}",
                     p.patch_branch,
@@ -183,133 +213,103 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
                     crate::git::abbrev(&p.release_commit)
                 )
             },
-            || prepare::run(ctx),
-        )?,
-    };
+            work: || prepare::run(ctx),
+        },
+    )?;
 
-    let frozen_before = detail::<Frozen>(journal, Stage::Freeze)?;
-    if frozen_before.is_some() {
+    if frozen_already {
         // Everything after the freeze starts by proving that nothing frozen has moved.
         freeze::prove(ctx, &Manifest::read(ctx.state_dir())?)?;
     }
 
-    let built = match detail::<Built>(journal, Stage::Build)? {
-        Some(b) => {
-            build::recheck(ctx, &b)?;
-            ctx.reporter.emit(Event::StageResumed(
-                Stage::Build,
-                "artifacts match their checksums",
-            ));
-            resumed.push(Stage::Build);
-            b
-        }
-        None => step(
-            ctx,
-            journal,
-            Stage::Build,
-            |b: &Built| format!("{} artifact(s), {}", b.artifacts.len(), b.checksums_file),
-            || build::run(ctx, &prepared),
-        )?,
-    };
+    let built = resume_or_run(
+        ctx,
+        journal,
+        &mut resumed,
+        StagePlan {
+            stage: Stage::Build,
+            recheck: |b: &Built| build::recheck(ctx, b),
+            resumed_note: "artifacts match their checksums",
+            summary: |b: &Built| format!("{} artifact(s), {}", b.artifacts.len(), b.checksums_file),
+            work: || build::run(ctx, &prepared),
+        },
+    )?;
 
-    let verified = match detail::<Verified>(journal, Stage::Verify)? {
-        Some(v) => {
-            ctx.reporter.emit(Event::StageResumed(
-                Stage::Verify,
-                "checks passed on these artifacts",
-            ));
-            resumed.push(Stage::Verify);
-            v
-        }
-        None => step(
-            ctx,
-            journal,
-            Stage::Verify,
-            |v: &Verified| format!("{} check(s) passed", v.checks.len()),
-            || verify::run(ctx, &prepared),
-        )?,
-    };
+    let verified = resume_or_run(
+        ctx,
+        journal,
+        &mut resumed,
+        StagePlan {
+            stage: Stage::Verify,
+            recheck: |_: &Verified| Ok(()),
+            resumed_note: "checks passed on these artifacts",
+            summary: |v: &Verified| format!("{} check(s) passed", v.checks.len()),
+            work: || verify::run(ctx, &prepared),
+        },
+    )?;
 
-    let frozen = match frozen_before {
-        Some(f) => {
-            ctx.reporter.emit(Event::StageResumed(
-                Stage::Freeze,
-                "release commit, tag and checksums proven unchanged",
-            ));
-            resumed.push(Stage::Freeze);
-            f
-        }
-        None => {
-            let times = StageTimes::from(&*journal);
-            step(
-                ctx,
-                journal,
-                Stage::Freeze,
-                |f: &Frozen| {
-                    format!(
-                        "tag {} ({})",
-                        ctx.plan.tag,
-                        crate::git::abbrev(&f.tag_object)
-                    )
-                },
-                || freeze::run(ctx, &prepared, &built, &times),
-            )?
-        }
-    };
+    let times = StageTimes::from(&*journal);
+    let frozen = resume_or_run(
+        ctx,
+        journal,
+        &mut resumed,
+        StagePlan {
+            stage: Stage::Freeze,
+            // Proven in full above.
+            recheck: |_: &Frozen| Ok(()),
+            resumed_note: "release commit, tag and checksums proven unchanged",
+            summary: |f: &Frozen| {
+                format!(
+                    "tag {} ({})",
+                    ctx.plan.tag,
+                    crate::git::abbrev(&f.tag_object)
+                )
+            },
+            work: || freeze::run(ctx, &prepared, &built, &times),
+        },
+    )?;
 
-    let picked = match detail::<cherry_pick::Picked>(journal, Stage::CherryPick)? {
-        Some(p) => {
-            cherry_pick::recheck(ctx, &p)?;
-            ctx.reporter.emit(Event::StageResumed(
-                Stage::CherryPick,
-                "pick branches unchanged",
-            ));
-            resumed.push(Stage::CherryPick);
-            p
-        }
-        None => step(
-            ctx,
-            journal,
-            Stage::CherryPick,
-            |p: &cherry_pick::Picked| {
+    let picked = resume_or_run(
+        ctx,
+        journal,
+        &mut resumed,
+        StagePlan {
+            stage: Stage::CherryPick,
+            recheck: |p: &cherry_pick::Picked| cherry_pick::recheck(ctx, p),
+            resumed_note: "pick branches unchanged",
+            summary: |p: &cherry_pick::Picked| {
                 format!(
                     "{} target(s) picked, {} need a manual backport",
                     p.picks.len(),
                     p.manual.len()
                 )
             },
-            || cherry_pick::run(ctx, &prepared),
-        )?,
-    };
+            work: || cherry_pick::run(ctx, &prepared),
+        },
+    )?;
 
-    let staged = match detail::<stage::Staged>(journal, Stage::Stage)? {
-        Some(s) => {
-            stage::recheck(ctx, &s)?;
-            ctx.reporter.emit(Event::StageResumed(
-                Stage::Stage,
-                "the private remote holds exactly the staged refs",
-            ));
-            resumed.push(Stage::Stage);
-            s
-        }
-        None => {
-            // The push is the first thing that leaves the machine: prove the freeze right before.
-            freeze::prove(ctx, &Manifest::read(ctx.state_dir())?)?;
-            step(
-                ctx,
-                journal,
-                Stage::Stage,
-                |s: &stage::Staged| {
-                    format!(
-                        "{} ref(s) on the private remote `{}`",
-                        s.refs.len(),
-                        s.remote
-                    )
-                },
-                || stage::run(ctx, &prepared, &frozen, &picked),
-            )?
-        }
-    };
+    let staged = resume_or_run(
+        ctx,
+        journal,
+        &mut resumed,
+        StagePlan {
+            stage: Stage::Stage,
+            recheck: |s: &stage::Staged| stage::recheck(ctx, s),
+            resumed_note: "the private remote holds exactly the staged refs",
+            summary: |s: &stage::Staged| {
+                format!(
+                    "{} ref(s) on the private remote `{}`",
+                    s.refs.len(),
+                    s.remote
+                )
+            },
+            work: || {
+                // The push is the first thing that leaves the machine: prove the freeze right before.
+                freeze::prove(ctx, &Manifest::read(ctx.state_dir())?)?;
+                stage::run(ctx, &prepared, &frozen, &picked)
+            },
+        },
+    )?;
 
     Ok(RunSummary {
         state_dir: ctx.plan.state_dir.clone(),

@@ -29,13 +29,19 @@ pub enum Command {
     ///
     /// Lists both remotes and fetches the objects it needs; it writes no ref in the clone.
     Plan(PipelineArgs),
-    /// Cut the release: prepare, build, verify, freeze. Resumes after the last completed stage.
+    /// Cut the release and stage it privately. Resumes after the last completed stage.
     ///
     /// prepare: the patch branch = latest patch tag + the fix commits, applied in memory.
     /// build: the build steps in a clean checkout of the release commit; artifacts and SHA256SUMS.
     /// verify: the checks, each in a fresh scratch folder, against the built artifacts.
     /// freeze: annotated tag, manifest.json, and a hook that refuses any move of the branch or tag.
-    Run(PipelineArgs),
+    /// cherry-pick: the fix onto every target branch, one branch per clean pick.
+    /// stage: one atomic push of the branch, tag and picks to the private remote.
+    ///
+    /// With --dry-run, stages 1 to 5 run for real in a scratch repository in a temporary folder
+    /// (it borrows the clone's objects), and stages 6 and 7 are printed as the pushes and API
+    /// calls they would make; the clone and the remotes are left exactly as they were.
+    Run(RunArgs),
     /// Show where the release stands, from the journal (no network).
     Status(PipelineArgs),
     /// Build a sample project with private and public remotes in a temporary folder and run the
@@ -49,6 +55,18 @@ pub enum Command {
 pub struct PipelineArgs {
     /// The pipeline file, like pipelines/security-release.yaml.
     pub pipeline: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The pipeline file, like pipelines/security-release.yaml.
+    pub pipeline: PathBuf,
+    /// Run stages 1 to 5 in a scratch repository and print what 6 and 7 would do; write nothing
+    /// outside a temporary folder.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub common: Common,
 }

@@ -2,10 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command, Common, PipelineArgs};
+use crate::cli::{Cli, Command, Common};
 use crate::error::{Error, Exit};
 use crate::git::LocalRepo;
 use crate::git::cli::GitCli;
+use crate::git::workspace::Workspace;
 use crate::journal::{self, Journal};
 use crate::pipeline::{self, Overrides, Pipeline};
 use crate::plan::{self, Plan};
@@ -17,8 +18,9 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
         .map_err(|e| Error::bad_input(format!("cannot read the current directory: {e}")))?;
     match cli.command {
         Command::Plan(args) => {
-            let (pipeline, repo, git) = open(&args, &cwd)?;
-            let plan = plan::resolve(&pipeline, &repo, &git, args.common.state_dir.as_deref())?;
+            let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
+            let workspace = open_workspace(&pipeline, &cwd, None)?;
+            let plan = plan::resolve(&pipeline, &workspace, args.common.state_dir.as_deref())?;
             if args.common.json {
                 print_json(&summary::plan_json(&pipeline, &plan))?;
             } else {
@@ -28,12 +30,31 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
         }
         Command::Run(args) => {
             let reporter = report::choose(args.common.verbose, args.common.json);
-            let (pipeline, repo, git) = open(&args, &cwd)?;
-            let (_, result) = run(&pipeline, &repo, &git, &args.common, reporter.as_ref())?;
+            let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
+            let scratch = if args.dry_run {
+                let dir = tempfile::Builder::new()
+                    .prefix("embargo-dry-run-")
+                    .tempdir()
+                    .map_err(|e| {
+                        Error::stage_failed(format!("cannot create a temporary folder: {e}"))
+                    })?;
+                // Kept: the dry run's state, logs and scratch repository are there to look at.
+                Some(dir.keep())
+            } else {
+                None
+            };
+            let workspace = open_workspace(&pipeline, &cwd, scratch.as_deref())?;
+            let (_, result) = run(&pipeline, &workspace, &args.common, reporter.as_ref())?;
             if args.common.json {
                 print_json(&result)?;
             } else {
                 print!("{}", summary::run_text(&result));
+                if let Some(dir) = &scratch {
+                    println!(
+                        "  dry run          nothing was written outside {}",
+                        dir.display()
+                    );
+                }
             }
             Ok(Exit::Done)
         }
@@ -76,24 +97,30 @@ fn resolve_path(cwd: &Path, path: &Path) -> PathBuf {
     }
 }
 
-/// Loads the pipeline and opens the clone it names; `cwd` resolves a relative `repository.path`.
-pub fn open(args: &PipelineArgs, cwd: &Path) -> Result<(Pipeline, LocalRepo, GitCli), Error> {
-    let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
+/// Opens the clone the pipeline names (`cwd` resolves a relative `repository.path`), and for a
+/// dry run the scratch repository in `scratch`.
+pub fn open_workspace(
+    pipeline: &Pipeline,
+    cwd: &Path,
+    scratch: Option<&Path>,
+) -> Result<Workspace, Error> {
     let path = resolve_path(cwd, &pipeline.repository.path);
-    let repo = LocalRepo::open(&path)?;
+    let clone = LocalRepo::open(&path)?;
     let git = GitCli::new(&path);
-    Ok((pipeline, repo, git))
+    Ok(match scratch {
+        Some(dir) => Workspace::scratch(clone, &git, dir)?,
+        None => Workspace::real(clone, git)?,
+    })
 }
 
 /// Resolves the plan and runs the stages through the release's journal.
 pub fn run(
     pipeline: &Pipeline,
-    repo: &LocalRepo,
-    git: &GitCli,
+    workspace: &Workspace,
     common: &Common,
     reporter: &dyn Reporter,
 ) -> Result<(Plan, RunSummary), Error> {
-    let plan = plan::resolve(pipeline, repo, git, common.state_dir.as_deref())?;
+    let plan = plan::resolve(pipeline, workspace, common.state_dir.as_deref())?;
     let started_here = journal::read(&plan.state_dir.join("journal.jsonl"))?
         .iter()
         .any(|e| e.stage == journal::Stage::Prepare && e.event == journal::Event::Completed);
@@ -105,9 +132,10 @@ pub fn run(
     let ctx = Context {
         pipeline,
         plan: &plan,
-        repo,
-        git,
+        repo: &workspace.repo,
+        git: &workspace.git,
         reporter,
+        dry_run: workspace.is_dry_run(),
     };
     let summary = stages::run(&ctx, &mut journal)?;
     Ok((plan, summary))

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::git::cli::GitCli;
 use crate::git::remote::{self, RemoteRefs};
+use crate::git::workspace::Workspace;
 use crate::git::{self, GitError, LocalRepo};
 use crate::journal::FixCommit;
 use crate::pipeline::template::Var;
@@ -41,6 +42,9 @@ pub struct Plan {
     pub state_dir: PathBuf,
     /// Where the patch version's tag or branch already exists (a run refuses to start over it).
     pub already_exists: Vec<String>,
+    /// Whether the patch version is above every final release (`make_latest: auto` uses this:
+    /// a patch on an older line must never become "latest").
+    pub highest_release: bool,
     #[serde(skip)]
     pub previous_commit: Oid,
     #[serde(skip)]
@@ -95,12 +99,12 @@ impl Plan {
 /// Resolves the plan. `state_dir` overrides where the release's state lives.
 pub fn resolve(
     pipeline: &Pipeline,
-    repo: &LocalRepo,
-    git: &GitCli,
+    workspace: &Workspace,
     state_dir: Option<&Path>,
 ) -> Result<Plan, Error> {
-    remote::check_remote(repo, "repository.private", &pipeline.repository.private)?;
-    remote::check_remote(repo, "repository.public", &pipeline.repository.public)?;
+    let (repo, git, clone) = (&workspace.repo, &workspace.git, &workspace.clone);
+    remote::check_remote(clone, "repository.private", &pipeline.repository.private)?;
+    remote::check_remote(clone, "repository.public", &pipeline.repository.public)?;
     let private = remote::list(git, "private", &pipeline.repository.private)?;
     let public = remote::list(git, "public", &pipeline.repository.public)?;
 
@@ -166,10 +170,11 @@ pub fn resolve(
     let mut already_exists = Vec::new();
     let tag_refname = format!("refs/tags/{tag}");
     let branch_refname = format!("refs/heads/{patch_branch}");
-    if repo.ref_target(&tag_refname).is_some() {
+    // The user's clone, even in a dry run: a release that would be refused must not look fine.
+    if clone.ref_target(&tag_refname).is_some() {
         already_exists.push(format!("tag {tag} in the clone"));
     }
-    if repo.ref_target(&branch_refname).is_some() {
+    if clone.ref_target(&branch_refname).is_some() {
         already_exists.push(format!("branch {patch_branch} in the clone"));
     }
     for remote in [&private, &public] {
@@ -181,15 +186,22 @@ pub fn resolve(
         }
     }
 
-    let state_dir = match state_dir {
-        Some(dir) => dir.to_path_buf(),
-        None => repo
+    let state_dir = match (state_dir, &workspace.scratch) {
+        (Some(dir), _) => dir.to_path_buf(),
+        (None, Some(scratch)) => scratch.join("state"),
+        (None, None) => clone
             .common_dir()
             .join("embargo")
             .join(&pipeline.name)
             .join(&tag),
     };
+    let highest_release = public
+        .tags
+        .keys()
+        .filter_map(|t| pipeline.tag.parse(t))
+        .all(|v| v < next);
     Ok(Plan {
+        highest_release,
         pipeline: pipeline.name.clone(),
         line: line.to_string(),
         previous: Release {

@@ -450,6 +450,10 @@ fn demo_runs_the_whole_flow_and_shows_the_freeze() {
         "app-linux-amd64.tar.gz",
         "checks passed    version, fix-included",
         "was refused by the hook",
+        "what publishing will do:",
+        "head=cherry-pick/v1.0.2/release-1.1 base=release-1.1",
+        "make_latest=false",
+        "master gets no pull request: it needs a manual backport",
     ] {
         assert!(
             run.stdout.contains(want),
@@ -647,4 +651,80 @@ fn a_rejected_ref_fails_the_whole_atomic_push_and_a_rerun_finishes_it() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_dry_run_cuts_the_release_in_a_scratch_repository_and_touches_nothing() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    // A dirty working tree and an index with a staged change: both must survive byte for byte.
+    std::fs::write(f.work().join("notes.txt"), "work in progress\n").unwrap();
+    f.git(&["add", "notes.txt"]);
+    let clone_before = common::snapshot(f.work());
+    let public_before = common::snapshot(&f.sample.public);
+    let private_before = common::snapshot(&f.sample.private);
+
+    let run = f.embargo(&["run", pipeline.to_str().unwrap(), "--dry-run"]);
+    run.expect(0);
+    assert!(
+        run.stdout.contains("dry run of release v1.0.2"),
+        "{}",
+        run.stdout
+    );
+    // The exact pushes and calls stages 6 and 7 would make.
+    let release = run
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("release commit   "))
+        .expect("release commit line")
+        .to_string();
+    for want in [
+        "git push --atomic --porcelain security \\".to_string(),
+        format!("{release}:refs/heads/v1.0.2"),
+        "git push --atomic --porcelain origin \\".to_string(),
+        "POST https://api.github.com/repos/example/app/releases  tag_name=v1.0.2".to_string(),
+        "POST <upload_url>?name=app-linux-amd64.tar.gz".to_string(),
+    ] {
+        assert!(
+            run.stdout.contains(&want),
+            "missing `{want}` in\n{}",
+            run.stdout
+        );
+    }
+    let folder = run
+        .stdout
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("dry run          nothing was written outside ")
+        })
+        .expect("the dry run names its folder")
+        .to_string();
+    let folder = std::path::Path::new(&folder);
+    assert!(folder.join("state/manifest.json").is_file());
+    assert!(folder.join("state/dist/SHA256SUMS").is_file());
+    // The scratch repository really has the release, borrowing the clone's objects.
+    let scratch = folder.join("scratch.git");
+    assert_eq!(
+        f.git_in(&scratch, &["rev-parse", "refs/heads/v1.0.2"]),
+        release
+    );
+    assert_eq!(
+        f.git_in(&scratch, &["cat-file", "-t", "refs/tags/v1.0.2"]),
+        "tag"
+    );
+    assert!(
+        f.git_in(&scratch, &["branch", "--list", "cherry-pick/*"])
+            .contains("release-1.1")
+    );
+
+    // The clone and both remotes are exactly as they were: refs, packed-refs, config, hooks,
+    // index, working tree, and no new objects.
+    assert_eq!(common::snapshot(f.work()), clone_before);
+    assert_eq!(common::snapshot(&f.sample.public), public_before);
+    assert_eq!(common::snapshot(&f.sample.private), private_before);
+    std::fs::remove_dir_all(folder).unwrap();
+
+    // And a real run afterwards works as if the dry run never happened.
+    f.embargo(&["run", pipeline.to_str().unwrap()]).expect(0);
 }

@@ -12,6 +12,8 @@ use super::GitError;
 pub struct GitCli {
     dir: PathBuf,
     env: Vec<(OsString, OsString)>,
+    /// `-c key=value` settings given to every command.
+    config: Vec<String>,
 }
 
 /// What a successful git command printed.
@@ -27,7 +29,22 @@ impl GitCli {
         GitCli {
             dir: dir.to_path_buf(),
             env: Vec::new(),
+            config: Vec::new(),
         }
+    }
+
+    /// The same git (environment and settings) in another repository.
+    pub fn in_dir(&self, dir: &Path) -> GitCli {
+        GitCli {
+            dir: dir.to_path_buf(),
+            ..self.clone()
+        }
+    }
+
+    /// Adds a `-c key=value` setting to every command.
+    pub fn with_config(mut self, key: &str, value: &str) -> GitCli {
+        self.config.push(format!("{key}={value}"));
+        self
     }
 
     /// Adds an environment variable to every git command (the demo uses this to keep the user's
@@ -43,7 +60,11 @@ impl GitCli {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("git");
-        cmd.arg("-C").arg(&self.dir).args(args);
+        cmd.arg("-C").arg(&self.dir);
+        for setting in &self.config {
+            cmd.arg("-c").arg(setting);
+        }
+        cmd.args(args);
         // Never stop to ask for a password: a CI job would hang until its timeout.
         cmd.env("GIT_TERMINAL_PROMPT", "0");
         for (k, v) in &self.env {

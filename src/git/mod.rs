@@ -6,6 +6,7 @@ pub mod cli;
 pub mod export;
 pub mod hook;
 pub mod remote;
+pub mod workspace;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

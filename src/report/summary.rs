@@ -200,7 +200,15 @@ pub fn plan_json(pipeline: &Pipeline, plan: &Plan) -> serde_json::Value {
 pub fn run_text(run: &RunSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(out);
-    let _ = writeln!(out, "release {} frozen and staged privately", run.tag);
+    if run.dry_run {
+        let _ = writeln!(
+            out,
+            "dry run of release {}: stages 1 to 5 ran in a scratch repository",
+            run.tag
+        );
+    } else {
+        let _ = writeln!(out, "release {} frozen and staged privately", run.tag);
+    }
     let _ = writeln!(out, "  old tag          {}", run.previous_tag);
     let _ = writeln!(
         out,
@@ -256,17 +264,28 @@ pub fn run_text(run: &RunSummary) -> String {
             m.paths.join(", ")
         );
     }
-    let _ = writeln!(
-        out,
-        "  staged           {} ref(s) on the private remote `{}` (one atomic push)",
-        run.staged.refs.len(),
-        run.staged.remote
-    );
+    if !run.dry_run {
+        let _ = writeln!(
+            out,
+            "  staged           {} ref(s) on the private remote `{}` (one atomic push)",
+            run.staged.refs.len(),
+            run.staged.remote
+        );
+    }
     let _ = writeln!(out, "  state            {}", run.state_dir.display());
+    let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "  next             the draft GitHub release and publishing at the embargo are {LATER}"
+        "{}",
+        if run.dry_run {
+            "what stages 6 and 7 would do:"
+        } else {
+            "what publishing will do:"
+        }
     );
+    for line in &run.preview {
+        let _ = writeln!(out, "  {line}");
+    }
     out
 }
 

@@ -11,6 +11,7 @@ use crate::cli::Common;
 use crate::error::{Error, Exit};
 use crate::git::LocalRepo;
 use crate::git::cli::GitCli;
+use crate::git::workspace::Workspace;
 use crate::pipeline::{self, Overrides};
 use crate::report;
 
@@ -267,9 +268,8 @@ pub fn demo(keep: bool, verbose: bool) -> Result<Exit, Error> {
     println!();
 
     let pipeline = pipeline::load(&pipeline_path, &Overrides::default())?;
-    let repo = LocalRepo::open(&sample.work)?;
-    let git = sample.git_cli();
-    let plan = crate::plan::resolve(&pipeline, &repo, &git, None)?;
+    let workspace = Workspace::real(LocalRepo::open(&sample.work)?, sample.git_cli())?;
+    let plan = crate::plan::resolve(&pipeline, &workspace, None)?;
     print!("{}", report::summary::plan_text(&pipeline, &plan));
     println!();
 
@@ -278,19 +278,21 @@ pub fn demo(keep: bool, verbose: bool) -> Result<Exit, Error> {
         verbose,
         ..Common::default()
     };
-    let (_, summary) = crate::commands::run(&pipeline, &repo, &git, &common, reporter.as_ref())?;
+    let (_, summary) = crate::commands::run(&pipeline, &workspace, &common, reporter.as_ref())?;
     print!("{}", report::summary::run_text(&summary));
 
     // Show the freeze at work: the frozen tag cannot be moved, even by force.
     let refused = sample
         .git(&sample.work, &["tag", "-f", &summary.tag, "HEAD"])
         .is_err();
-    let unchanged = repo
+    let unchanged = workspace
+        .repo
         .ref_target(&format!("refs/tags/{}", summary.tag))
         .map(|o| o.to_string())
         == Some(summary.tag_object.clone());
+    println!();
     println!(
-        "  freeze check     `git tag -f {} HEAD` {}",
+        "freeze check: `git tag -f {} HEAD` {}",
         summary.tag,
         if refused && unchanged {
             "was refused by the hook; the tag is unchanged"

@@ -5,6 +5,7 @@ pub mod build;
 pub mod cherry_pick;
 pub mod freeze;
 pub mod prepare;
+pub mod publish;
 pub mod stage;
 pub mod verify;
 
@@ -28,6 +29,8 @@ pub struct Context<'a> {
     pub repo: &'a LocalRepo,
     pub git: &'a GitCli,
     pub reporter: &'a dyn Reporter,
+    /// A dry run: stages 1 to 5 for real (in the scratch repository), then 6 and 7 only described.
+    pub dry_run: bool,
 }
 
 impl Context<'_> {
@@ -99,8 +102,11 @@ pub struct RunSummary {
     /// The fix on each target branch, and the targets that need a manual backport.
     pub picks: Vec<cherry_pick::Pick>,
     pub manual_backports: Vec<cherry_pick::Manual>,
-    /// What is on the private remote now.
+    /// What is on the private remote now (nothing, in a dry run).
     pub staged: stage::Staged,
+    pub dry_run: bool,
+    /// In a dry run: the pushes and API calls stages 6 and 7 would make. Otherwise, stage 7's.
+    pub preview: Vec<String>,
     /// Stages that were already done and only re-checked.
     pub resumed: Vec<Stage>,
 }
@@ -288,6 +294,41 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
         },
     )?;
 
+    let preview = {
+        let mut lines = Vec::new();
+        if ctx.dry_run {
+            lines.extend(publish::stage_preview(
+                ctx, &prepared, &built, &frozen, &picked,
+            ));
+        }
+        lines.extend(publish::publish_preview(
+            ctx, &prepared, &built, &frozen, &picked,
+        ));
+        lines
+    };
+    if ctx.dry_run {
+        return Ok(RunSummary {
+            state_dir: ctx.plan.state_dir.clone(),
+            previous_tag: prepared.previous_tag.clone(),
+            tag: prepared.tag.clone(),
+            version: ctx.plan.version.clone(),
+            patch_branch: prepared.patch_branch.clone(),
+            release_commit: prepared.release_commit.clone(),
+            tag_object: frozen.tag_object,
+            fix_commits: prepared.fix_commits,
+            artifacts: built.artifacts,
+            checksums_file: built.checksums_file,
+            checks_passed: verified.checks,
+            hook: frozen.hook,
+            picks: picked.picks,
+            manual_backports: picked.manual,
+            staged: stage::Staged::default(),
+            dry_run: true,
+            preview,
+            resumed,
+        });
+    }
+
     let staged = resume_or_run(
         ctx,
         journal,
@@ -327,6 +368,8 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
         picks: picked.picks,
         manual_backports: picked.manual,
         staged,
+        dry_run: false,
+        preview,
         resumed,
     })
 }

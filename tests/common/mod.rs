@@ -122,3 +122,35 @@ impl Fixture {
             .join(tag)
     }
 }
+
+/// Every file under `dir` (contents, mode, symlink targets), for proving a folder unchanged.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            let meta = std::fs::symlink_metadata(&path).expect("metadata");
+            let rel = path.strip_prefix(dir).expect("prefix").to_path_buf();
+            if meta.file_type().is_symlink() {
+                out.insert(rel, format!("link {:?}", std::fs::read_link(&path).ok()));
+            } else if meta.is_dir() {
+                out.insert(rel, format!("dir {:o}", meta.permissions().mode()));
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                out.insert(
+                    rel,
+                    format!(
+                        "file {:o} {} {}",
+                        meta.permissions().mode(),
+                        bytes.len(),
+                        embargo::checksum::sha256_file(&path).expect("hash").sha256
+                    ),
+                );
+            }
+        }
+    }
+    out
+}

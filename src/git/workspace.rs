@@ -1,0 +1,66 @@
+//! Where a release is cut. For a real run that is the user's clone. For a dry run it is a scratch
+//! repository in a temporary folder that borrows the clone's objects (git alternates): stages
+//! 1 to 5 run for real there, in seconds even on a large repository, and the clone is left
+//! byte-for-byte as it was.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::cli::GitCli;
+use super::{GitError, LocalRepo};
+
+pub struct Workspace {
+    /// The user's clone: its remotes, its local refs (for "does the tag exist already"), and its
+    /// git directory (where the state lives by default).
+    pub clone: LocalRepo,
+    /// Where objects and refs are written: the clone itself, or the scratch repository.
+    pub repo: LocalRepo,
+    /// git, run in `repo`.
+    pub git: GitCli,
+    /// For a dry run, the temporary folder holding the scratch repository.
+    pub scratch: Option<PathBuf>,
+}
+
+impl Workspace {
+    /// The clone itself.
+    pub fn real(clone: LocalRepo, git: GitCli) -> Result<Workspace, GitError> {
+        let repo = LocalRepo::open(&clone.path)?;
+        Ok(Workspace {
+            clone,
+            repo,
+            git,
+            scratch: None,
+        })
+    }
+
+    /// A scratch repository in `folder` that borrows the clone's objects. `git` is the clone's
+    /// git CLI (its environment is kept); git commands in the scratch read the clone's config
+    /// too, so remote names, URL rewrites and credential settings work as they do in the clone.
+    pub fn scratch(clone: LocalRepo, git: &GitCli, folder: &Path) -> Result<Workspace, GitError> {
+        let path = folder.join("scratch.git");
+        git2::Repository::init_bare(&path).map_err(super::failed(format_args!(
+            "creating the dry run's scratch repository {}",
+            path.display()
+        )))?;
+        let objects = clone.common_dir().join("objects");
+        let objects = objects.canonicalize().unwrap_or(objects);
+        let alternates = path.join("objects").join("info").join("alternates");
+        fs::write(&alternates, format!("{}\n", objects.display()))
+            .map_err(|e| GitError::failed(format!("writing {}: {e}", alternates.display())))?;
+        let config = clone.common_dir().join("config");
+        let scratch_git = git
+            .in_dir(&path)
+            .with_config("include.path", &config.display().to_string());
+        let repo = LocalRepo::open(&path)?;
+        Ok(Workspace {
+            clone,
+            repo,
+            git: scratch_git,
+            scratch: Some(folder.to_path_buf()),
+        })
+    }
+
+    pub fn is_dry_run(&self) -> bool {
+        self.scratch.is_some()
+    }
+}

@@ -44,7 +44,13 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
                 None
             };
             let workspace = open_workspace(&pipeline, &cwd, scratch.as_deref())?;
-            let (_, result) = run(&pipeline, &workspace, &args.common, reporter.as_ref())?;
+            let (_, result) = run(
+                &pipeline,
+                &workspace,
+                &args.common,
+                reporter.as_ref(),
+                false,
+            )?;
             if args.common.json {
                 print_json(&result)?;
             } else {
@@ -119,6 +125,7 @@ pub fn run(
     workspace: &Workspace,
     common: &Common,
     reporter: &dyn Reporter,
+    github_offline: bool,
 ) -> Result<(Plan, RunSummary), Error> {
     let plan = plan::resolve(pipeline, workspace, common.state_dir.as_deref())?;
     let started_here = journal::read(&plan.state_dir.join("journal.jsonl"))?
@@ -136,6 +143,8 @@ pub fn run(
         git: &workspace.git,
         reporter,
         dry_run: workspace.is_dry_run(),
+        clone_dir: &workspace.clone.path,
+        github_offline,
     };
     let summary = stages::run(&ctx, &mut journal)?;
     Ok((plan, summary))

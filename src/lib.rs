@@ -10,6 +10,7 @@ pub mod clock;
 pub mod commands;
 pub mod error;
 pub mod git;
+pub mod github;
 pub mod journal;
 pub mod pipeline;
 pub mod plan;

@@ -656,7 +656,7 @@ fn a_rejected_ref_fails_the_whole_atomic_push_and_a_rerun_finishes_it() {
 #[test]
 fn a_dry_run_cuts_the_release_in_a_scratch_repository_and_touches_nothing() {
     let f = Fixture::new();
-    let pipeline = f.default_pipeline();
+    let pipeline = f.sample_pipeline();
     // A dirty working tree and an index with a staged change: both must survive byte for byte.
     std::fs::write(f.work().join("notes.txt"), "work in progress\n").unwrap();
     f.git(&["add", "notes.txt"]);
@@ -726,5 +726,6 @@ fn a_dry_run_cuts_the_release_in_a_scratch_repository_and_touches_nothing() {
     std::fs::remove_dir_all(folder).unwrap();
 
     // And a real run afterwards works as if the dry run never happened.
+    let pipeline = f.default_pipeline();
     f.embargo(&["run", pipeline.to_str().unwrap()]).expect(0);
 }

@@ -39,9 +39,24 @@ pub enum Event<'a> {
     },
     /// A line worth showing inside the current stage.
     Note(&'a str),
+    /// An upload or download of `total` bytes starts, goes on, ends.
+    TransferStarted {
+        name: &'a str,
+        total: u64,
+    },
+    TransferProgress {
+        name: &'a str,
+        done: u64,
+    },
+    TransferFinished {
+        name: &'a str,
+        total: u64,
+        elapsed: Duration,
+    },
 }
 
-pub trait Reporter {
+/// Reporters are shared with the threads that watch uploads.
+pub trait Reporter: Sync {
     fn emit(&self, event: Event<'_>);
 }
 
@@ -62,4 +77,10 @@ pub struct Silent;
 
 impl Reporter for Silent {
     fn emit(&self, _: Event<'_>) {}
+}
+
+/// `123.4 MB/s`.
+pub fn rate(bytes: u64, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-6);
+    format!("{:.1} MB/s", bytes as f64 / secs / 1e6)
 }

@@ -65,6 +65,20 @@ impl Reporter for Plain {
                 )
             }
             Event::Note(text) => writeln!(err, "     {text}"),
+            Event::TransferStarted { name, total } => {
+                writeln!(err, "     uploading {name} ({total} bytes)")
+            }
+            Event::TransferProgress { .. } => Ok(()),
+            Event::TransferFinished {
+                name,
+                total,
+                elapsed,
+            } => writeln!(
+                err,
+                "     {name}: {total} bytes in {} ({})",
+                humanize(elapsed),
+                super::rate(total, elapsed)
+            ),
         };
     }
 }

@@ -85,6 +85,45 @@ impl Reporter for Terminal {
                 );
             }
             Event::Note(text) => self.println(format!("    {text}")),
+            Event::TransferStarted { name, total } => {
+                let bar = ProgressBar::new(total);
+                if let Ok(style) = ProgressStyle::with_template(
+                    "  {prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                ) {
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                bar.set_prefix(name.to_string());
+                *self.spinner.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar);
+            }
+            Event::TransferProgress { done, .. } => {
+                if let Some(bar) = self
+                    .spinner
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                {
+                    bar.set_position(done);
+                }
+            }
+            Event::TransferFinished {
+                name,
+                total,
+                elapsed,
+            } => {
+                if let Some(bar) = self
+                    .spinner
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                {
+                    bar.finish_and_clear();
+                }
+                eprintln!(
+                    "  ✓ {name} {total} bytes ({}, {})",
+                    humanize(elapsed),
+                    super::rate(total, elapsed)
+                );
+            }
         }
     }
 }

@@ -278,7 +278,8 @@ pub fn demo(keep: bool, verbose: bool) -> Result<Exit, Error> {
         verbose,
         ..Common::default()
     };
-    let (_, summary) = crate::commands::run(&pipeline, &workspace, &common, reporter.as_ref())?;
+    let (_, summary) =
+        crate::commands::run(&pipeline, &workspace, &common, reporter.as_ref(), true)?;
     print!("{}", report::summary::run_text(&summary));
 
     // Show the freeze at work: the frozen tag cannot be moved, even by force.

@@ -234,7 +234,11 @@ fn collect(
 
 /// On a rerun: every artifact in `dist/` must still be what was built.
 pub fn recheck(ctx: &Context<'_>, built: &Built) -> Result<(), Error> {
-    let dist = ctx.dist_dir();
+    recheck_dist(&ctx.dist_dir(), built)
+}
+
+/// Every file in `dist` is still what was built.
+pub fn recheck_dist(dist: &Path, built: &Built) -> Result<(), Error> {
     let mut paths: Vec<PathBuf> = built.artifacts.iter().map(|a| dist.join(&a.name)).collect();
     paths.push(dist.join(&built.checksums_file));
     let mut expected: Vec<(&str, &str)> = built

@@ -109,9 +109,26 @@ fn moved(what: &str, expected: &str, actual: impl std::fmt::Display) -> Error {
 /// Proves the release commit, the tag and the artifacts are exactly what was frozen: in the clone,
 /// on the private remote (where they may not be yet, but must not differ), and on disk.
 pub fn prove(ctx: &Context<'_>, manifest: &Manifest) -> Result<(), Error> {
+    prove_in(
+        ctx.repo,
+        ctx.git,
+        &ctx.pipeline.repository.private,
+        &ctx.dist_dir(),
+        manifest,
+    )
+}
+
+/// [`prove`] with everything named: `dist` is the folder of the built artifacts.
+pub fn prove_in(
+    repo: &crate::git::LocalRepo,
+    git: &crate::git::cli::GitCli,
+    private_remote: &str,
+    dist: &std::path::Path,
+    manifest: &Manifest,
+) -> Result<(), Error> {
     let branch = format!("refs/heads/{}", manifest.patch_branch);
     let tag = format!("refs/tags/{}", manifest.tag);
-    match ctx.repo.ref_target(&branch) {
+    match repo.ref_target(&branch) {
         Some(oid) if oid.to_string() == manifest.release_commit => {}
         Some(oid) => {
             return Err(moved(
@@ -128,7 +145,7 @@ pub fn prove(ctx: &Context<'_>, manifest: &Manifest) -> Result<(), Error> {
             ));
         }
     }
-    match ctx.repo.ref_target(&tag) {
+    match repo.ref_target(&tag) {
         Some(oid) if oid.to_string() == manifest.tag_object => {}
         Some(oid) => {
             return Err(moved(
@@ -147,8 +164,7 @@ pub fn prove(ctx: &Context<'_>, manifest: &Manifest) -> Result<(), Error> {
     }
     let release = Oid::from_str(&manifest.release_commit)
         .map_err(|_| Error::integrity("the manifest's release commit is not a commit id"))?;
-    let tree = ctx
-        .repo
+    let tree = repo
         .repo
         .find_commit(release)
         .map_err(git::failed("reading the release commit"))?
@@ -156,7 +172,7 @@ pub fn prove(ctx: &Context<'_>, manifest: &Manifest) -> Result<(), Error> {
     if tree.to_string() != manifest.tree {
         return Err(moved("the release commit's tree", &manifest.tree, tree));
     }
-    let private = remote::list(ctx.git, "private", &ctx.pipeline.repository.private)?;
+    let private = remote::list(git, "private", private_remote)?;
     if let Some(oid) = private.heads.get(&manifest.patch_branch)
         && oid.to_string() != manifest.release_commit
     {
@@ -175,8 +191,8 @@ pub fn prove(ctx: &Context<'_>, manifest: &Manifest) -> Result<(), Error> {
             t.object,
         ));
     }
-    super::build::recheck(
-        ctx,
+    super::build::recheck_dist(
+        dist,
         &Built {
             artifacts: manifest.artifacts.clone(),
             checksums_file: manifest.checksums_file.clone(),

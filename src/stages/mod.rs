@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod cherry_pick;
+pub mod draft;
 pub mod freeze;
 pub mod prepare;
 pub mod publish;
@@ -31,6 +32,10 @@ pub struct Context<'a> {
     pub reporter: &'a dyn Reporter,
     /// A dry run: stages 1 to 5 for real (in the scratch repository), then 6 and 7 only described.
     pub dry_run: bool,
+    /// The user's clone (where `notes_file` is read from), even in a dry run.
+    pub clone_dir: &'a Path,
+    /// GitHub calls are described instead of made (the demo has no GitHub to talk to).
+    pub github_offline: bool,
 }
 
 impl Context<'_> {
@@ -347,7 +352,7 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
             work: || {
                 // The push is the first thing that leaves the machine: prove the freeze right before.
                 freeze::prove(ctx, &Manifest::read(ctx.state_dir())?)?;
-                stage::run(ctx, &prepared, &frozen, &picked)
+                stage::run(ctx, &prepared, &built, &frozen, &picked)
             },
         },
     )?;

@@ -22,6 +22,9 @@ pub struct PushedRef {
 pub struct Staged {
     pub remote: String,
     pub refs: Vec<PushedRef>,
+    /// The draft GitHub release, when `publish.github` is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<super::draft::Draft>,
 }
 
 /// The refs staging pushes, in order.
@@ -46,6 +49,7 @@ pub fn refs(prepared: &Prepared, frozen: &Frozen, picked: &Picked) -> Vec<Pushed
 pub fn run(
     ctx: &Context<'_>,
     prepared: &Prepared,
+    built: &super::Built,
     frozen: &Frozen,
     picked: &Picked,
 ) -> Result<Staged, Error> {
@@ -67,11 +71,22 @@ pub fn run(
     if !ok {
         return Err(explain_push(&summary, &args, &output, private));
     }
-    let staged = Staged {
+    let mut staged = Staged {
         remote: private.clone(),
         refs,
+        draft: None,
     };
     recheck(ctx, &staged)?;
+    if let Some(spec) = &ctx.pipeline.github {
+        if ctx.github_offline {
+            ctx.reporter.emit(Event::Note(&format!(
+                "the draft release on {} is described below, not created (no GitHub here)",
+                spec.repository
+            )));
+        } else {
+            staged.draft = Some(super::draft::run(ctx, spec, prepared, built)?);
+        }
+    }
     Ok(staged)
 }
 

@@ -62,9 +62,10 @@ impl Fixture {
         self.pipeline_named("security-release.yaml", text)
     }
 
-    /// The sample's own pipeline, with `replace` pairs applied to its text.
+    /// The sample's own pipeline without its `publish` section (no GitHub), with `replace`
+    /// pairs applied to its text.
     pub fn default_pipeline_with(&self, replace: &[(&str, &str)]) -> PathBuf {
-        let mut text = PIPELINE.to_string();
+        let mut text = without_publish(PIPELINE);
         for (from, to) in replace {
             assert!(text.contains(from), "the sample pipeline has no `{from}`");
             text = text.replace(from, to);
@@ -73,6 +74,11 @@ impl Fixture {
     }
 
     pub fn default_pipeline(&self) -> PathBuf {
+        self.pipeline(&without_publish(PIPELINE))
+    }
+
+    /// The sample's pipeline exactly as the demo runs it, `publish.github` included.
+    pub fn sample_pipeline(&self) -> PathBuf {
         self.pipeline(PIPELINE)
     }
 
@@ -153,4 +159,12 @@ pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, String> {
         }
     }
     out
+}
+
+/// The pipeline text up to its `publish:` section.
+pub fn without_publish(text: &str) -> String {
+    match text.find("\npublish:") {
+        Some(i) => text[..i + 1].to_string(),
+        None => text.to_string(),
+    }
 }

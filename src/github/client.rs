@@ -1,0 +1,485 @@
+//! One HTTP client for GitHub: the headers GitHub asks for, retries with backoff on 5xx and
+//! network errors, waits on rate limits (`retry-after`, `x-ratelimit-reset`), and the server's
+//! clock as read from its `Date` header.
+//!
+//! A POST is never retried blindly: `send` reports whether a failed request may have taken
+//! effect, and the caller looks before trying again.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::blocking::{Body, Client as Http, RequestBuilder, Response};
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::Value;
+
+use super::{GitHubError, GitHubErrorKind, Token};
+use crate::error::Error;
+use crate::pipeline::GitHubSpec;
+
+const API_VERSION: &str = "2022-11-28";
+/// The longest rate-limit wait honoured before giving up: a publish must not hang for an hour.
+const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(300);
+
+/// The environment variable that overrides `publish.github.api_url`.
+pub const API_URL_ENV: &str = "EMBARGO_GITHUB_API_URL";
+/// The first backoff delay in milliseconds (doubling each retry); for slow networks and tests.
+pub const RETRY_BASE_ENV: &str = "EMBARGO_GITHUB_RETRY_BASE_MS";
+
+pub struct Client {
+    http: Http,
+    pub api: String,
+    pub repository: String,
+    token: Token,
+    attempts: u32,
+    base_delay: Duration,
+    /// Seconds GitHub's clock is ahead of ours (negative: behind), from the last `Date` header.
+    skew: Mutex<Option<i64>>,
+}
+
+/// How a request ended when it did not succeed.
+#[derive(Debug)]
+pub enum Failure {
+    /// GitHub answered with an error status (after retries where they are safe).
+    Status {
+        status: u16,
+        body: Value,
+        error: GitHubError,
+    },
+    /// The request may or may not have taken effect (a POST that got a 5xx or no answer).
+    Unknown(GitHubError),
+    /// Nothing happened (connection refused, retries exhausted on a GET, ...).
+    Failed(GitHubError),
+}
+
+impl Failure {
+    pub fn into_error(self) -> GitHubError {
+        match self {
+            Failure::Status { error, .. } | Failure::Unknown(error) | Failure::Failed(error) => {
+                error
+            }
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Failure::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl From<Failure> for Error {
+    fn from(f: Failure) -> Error {
+        f.into_error().into()
+    }
+}
+
+/// A request body.
+pub enum Payload {
+    None,
+    Json(Value),
+    /// A file streamed from disk with a known length (never read whole into memory); the
+    /// closure opens it again for each attempt.
+    Stream {
+        open: Box<dyn Fn() -> std::io::Result<Box<dyn std::io::Read + Send>>>,
+        len: u64,
+        content_type: String,
+    },
+}
+
+impl Client {
+    /// A client for the pipeline's GitHub repository; the token comes from `token_env`.
+    pub fn new(spec: &GitHubSpec) -> Result<Client, Error> {
+        let token = std::env::var(&spec.token_env).unwrap_or_default();
+        if token.trim().is_empty() {
+            return Err(Error::bad_input(format!(
+                "the GitHub token is missing: the environment variable {} (publish.github.token_env) is not set",
+                spec.token_env
+            ))
+            .with_hint("export a token with contents and pull-requests write access (in Actions: GITHUB_TOKEN or an app token)"));
+        }
+        let api = std::env::var(API_URL_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| spec.api_url.clone())
+            .trim_end_matches('/')
+            .to_string();
+        let base_delay = std::env::var(RETRY_BASE_ENV)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(1));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "X-GitHub-Api-Version",
+            HeaderValue::from_static(API_VERSION),
+        );
+        let http = Http::builder()
+            .user_agent(concat!("embargo/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(None)
+            .build()
+            .map_err(|e| Error::stage_failed(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            api,
+            repository: spec.repository.clone(),
+            token: Token::new(token),
+            attempts: 5,
+            base_delay,
+            skew: Mutex::new(None),
+        })
+    }
+
+    /// `https://api.github.com/repos/OWNER/REPO` + `path`.
+    pub fn repo_url(&self, path: &str) -> String {
+        format!("{}/repos/{}{path}", self.api, self.repository)
+    }
+
+    /// Seconds GitHub's clock is ahead of ours, as last seen.
+    pub fn skew(&self) -> Option<i64> {
+        *self.skew.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn note_date(&self, headers: &HeaderMap) {
+        let Some(date) = headers.get("date").and_then(|d| d.to_str().ok()) else {
+            return;
+        };
+        if let Ok(server) = jiff::fmt::rfc2822::DateTimeParser::new().parse_timestamp(date) {
+            let local = jiff::Timestamp::now();
+            *self.skew.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(server.as_second() - local.as_second());
+        }
+    }
+
+    fn build(
+        &self,
+        method: &Method,
+        url: &str,
+        payload: &Payload,
+        accept: &str,
+    ) -> std::io::Result<RequestBuilder> {
+        let request = self
+            .http
+            .request(method.clone(), url)
+            .header("Authorization", self.token.bearer())
+            .header("Accept", accept);
+        Ok(match payload {
+            Payload::None => request,
+            Payload::Json(v) => request.json(v),
+            Payload::Stream {
+                open,
+                len,
+                content_type,
+            } => request
+                .header("Content-Type", content_type.as_str())
+                .header("Content-Length", len.to_string())
+                .body(Body::sized(open()?, *len)),
+        })
+    }
+
+    fn describe(&self, method: &Method, url: &str) -> String {
+        // Query strings can be long (upload names); the path says which call it was.
+        let path = url.split('?').next().unwrap_or(url);
+        format!("{method} {path}")
+    }
+
+    /// Sends a request, retrying where that is safe; returns the response of a 2xx or 3xx.
+    pub fn send(
+        &self,
+        method: Method,
+        url: &str,
+        payload: Payload,
+        accept: &str,
+    ) -> Result<Response, Failure> {
+        let idempotent = method != Method::POST;
+        let call = self.describe(&method, url);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let request = self.build(&method, url, &payload, accept).map_err(|e| {
+                Failure::Failed(GitHubError::failed(
+                    format!("{call}: cannot read the file to send: {e}"),
+                    None,
+                ))
+            })?;
+            let outcome = request.send();
+            let last = attempt >= self.attempts;
+            match outcome {
+                Err(e) => {
+                    let message = self.token.scrub(&format!("{call}: {}", without_url(&e)));
+                    if !idempotent {
+                        return Err(Failure::Unknown(GitHubError::failed(message, None)));
+                    }
+                    if last {
+                        return Err(Failure::Failed(
+                            GitHubError::failed(format!("{message} (gave up after {attempt} attempts)"), None)
+                                .with_hint("check the network and api_url, then run again: nothing is done twice"),
+                        ));
+                    }
+                    std::thread::sleep(self.backoff(attempt));
+                }
+                Ok(response) => {
+                    self.note_date(response.headers());
+                    let status = response.status().as_u16();
+                    if response.status().is_success() || response.status().is_redirection() {
+                        return Ok(response);
+                    }
+                    if let Some(wait) = rate_limit_wait(status, response.headers())
+                        && !last
+                    {
+                        // Rate limited: the request was not processed, whatever its method.
+                        std::thread::sleep(wait.min(MAX_RATE_LIMIT_WAIT));
+                        continue;
+                    }
+                    if status >= 500 {
+                        if !idempotent {
+                            let body = read_body(response, &self.token);
+                            return Err(Failure::Unknown(GitHubError::failed(
+                                format!("{call}: GitHub answered {status}{}", summary(&body)),
+                                Some(status),
+                            )));
+                        }
+                        if !last {
+                            std::thread::sleep(self.backoff(attempt));
+                            continue;
+                        }
+                    }
+                    let body = read_body(response, &self.token);
+                    let error = status_error(&call, status, &body, &self.repository);
+                    return Err(Failure::Status {
+                        status,
+                        body,
+                        error,
+                    });
+                }
+            }
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.base_delay * 2u32.saturating_pow(attempt.saturating_sub(1)).min(32)
+    }
+
+    /// A JSON call; `Ok(None)` for 404 when `missing_ok`.
+    pub fn json(&self, method: Method, url: &str, body: Option<Value>) -> Result<Value, Failure> {
+        let payload = body.map(Payload::Json).unwrap_or(Payload::None);
+        let response = self.send(method, url, payload, "application/vnd.github+json")?;
+        let text = response.text().unwrap_or_default();
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            Failure::Failed(GitHubError::failed(
+                format!("GitHub's answer to {url} is not JSON: {e}"),
+                None,
+            ))
+        })
+    }
+
+    /// Every item of a paginated list, following the `Link: <...>; rel="next"` headers.
+    pub fn list(&self, url: &str) -> Result<Vec<Value>, Failure> {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let mut next = Some(format!("{url}{separator}per_page=100"));
+        let mut items = Vec::new();
+        while let Some(page) = next.take() {
+            let response = self.send(
+                Method::GET,
+                &page,
+                Payload::None,
+                "application/vnd.github+json",
+            )?;
+            next = next_link(response.headers());
+            let value: Value = response.json().map_err(|e| {
+                Failure::Failed(GitHubError::failed(
+                    format!("GitHub's answer to {page} is not JSON: {e}"),
+                    None,
+                ))
+            })?;
+            match value {
+                Value::Array(page_items) => items.extend(page_items),
+                other => {
+                    return Err(Failure::Failed(GitHubError::failed(
+                        format!(
+                            "GitHub's answer to {page} is not a list: {}",
+                            summary(&other)
+                        ),
+                        None,
+                    )));
+                }
+            }
+        }
+        Ok(items)
+    }
+}
+
+/// reqwest's error text, without the URL (it says which call elsewhere).
+fn without_url(e: &reqwest::Error) -> String {
+    let kind = if e.is_connect() {
+        "cannot connect"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_body() {
+        "the connection broke while sending"
+    } else {
+        "the request failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind} ({detail})")
+    }
+}
+
+fn read_body(response: Response, token: &Token) -> Value {
+    let text = token.scrub(&response.text().unwrap_or_default());
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+/// GitHub's own words: `message` and each error's `code`.
+fn summary(body: &Value) -> String {
+    let message = body.get("message").and_then(Value::as_str).unwrap_or("");
+    let codes: Vec<String> = body
+        .get("errors")
+        .and_then(Value::as_array)
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    e.get("code")
+                        .and_then(Value::as_str)
+                        .or_else(|| e.get("message").and_then(Value::as_str))
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let text = match (message.is_empty(), codes.is_empty()) {
+        (true, true) => match body {
+            Value::String(s) => s.chars().take(200).collect(),
+            _ => String::new(),
+        },
+        (false, true) => message.to_string(),
+        (_, false) => format!("{message} ({})", codes.join(", ")),
+    };
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {text}")
+    }
+}
+
+fn status_error(call: &str, status: u16, body: &Value, repository: &str) -> GitHubError {
+    let said = summary(body);
+    let (kind, hint) = match status {
+        401 => (
+            GitHubErrorKind::BadInput,
+            "the token was refused: check that it is valid and not expired".to_string(),
+        ),
+        403 => (
+            GitHubErrorKind::BadInput,
+            format!(
+                "the token may lack permission on {repository} (contents: write, pull-requests: write)"
+            ),
+        ),
+        404 => (
+            GitHubErrorKind::BadInput,
+            format!("check publish.github.repository ({repository}) and that the token can see it"),
+        ),
+        _ => (
+            GitHubErrorKind::Failed,
+            "run again: every step looks at what GitHub already has before acting".to_string(),
+        ),
+    };
+    GitHubError {
+        kind,
+        message: format!("{call}: GitHub answered {status}{said}"),
+        hint: Some(hint),
+        status: Some(status),
+    }
+}
+
+/// How long a 403/429 asks us to wait, if it is a rate limit.
+fn rate_limit_wait(status: u16, headers: &HeaderMap) -> Option<Duration> {
+    if status != 403 && status != 429 {
+        return None;
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(seconds) = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
+        return Some(Duration::from_secs(seconds));
+    }
+    if header("x-ratelimit-remaining") == Some("0")
+        && let Some(reset) = header("x-ratelimit-reset").and_then(|v| v.trim().parse::<i64>().ok())
+    {
+        let now = jiff::Timestamp::now().as_second();
+        return Some(Duration::from_secs((reset - now).max(1) as u64));
+    }
+    // A secondary rate limit without headers: GitHub asks for at least a minute.
+    if status == 429 {
+        return Some(Duration::from_secs(60));
+    }
+    None
+}
+
+fn next_link(headers: &HeaderMap) -> Option<String> {
+    let link = headers.get("link")?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (url, rel) = part.split_once(';')?;
+        if rel.contains("rel=\"next\"") {
+            Some(
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string(),
+            )
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_next_page_link() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "link",
+            HeaderValue::from_static(
+                "<https://api.github.com/x?page=3>; rel=\"next\", <https://api.github.com/x?page=9>; rel=\"last\"",
+            ),
+        );
+        assert_eq!(
+            next_link(&headers).as_deref(),
+            Some("https://api.github.com/x?page=3")
+        );
+    }
+
+    #[test]
+    fn rate_limits_are_recognised() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(rate_limit_wait(429, &headers), Some(Duration::from_secs(2)));
+        assert_eq!(rate_limit_wait(403, &headers), Some(Duration::from_secs(2)));
+        assert_eq!(rate_limit_wait(403, &HeaderMap::new()), None);
+        assert_eq!(rate_limit_wait(500, &headers), None);
+    }
+
+    #[test]
+    fn the_token_never_prints() {
+        let token = Token::new("ghp_secret".into());
+        assert_eq!(format!("{token} {token:?}"), "*** Token(***)");
+        assert_eq!(token.scrub("bad ghp_secret here"), "bad *** here");
+    }
+}

@@ -1,0 +1,102 @@
+//! GitHub's REST API: releases, assets and pull requests, with retries that never duplicate a
+//! release, an asset or a pull request, and a token that never appears in any output.
+
+pub mod client;
+pub mod pulls;
+pub mod releases;
+
+use std::fmt;
+
+use crate::error::Error;
+
+/// The API token. It is only ever written into the `Authorization` header; every way of
+/// printing it prints `***`.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(value: String) -> Token {
+        Token(value)
+    }
+
+    fn bearer(&self) -> String {
+        format!("Bearer {}", self.0)
+    }
+
+    /// Removes the token from text that might quote it (an echoed error body, say).
+    pub fn scrub(&self, text: &str) -> String {
+        if self.0.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(&self.0, "***")
+        }
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A GitHub problem, naming the API call.
+#[derive(Debug)]
+pub struct GitHubError {
+    pub kind: GitHubErrorKind,
+    pub message: String,
+    pub hint: Option<String>,
+    /// The HTTP status, when GitHub answered.
+    pub status: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitHubErrorKind {
+    /// The token, the repository or the request is wrong: the user must fix it.
+    BadInput,
+    /// GitHub failed or could not be reached, after retries.
+    Failed,
+    /// What GitHub holds is not what was built.
+    Integrity,
+}
+
+impl GitHubError {
+    pub fn failed(message: impl Into<String>, status: Option<u16>) -> GitHubError {
+        GitHubError {
+            kind: GitHubErrorKind::Failed,
+            message: message.into(),
+            hint: None,
+            status,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for GitHubError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<GitHubError> for Error {
+    fn from(e: GitHubError) -> Error {
+        let error = match e.kind {
+            GitHubErrorKind::BadInput => Error::bad_input(e.message),
+            GitHubErrorKind::Failed => Error::stage_failed(e.message),
+            GitHubErrorKind::Integrity => Error::integrity(e.message),
+        };
+        match e.hint {
+            Some(h) => error.with_hint(h),
+            None => error,
+        }
+    }
+}

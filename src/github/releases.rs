@@ -1,0 +1,291 @@
+//! Releases and their assets: find a release by tag (drafts included), create the draft, upload
+//! each asset streamed from disk, publish, and read assets back.
+//!
+//! Each operation that creates something first looks whether it exists already, and looks again
+//! after a failure whose effect is unknown, so that a rerun or a retry never makes a second
+//! release or a second copy of an asset.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::GitHubError;
+use super::client::{Client, Failure, Payload};
+use crate::error::Error;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Release {
+    pub id: u64,
+    pub tag_name: String,
+    pub draft: bool,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub upload_url: String,
+    #[serde(default)]
+    pub html_url: String,
+    #[serde(default)]
+    pub published_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Asset {
+    pub id: u64,
+    pub name: String,
+    pub state: String,
+    pub size: u64,
+    /// `sha256:<hex>`, where GitHub has computed it.
+    #[serde(default)]
+    pub digest: Option<String>,
+    #[serde(default)]
+    pub browser_download_url: String,
+}
+
+impl Asset {
+    pub fn sha256(&self) -> Option<&str> {
+        self.digest
+            .as_deref()
+            .and_then(|d| d.strip_prefix("sha256:"))
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(value: Value, what: &str) -> Result<T, Error> {
+    serde_json::from_value(value).map_err(|e| {
+        Error::stage_failed(format!(
+            "GitHub's {what} is not what the API describes: {e}"
+        ))
+    })
+}
+
+/// The release for `tag`, drafts included (`GET /releases/tags/{tag}` does not return drafts).
+pub fn find_by_tag(client: &Client, tag: &str) -> Result<Option<Release>, Error> {
+    let all = client.list(&client.repo_url("/releases"))?;
+    let mut matching: Vec<Release> = all
+        .into_iter()
+        .filter(|r| r.get("tag_name").and_then(Value::as_str) == Some(tag))
+        .map(|r| parse::<Release>(r, "release"))
+        .collect::<Result<_, _>>()?;
+    // Published first, then the oldest draft: the one a retry would have found first.
+    matching.sort_by_key(|r| (r.draft, r.id));
+    Ok(matching.into_iter().next())
+}
+
+/// What the draft is created with.
+pub struct DraftSpec<'a> {
+    pub tag: &'a str,
+    pub name: &'a str,
+    pub body: &'a str,
+    pub prerelease: bool,
+    pub make_latest: bool,
+}
+
+/// Finds the release for the tag or creates it as a draft.
+pub fn find_or_create_draft(client: &Client, spec: &DraftSpec<'_>) -> Result<Release, Error> {
+    if let Some(existing) = find_by_tag(client, spec.tag)? {
+        return Ok(existing);
+    }
+    let body = json!({
+        "tag_name": spec.tag,
+        "name": spec.name,
+        "body": spec.body,
+        "draft": true,
+        "prerelease": spec.prerelease,
+        "make_latest": if spec.make_latest { "true" } else { "false" },
+    });
+    match client.json(Method::POST, &client.repo_url("/releases"), Some(body)) {
+        Ok(value) => parse(value, "new release"),
+        Err(Failure::Unknown(e)) => {
+            // The draft may have been created before the connection broke: look first.
+            match find_by_tag(client, spec.tag)? {
+                Some(r) => Ok(r),
+                None => Err(Error::from(e).with_hint("no draft was created; run again")),
+            }
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub fn list_assets(client: &Client, release: u64) -> Result<Vec<Asset>, Error> {
+    client
+        .list(&client.repo_url(&format!("/releases/{release}/assets")))?
+        .into_iter()
+        .map(|a| parse(a, "asset"))
+        .collect()
+}
+
+pub fn delete_asset(client: &Client, asset: u64) -> Result<(), Error> {
+    match client.json(
+        Method::DELETE,
+        &client.repo_url(&format!("/releases/assets/{asset}")),
+        None,
+    ) {
+        Ok(_) => Ok(()),
+        Err(f) if f.status() == Some(404) => Ok(()),
+        Err(f) => Err(f.into()),
+    }
+}
+
+/// `upload_url` without its `{?name,label}` template.
+fn upload_base(release: &Release) -> &str {
+    release
+        .upload_url
+        .split('{')
+        .next()
+        .unwrap_or(&release.upload_url)
+}
+
+fn encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Bytes sent so far, for a progress bar.
+pub type Progress = Arc<AtomicU64>;
+
+struct Counting<R> {
+    inner: R,
+    sent: Progress,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sent.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Uploads `path` as `name`, streamed with its length. An upload whose outcome is unknown (a
+/// 502, a broken connection) is followed by a look at the release's assets: an asset left in
+/// state `starter` is deleted and the upload tried again.
+pub fn upload(
+    client: &Client,
+    release: &Release,
+    path: &Path,
+    name: &str,
+    size: u64,
+    progress: &Progress,
+) -> Result<Asset, UploadError> {
+    let url = format!("{}?name={}", upload_base(release), encode(name));
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        progress.store(0, Ordering::Relaxed);
+        let file = path.to_path_buf();
+        let sent = progress.clone();
+        let payload = Payload::Stream {
+            open: Box::new(move || {
+                sent.store(0, Ordering::Relaxed);
+                Ok(Box::new(Counting {
+                    inner: File::open(&file)?,
+                    sent: sent.clone(),
+                }) as Box<dyn Read + Send>)
+            }),
+            len: size,
+            content_type: "application/octet-stream".to_string(),
+        };
+        match client.send(Method::POST, &url, payload, "application/vnd.github+json") {
+            Ok(response) => {
+                let value: Value = response.json().map_err(|e| {
+                    UploadError::Other(Error::stage_failed(format!(
+                        "uploading {name}: GitHub's answer is not JSON: {e}"
+                    )))
+                })?;
+                return parse(value, "uploaded asset").map_err(UploadError::Other);
+            }
+            Err(Failure::Status {
+                status: 422,
+                body,
+                error,
+            }) if body.to_string().contains("already_exists") => {
+                let _ = error;
+                return Err(UploadError::AlreadyExists);
+            }
+            Err(Failure::Unknown(e)) if attempts < 4 => {
+                // Look at what the failed upload left behind before trying again.
+                let assets = list_assets(client, release.id).map_err(UploadError::Other)?;
+                if let Some(a) = assets.iter().find(|a| a.name == name) {
+                    if a.state == "uploaded" && a.size == size {
+                        return Ok(a.clone());
+                    }
+                    delete_asset(client, a.id).map_err(UploadError::Other)?;
+                }
+                let _ = e;
+            }
+            Err(other) => return Err(UploadError::Other(other.into())),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum UploadError {
+    /// The release already has an asset of that name.
+    AlreadyExists,
+    Other(Error),
+}
+
+/// Publishes a draft: `draft=false` and whether it becomes "latest".
+pub fn publish(client: &Client, release: u64, make_latest: bool) -> Result<Release, Error> {
+    let body = json!({
+        "draft": false,
+        "make_latest": if make_latest { "true" } else { "false" },
+    });
+    let value = client.json(
+        Method::PATCH,
+        &client.repo_url(&format!("/releases/{release}")),
+        Some(body),
+    )?;
+    parse(value, "published release")
+}
+
+pub fn get(client: &Client, release: u64) -> Result<Release, Error> {
+    let value = client.json(
+        Method::GET,
+        &client.repo_url(&format!("/releases/{release}")),
+        None,
+    )?;
+    parse(value, "release")
+}
+
+/// Downloads an asset and returns its size and SHA-256, streamed (never held in memory).
+pub fn download_sha256(client: &Client, asset: u64) -> Result<(u64, String), Error> {
+    let url = client.repo_url(&format!("/releases/assets/{asset}"));
+    let mut response = client.send(Method::GET, &url, Payload::None, "application/octet-stream")?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 1024 * 1024];
+    loop {
+        let n = response
+            .read(&mut buf)
+            .map_err(|e| Error::stage_failed(format!("downloading asset {asset}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((size, hex))
+}
+
+impl From<GitHubError> for UploadError {
+    fn from(e: GitHubError) -> Self {
+        UploadError::Other(e.into())
+    }
+}

@@ -1,0 +1,257 @@
+//! Stage 6, its GitHub half: the release as a **draft** (invisible to the public), with every
+//! artifact and the checksums file uploaded to it, streamed from the state folder's `dist/`.
+//!
+//! Safe to run again at any point: the draft is found by its tag before one is created, and an
+//! asset already there is kept only if its bytes are the built bytes (GitHub's digest, or a
+//! download hashed here); a half-uploaded (`starter`) or different one is replaced while the
+//! release is a draft.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Built, Context, Prepared};
+use crate::error::Error;
+use crate::github::client::Client;
+use crate::github::releases::{self, Asset, DraftSpec, Release, UploadError};
+use crate::pipeline::GitHubSpec;
+use crate::report::{Event, Reporter};
+
+/// An asset as staged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagedAsset {
+    pub name: String,
+    pub id: u64,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// The draft release as staged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Draft {
+    pub release_id: u64,
+    pub html_url: String,
+    pub make_latest: bool,
+    pub assets: Vec<StagedAsset>,
+}
+
+/// A file to publish: an artifact or the checksums file, from `dist/`.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub name: String,
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+}
+
+pub fn uploads(dist: &Path, built: &Built) -> Vec<Upload> {
+    let mut files: Vec<Upload> = built
+        .artifacts
+        .iter()
+        .map(|a| Upload {
+            name: a.name.clone(),
+            path: dist.join(&a.name),
+            size: a.size,
+            sha256: a.sha256.clone(),
+        })
+        .collect();
+    let sums = dist.join(&built.checksums_file);
+    files.push(Upload {
+        name: built.checksums_file.clone(),
+        size: std::fs::metadata(&sums).map(|m| m.len()).unwrap_or(0),
+        path: sums,
+        sha256: built.checksums_sha256.clone(),
+    });
+    files
+}
+
+/// The release notes: `notes_file` (a path in the clone), or a short default naming the fix.
+fn notes(ctx: &Context<'_>, spec: &GitHubSpec, prepared: &Prepared) -> Result<String, Error> {
+    match &spec.notes_file {
+        Some(template) => {
+            let rel = template.expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
+            let path = ctx.clone_dir.join(&rel);
+            std::fs::read_to_string(&path).map_err(|e| {
+                Error::bad_input(format!(
+                    "publish.github.notes_file: cannot read {}: {e}",
+                    path.display()
+                ))
+                .with_hint("write the release notes there (the path is relative to the clone), or remove notes_file")
+            })
+        }
+        None => Ok(format!(
+            "Security patch release {} of line {}.\n\nFixes:\n{}",
+            ctx.plan.version,
+            ctx.plan.line,
+            prepared
+                .fix_commits
+                .iter()
+                .map(|c| format!("- {}\n", c.subject))
+                .collect::<String>()
+        )),
+    }
+}
+
+/// Whether the bytes GitHub holds are `want`: GitHub's digest when it has one, else a download.
+pub fn asset_matches(client: &Client, asset: &Asset, want: &Upload) -> Result<bool, Error> {
+    if asset.state != "uploaded" || asset.size != want.size {
+        return Ok(false);
+    }
+    match asset.sha256() {
+        Some(sha) => Ok(sha == want.sha256),
+        None => Ok(releases::download_sha256(client, asset.id)?.1 == want.sha256),
+    }
+}
+
+pub fn run(
+    ctx: &Context<'_>,
+    spec: &GitHubSpec,
+    prepared: &Prepared,
+    built: &Built,
+) -> Result<Draft, Error> {
+    let client = Client::new(spec)?;
+    let make_latest = super::publish::make_latest(ctx);
+    let name = spec
+        .name
+        .expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
+    let body = notes(ctx, spec, prepared)?;
+    let release = releases::find_or_create_draft(
+        &client,
+        &DraftSpec {
+            tag: &prepared.tag,
+            name: &name,
+            body: &body,
+            prerelease: spec.prerelease,
+            make_latest,
+        },
+    )?;
+    if !release.draft {
+        return Err(Error::integrity(format!(
+            "a published release for {} already exists on GitHub ({}): the fix is public before the embargo",
+            prepared.tag, release.html_url
+        ))
+        .with_hint("this needs a person: find out who published it"));
+    }
+    ctx.reporter.emit(Event::Note(&format!(
+        "draft release {} (id {}) on {}",
+        prepared.tag, release.id, client.repository
+    )));
+    let assets = upload_all(
+        &client,
+        &release,
+        &uploads(&ctx.dist_dir(), built),
+        true,
+        ctx.reporter,
+    )?;
+    Ok(Draft {
+        release_id: release.id,
+        html_url: release.html_url,
+        make_latest,
+        assets,
+    })
+}
+
+/// Makes the release hold exactly `files` (by name and bytes), uploading what is missing.
+/// `replace` allows replacing an asset whose bytes differ (only while the release is a draft).
+pub fn upload_all(
+    client: &Client,
+    release: &Release,
+    files: &[Upload],
+    replace: bool,
+    reporter: &dyn Reporter,
+) -> Result<Vec<StagedAsset>, Error> {
+    let existing = releases::list_assets(client, release.id)?;
+    let mut staged = Vec::new();
+    for file in files {
+        if let Some(asset) = existing.iter().find(|a| a.name == file.name) {
+            if asset_matches(client, asset, file)? {
+                reporter.emit(Event::Note(&format!(
+                    "{} is already on the draft, same bytes",
+                    file.name
+                )));
+                staged.push(staged_asset(asset.id, file));
+                continue;
+            }
+            if asset.state == "uploaded" && !replace {
+                return Err(mismatch(release, file));
+            }
+            // Half-uploaded, or other bytes on a draft: replace it.
+            releases::delete_asset(client, asset.id)?;
+        }
+        let asset = upload_one(client, release, file, reporter)?;
+        staged.push(staged_asset(asset.id, file));
+    }
+    Ok(staged)
+}
+
+fn staged_asset(id: u64, file: &Upload) -> StagedAsset {
+    StagedAsset {
+        name: file.name.clone(),
+        id,
+        size: file.size,
+        sha256: file.sha256.clone(),
+    }
+}
+
+fn mismatch(release: &Release, file: &Upload) -> Error {
+    Error::integrity(format!(
+        "the asset {} on the release {} does not hold the built bytes (sha256 {})",
+        file.name, release.tag_name, file.sha256
+    ))
+    .with_hint("someone replaced it; it cannot be replaced on a published release: investigate before anything else")
+}
+
+fn upload_one(
+    client: &Client,
+    release: &Release,
+    file: &Upload,
+    reporter: &dyn Reporter,
+) -> Result<Asset, Error> {
+    let progress = releases::Progress::default();
+    reporter.emit(Event::TransferStarted {
+        name: &file.name,
+        total: file.size,
+    });
+    let started = Instant::now();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                reporter.emit(Event::TransferProgress {
+                    name: &file.name,
+                    done: progress.load(Ordering::Relaxed),
+                });
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let result = releases::upload(
+            client, release, &file.path, &file.name, file.size, &progress,
+        );
+        done.store(true, Ordering::Relaxed);
+        result
+    });
+    match result {
+        Ok(asset) => {
+            reporter.emit(Event::TransferFinished {
+                name: &file.name,
+                total: file.size,
+                elapsed: started.elapsed(),
+            });
+            if asset.sha256().is_some_and(|sha| sha != file.sha256) {
+                return Err(mismatch(release, file));
+            }
+            Ok(asset)
+        }
+        Err(UploadError::AlreadyExists) => {
+            // Someone (or an earlier attempt) uploaded it meanwhile: it must be the same bytes.
+            let assets = releases::list_assets(client, release.id)?;
+            match assets.iter().find(|a| a.name == file.name) {
+                Some(a) if asset_matches(client, a, file)? => Ok(a.clone()),
+                _ => Err(mismatch(release, file)),
+            }
+        }
+        Err(UploadError::Other(e)) => Err(e.context(format!("uploading {}", file.name))),
+    }
+}

@@ -42,6 +42,14 @@ pub enum Command {
     /// (it borrows the clone's objects), and stages 6 and 7 are printed as the pushes and API
     /// calls they would make; the clone and the remotes are left exactly as they were.
     Run(RunArgs),
+    /// Publish a staged release at the embargo, and never before.
+    ///
+    /// Proves the freeze and the draft's assets ahead of time, then at the instant: one atomic
+    /// push of the tag, patch branch and pick branches to the public remote, the draft release
+    /// published, a pull request per pick, and every asset downloaded back and checked against
+    /// the checksums. Safe to run again after a failure or from several cron jobs: it finishes
+    /// what is left and never duplicates a release, an asset or a pull request.
+    Publish(PublishArgs),
     /// Show where the release stands, from the journal (no network).
     Status(PipelineArgs),
     /// Build a sample project with private and public remotes in a temporary folder and run the
@@ -65,6 +73,24 @@ pub struct RunArgs {
     pub pipeline: PathBuf,
     /// Run stages 1 to 5 in a scratch repository and print what 6 and 7 would do; write nothing
     /// outside a temporary folder.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The pipeline file, like pipelines/security-release.yaml.
+    pub pipeline: PathBuf,
+    /// Wait for the embargo with a countdown, then publish.
+    #[arg(long, conflicts_with = "if_due")]
+    pub wait: bool,
+    /// For a cron job: publish if the embargo has passed and the release is not yet published;
+    /// otherwise say when it is due and exit 0.
+    #[arg(long)]
+    pub if_due: bool,
+    /// Print the pushes and API calls publishing would make, and do nothing.
     #[arg(long)]
     pub dry_run: bool,
     #[command(flatten)]

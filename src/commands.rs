@@ -1,5 +1,7 @@
 //! One function per command: load the pipeline, open the clone, run, print the outcome.
 
+mod publish;
+
 use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, Command, Common};
@@ -64,6 +66,7 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
             }
             Ok(Exit::Done)
         }
+        Command::Publish(args) => publish::execute(args, &cwd),
         Command::Status(args) => {
             let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
             let repo = LocalRepo::open(&resolve_path(&cwd, &pipeline.repository.path))?;
@@ -87,7 +90,7 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
     }
 }
 
-fn overrides(common: &Common) -> Overrides {
+pub(crate) fn overrides(common: &Common) -> Overrides {
     Overrides {
         line: common.line.clone(),
         fix: common.fix.clone(),
@@ -174,7 +177,7 @@ fn state_dirs(
     Ok(dirs)
 }
 
-fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::stage_failed(format!("cannot encode the output as JSON: {e}")))?;
     println!("{text}");

@@ -729,3 +729,97 @@ fn a_dry_run_cuts_the_release_in_a_scratch_repository_and_touches_nothing() {
     let pipeline = f.default_pipeline();
     f.embargo(&["run", pipeline.to_str().unwrap()]).expect(0);
 }
+
+fn embargo_in(seconds: i64) -> String {
+    let at = jiff::Timestamp::now().as_second() + seconds;
+    jiff::Timestamp::from_second(at).unwrap().to_string()
+}
+
+#[test]
+fn publish_before_the_embargo_does_nothing_and_says_when() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    let p = pipeline.to_str().unwrap();
+    let later = embargo_in(3600);
+    f.embargo(&["run", p, "--embargo", &later]).expect(0);
+    let public_before = common::snapshot(&f.sample.public);
+
+    let due = f.embargo(&["publish", p, "--if-due", "--embargo", &later]);
+    due.expect(0);
+    assert!(due.stdout.contains("is not due"), "{}", due.stdout);
+    let now = f.embargo(&["publish", p, "--embargo", &later]);
+    now.expect(2);
+    assert!(
+        now.stderr.contains("it is not time to publish"),
+        "{}",
+        now.stderr
+    );
+    assert!(now.stderr.contains("--wait"), "{}", now.stderr);
+    assert_eq!(common::snapshot(&f.sample.public), public_before);
+}
+
+#[test]
+fn publish_when_due_pushes_everything_public_once() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    let p = pipeline.to_str().unwrap();
+    let past = embargo_in(-60);
+    f.embargo(&["run", p, "--embargo", &past]).expect(0);
+    let run = f.embargo(&["publish", p, "--if-due", "--embargo", &past]);
+    run.expect(0);
+    assert!(
+        run.stdout.contains("release v1.0.2 is public"),
+        "{}",
+        run.stdout
+    );
+    for r in [
+        "refs/heads/v1.0.2",
+        "refs/tags/v1.0.2",
+        "refs/heads/cherry-pick/v1.0.2/release-1.1",
+    ] {
+        assert_eq!(
+            f.git_in(&f.sample.public, &["rev-parse", r]),
+            f.git(&["rev-parse", r]),
+            "{r}"
+        );
+    }
+    // A second cron run finds it done.
+    let again = f.embargo(&["publish", p, "--if-due", "--embargo", &past]);
+    again.expect(0);
+    assert!(
+        again.stdout.contains("was already published"),
+        "{}",
+        again.stdout
+    );
+    let status = f.embargo(&["status", p]);
+    assert!(
+        status
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("publish") && l.contains("completed")),
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn publish_wait_is_never_early_and_close_to_the_instant() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    let p = pipeline.to_str().unwrap();
+    let soon = embargo_in(3);
+    f.embargo(&["run", p, "--embargo", &soon]).expect(0);
+    let run = f.embargo(&["publish", p, "--wait", "--json", "--embargo", &soon]);
+    run.expect(0);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let at: jiff::Timestamp = value["published_at"].as_str().unwrap().parse().unwrap();
+    let embargo: jiff::Timestamp = soon.parse().unwrap();
+    let late = at.as_millisecond() - embargo.as_millisecond();
+    assert!(late >= 0, "published {late} ms before the embargo");
+    assert!(late < 1000, "published {late} ms after the embargo");
+    assert!(
+        run.stderr.contains("waiting for the embargo"),
+        "{}",
+        run.stderr
+    );
+}

@@ -113,17 +113,18 @@ pub fn prove(ctx: &Context<'_>, manifest: &Manifest) -> Result<(), Error> {
         ctx.repo,
         ctx.git,
         &ctx.pipeline.repository.private,
-        &ctx.dist_dir(),
+        Some(&ctx.dist_dir()),
         manifest,
     )
 }
 
-/// [`prove`] with everything named: `dist` is the folder of the built artifacts.
+/// [`prove`] with everything named: `dist` is the folder of the built artifacts (`None`: the
+/// refs only, for the instant of publishing, when hashing gigabytes would make it late).
 pub fn prove_in(
     repo: &crate::git::LocalRepo,
     git: &crate::git::cli::GitCli,
     private_remote: &str,
-    dist: &std::path::Path,
+    dist: Option<&std::path::Path>,
     manifest: &Manifest,
 ) -> Result<(), Error> {
     let branch = format!("refs/heads/{}", manifest.patch_branch);
@@ -191,6 +192,9 @@ pub fn prove_in(
             t.object,
         ));
     }
+    let Some(dist) = dist else {
+        return Ok(());
+    };
     super::build::recheck_dist(
         dist,
         &Built {

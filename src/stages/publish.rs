@@ -1,12 +1,24 @@
-//! What staging to GitHub and publishing at the embargo will do, in words: the pushes (remote,
-//! refs, SHAs) and the API calls (method, path, the body's key fields). A dry run prints this
-//! instead of acting, and the demo ends with it.
+//! Stage 7: at the embargo, and never before, the public push, the release published, the pull
+//! requests, and every asset read back. Also what staging and publishing will do, in words (the
+//! pushes and the API calls), which a dry run prints instead of acting and the demo ends with.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use super::cherry_pick::Picked;
-use super::stage;
-use super::{Built, Context, Frozen, Prepared};
+use super::stage::{self, Staged};
+use super::{Built, Context, Frozen, Prepared, freeze};
 use crate::clock;
-use crate::pipeline::MakeLatest;
+use crate::error::Error;
+use crate::git::cli::GitCli;
+use crate::git::{LocalRepo, remote};
+use crate::github::client::Client;
+use crate::github::{pulls, releases};
+use crate::journal::{self, Manifest};
+use crate::pipeline::{MakeLatest, Pipeline};
+use crate::report::{Event, Reporter};
 
 /// Whether the release becomes GitHub's "latest": with `auto`, only when the patch version is
 /// above every final release, so a patch on an older line never takes "latest" from a newer one.
@@ -69,7 +81,6 @@ pub fn stage_preview(
             "  POST <upload_url>?name={}  the checksums file",
             built.checksums_file
         ));
-        lines.push("  (the GitHub half of staging is not in this version yet)".to_string());
     }
     lines
 }
@@ -82,48 +93,352 @@ pub fn publish_preview(
     frozen: &Frozen,
     picked: &Picked,
 ) -> Vec<String> {
-    let when = match ctx.plan.embargo {
+    preview_lines(&Publishing {
+        pipeline: ctx.pipeline,
+        version: &ctx.plan.version,
+        embargo: ctx.plan.embargo,
+        make_latest: make_latest(ctx),
+        refs: stage::refs(prepared, frozen, picked),
+        built,
+        picked,
+    })
+}
+
+/// What stage 7 works from.
+pub struct Publishing<'a> {
+    pub pipeline: &'a Pipeline,
+    pub version: &'a str,
+    pub embargo: Option<jiff::Timestamp>,
+    pub make_latest: bool,
+    pub refs: Vec<stage::PushedRef>,
+    pub built: &'a Built,
+    pub picked: &'a Picked,
+}
+
+pub fn preview_lines(p: &Publishing<'_>) -> Vec<String> {
+    let when = match p.embargo {
         Some(e) => clock::display(e),
         None => "the embargo (not set yet: give `embargo` or --embargo)".to_string(),
     };
     let mut lines = vec![format!("publish (at {when}, never before):")];
-    let refs = stage::refs(prepared, frozen, picked);
     lines.extend(
-        push_lines(&ctx.pipeline.repository.public, &refs)
+        push_lines(&p.pipeline.repository.public, &p.refs)
             .into_iter()
             .map(|l| format!("  {l}")),
     );
-    if let Some(github) = &ctx.pipeline.github {
+    if let Some(github) = &p.pipeline.github {
         let api = format!("{}/repos/{}", github.api_url, github.repository);
         lines.push(format!(
             "  PATCH {api}/releases/<draft id>  draft=false make_latest={}",
-            make_latest(ctx)
+            p.make_latest
         ));
         if github.pull_requests {
-            for p in &picked.picks {
+            for pick in &p.picked.picks {
                 lines.push(format!(
-                    "  POST {api}/pulls  head={} base={} title=\"Security fix {} for {}\"",
-                    p.branch, p.target, ctx.plan.version, p.target
+                    "  POST {api}/pulls  head={} base={} title=\"{}\"",
+                    pick.branch,
+                    pick.target,
+                    pull_title(p.version, &pick.target)
                 ));
             }
         }
         lines.push(format!(
             "  GET each asset back ({} and {}) and check it against the checksums",
-            built
+            p.built
                 .artifacts
                 .iter()
                 .map(|a| a.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
-            built.checksums_file
+            p.built.checksums_file
         ));
     }
-    for m in &picked.manual {
+    for m in &p.picked.manual {
         lines.push(format!(
             "  {} gets no pull request: it needs a manual backport",
             m.target
         ));
     }
-    lines.push("  (`embargo publish` is not in this version yet)".to_string());
     lines
+}
+
+pub fn pull_title(version: &str, target: &str) -> String {
+    format!("Security fix {version} for {target}")
+}
+
+/// What publishing did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Published {
+    pub tag: String,
+    pub public_remote: String,
+    pub published_at: String,
+    #[serde(default)]
+    pub release_url: Option<String>,
+    #[serde(default)]
+    pub pulls: Vec<OpenedPull>,
+    /// Assets downloaded back and found equal to the built bytes.
+    #[serde(default)]
+    pub assets_verified: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenedPull {
+    pub target: String,
+    pub head: String,
+    pub number: u64,
+    pub url: String,
+}
+
+/// Everything stage 7 needs, read from the state folder (never recomputed from the remotes:
+/// once published, the public remote's latest release is this one).
+pub struct Job<'a> {
+    pub pipeline: &'a Pipeline,
+    pub repo: &'a LocalRepo,
+    pub git: &'a GitCli,
+    pub state_dir: &'a Path,
+    pub manifest: &'a Manifest,
+    pub picked: &'a Picked,
+    pub staged: &'a Staged,
+    pub embargo: Timestamp,
+    pub reporter: &'a dyn Reporter,
+}
+
+impl Job<'_> {
+    fn built(&self) -> Built {
+        Built {
+            artifacts: self.manifest.artifacts.clone(),
+            checksums_file: self.manifest.checksums_file.clone(),
+            checksums_sha256: self.manifest.checksums_sha256.clone(),
+        }
+    }
+
+    fn note(&self, text: &str) {
+        self.reporter.emit(Event::Note(text));
+    }
+
+    pub fn preview(&self) -> Vec<String> {
+        let built = self.built();
+        preview_lines(&Publishing {
+            pipeline: self.pipeline,
+            version: &self.manifest.version,
+            embargo: Some(self.embargo),
+            make_latest: self
+                .staged
+                .draft
+                .as_ref()
+                .map(|d| d.make_latest)
+                .unwrap_or(false),
+            refs: self.staged.refs.clone(),
+            built: &built,
+            picked: self.picked,
+        })
+    }
+}
+
+/// Whether the embargo has passed, by our clock and (when known) by GitHub's.
+pub fn due(embargo: Timestamp, github_skew: Option<i64>) -> bool {
+    let now = Timestamp::now();
+    let github_now = now
+        .checked_add(jiff::SignedDuration::from_secs(github_skew.unwrap_or(0)))
+        .unwrap_or(now);
+    now >= embargo && github_now >= embargo
+}
+
+/// The checks made ahead of the instant, so that the instant itself only pushes and publishes:
+/// the freeze (refs and the bytes in `dist/`), and the draft's assets as staged.
+pub fn preflight(job: &Job<'_>, client: Option<&Client>) -> Result<(), Error> {
+    let dist = job.state_dir.join("dist");
+    freeze::prove_in(
+        job.repo,
+        job.git,
+        &job.pipeline.repository.private,
+        Some(&dist),
+        job.manifest,
+    )?;
+    if let (Some(client), Some(draft)) = (client, &job.staged.draft) {
+        let release = releases::get(client, draft.release_id)?;
+        let files = super::draft::uploads(&dist, &job.built());
+        let assets = releases::list_assets(client, release.id)?;
+        for file in &files {
+            let asset = assets.iter().find(|a| a.name == file.name).ok_or_else(|| {
+                Error::integrity(format!(
+                    "the asset {} is missing from the release {} on GitHub",
+                    file.name, release.tag_name
+                ))
+            })?;
+            if !super::draft::asset_matches(client, asset, file)? {
+                if release.draft {
+                    return Err(Error::integrity(format!(
+                        "the draft's asset {} is not the built file (sha256 {}): it was replaced behind embargo's back",
+                        file.name, file.sha256
+                    ))
+                    .with_hint("run `embargo run` again to upload the built file, and find out who replaced it"));
+                }
+                return Err(Error::integrity(format!(
+                    "the published asset {} is not the built file (sha256 {})",
+                    file.name, file.sha256
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stage 7, at or after the embargo: public push, release published, pull requests, every
+/// asset read back. Each step looks at what is already done, so a rerun after a crash finishes
+/// the work without doing anything twice.
+pub fn run(job: &Job<'_>, client: Option<&Client>) -> Result<Published, Error> {
+    if !due(job.embargo, client.and_then(Client::skew)) {
+        // The caller waited; this is the last guard against publishing early.
+        return Err(Error::integrity(format!(
+            "refusing to publish before the embargo ({})",
+            clock::display(job.embargo)
+        )));
+    }
+    // The refs only: hashing the artifacts was done in the preflight and would make us late.
+    freeze::prove_in(
+        job.repo,
+        job.git,
+        &job.pipeline.repository.private,
+        None,
+        job.manifest,
+    )?;
+
+    let public = &job.pipeline.repository.public;
+    let specs: Vec<String> = job
+        .staged
+        .refs
+        .iter()
+        .map(|r| format!("{}:{}", r.target, r.refname))
+        .collect();
+    let mut args = vec!["push", "--atomic", "--porcelain", public.as_str()];
+    args.extend(specs.iter().map(String::as_str));
+    let summary = format!(
+        "pushing {} ref(s) to the public remote `{public}` in one atomic push",
+        specs.len()
+    );
+    job.note(&summary);
+    let (ok, output) = job.git.output(&summary, &args)?;
+    if !ok {
+        return Err(Error::from(crate::git::cli::failure(&summary, &args, &output)).with_hint(
+            "no ref was updated (the push is atomic); if a ref of that name exists on the public remote with other content, find out whose it is",
+        ));
+    }
+    let published_at = journal::now();
+
+    let mut published = Published {
+        tag: job.manifest.tag.clone(),
+        public_remote: public.clone(),
+        published_at,
+        release_url: None,
+        pulls: Vec::new(),
+        assets_verified: Vec::new(),
+    };
+    if let (Some(client), Some(draft), Some(spec)) =
+        (client, &job.staged.draft, &job.pipeline.github)
+    {
+        let release = releases::get(client, draft.release_id)?;
+        let release = if release.draft {
+            let make_latest = make_latest_now(job, draft.make_latest)?;
+            releases::publish(client, release.id, make_latest)?
+        } else {
+            release
+        };
+        job.note(&format!("published {}", release.html_url));
+        published.release_url = Some(release.html_url.clone());
+
+        if spec.pull_requests {
+            for pick in &job.picked.picks {
+                let body = format!(
+                    "The security fix of {tag}, cherry-picked onto `{target}`.\n\nFix commits:\n{fixes}",
+                    tag = job.manifest.tag,
+                    target = pick.target,
+                    fixes = job
+                        .manifest
+                        .fix_commits
+                        .iter()
+                        .map(|c| format!("- {} {}\n", crate::git::abbrev(&c.sha), c.subject))
+                        .collect::<String>()
+                );
+                let pr = pulls::find_or_open(
+                    client,
+                    &pick.branch,
+                    &pick.target,
+                    &pull_title(&job.manifest.version, &pick.target),
+                    &body,
+                )?;
+                job.note(&format!(
+                    "pull request #{} {} -> {}",
+                    pr.number, pick.branch, pick.target
+                ));
+                published.pulls.push(OpenedPull {
+                    target: pick.target.clone(),
+                    head: pick.branch.clone(),
+                    number: pr.number,
+                    url: pr.html_url,
+                });
+            }
+        }
+
+        // Read every asset back: what the public downloads must be what was built and tested.
+        let files = super::draft::uploads(&job.state_dir.join("dist"), &job.built());
+        let assets = releases::list_assets(client, release.id)?;
+        for file in &files {
+            let asset = assets.iter().find(|a| a.name == file.name).ok_or_else(|| {
+                Error::integrity(format!("the published release has no asset {}", file.name))
+            })?;
+            let (size, sha) = releases::download_sha256(client, asset.id)?;
+            if size != file.size || sha != file.sha256 {
+                return Err(Error::integrity(format!(
+                    "checksum mismatch: the published asset {} has sha256 {sha} ({size} bytes); {} ({} bytes) was built",
+                    file.name, file.sha256, file.size
+                ))
+                .with_hint("pull the release back to draft on GitHub now, then investigate"));
+            }
+            published.assets_verified.push(file.name.clone());
+        }
+        job.note(&format!(
+            "{} asset(s) downloaded back and equal to the built files",
+            published.assets_verified.len()
+        ));
+    }
+
+    // The public remote now holds exactly the frozen tag.
+    let public_refs = remote::list(job.git, "public", public)?;
+    match public_refs.tags.get(&job.manifest.tag) {
+        Some(t) if t.object.to_string() == job.manifest.tag_object => {}
+        other => {
+            return Err(Error::integrity(format!(
+                "refs/tags/{} on the public remote `{public}` is {}, but {} was frozen",
+                job.manifest.tag,
+                other
+                    .map(|t| t.object.to_string())
+                    .unwrap_or_else(|| "missing".into()),
+                job.manifest.tag_object
+            )));
+        }
+    }
+    Ok(published)
+}
+
+/// `make_latest` as decided at staging, checked again against the public tags now: a newer
+/// release may have appeared on a later line meanwhile.
+fn make_latest_now(job: &Job<'_>, staged_choice: bool) -> Result<bool, Error> {
+    let Some(spec) = &job.pipeline.github else {
+        return Ok(false);
+    };
+    if spec.make_latest != MakeLatest::Auto {
+        return Ok(staged_choice);
+    }
+    let public = remote::list(job.git, "public", &job.pipeline.repository.public)?;
+    let ours = job.pipeline.tag.parse(&job.manifest.tag);
+    Ok(match ours {
+        Some(ours) => public
+            .tags
+            .keys()
+            .filter(|t| **t != job.manifest.tag)
+            .filter_map(|t| job.pipeline.tag.parse(t))
+            .all(|v| v < ours),
+        None => false,
+    })
 }

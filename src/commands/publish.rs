@@ -1,0 +1,294 @@
+//! `embargo publish`: find the staged release, prove it, wait for the embargo, publish.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+
+use super::{open_workspace, overrides, print_json, state_dirs};
+use crate::cli::PublishArgs;
+use crate::clock;
+use crate::error::{Error, Exit};
+use crate::github::client::Client;
+use crate::github::releases;
+use crate::journal::{Event as JournalEvent, Journal, Manifest, Stage};
+use crate::pipeline::{self, Pipeline};
+use crate::process::humanize;
+use crate::report::{self, Event, Reporter};
+use crate::stages::cherry_pick::Picked;
+use crate::stages::publish::{self, Job, Published};
+use crate::stages::stage::Staged;
+
+pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
+    let reporter = report::choose(args.common.verbose, args.common.json);
+    let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
+    let workspace = open_workspace(&pipeline, cwd, None)?;
+    let dir = staged_release(
+        &workspace.clone,
+        &pipeline,
+        args.common.state_dir.as_deref(),
+    )?;
+    let mut journal = Journal::open(&dir)?;
+    if let Some(done) = journal.completed(Stage::Publish) {
+        let published: Published = detail(&journal, Stage::Publish)?;
+        if args.common.json {
+            print_json(&published)?;
+        } else {
+            println!(
+                "{} was already published at {}{}; nothing to do",
+                published.tag,
+                done.at,
+                published
+                    .release_url
+                    .as_deref()
+                    .map(|u| format!(" ({u})"))
+                    .unwrap_or_default()
+            );
+        }
+        return Ok(Exit::Done);
+    }
+    let manifest = Manifest::read(&dir)?;
+    let picked: Picked = detail(&journal, Stage::CherryPick)?;
+    let staged: Staged = detail(&journal, Stage::Stage)?;
+    let embargo = pipeline.embargo.ok_or_else(|| {
+        Error::bad_input(format!(
+            "{}: publishing needs the embargo instant; set `embargo:` in the pipeline or pass --embargo",
+            pipeline.file.display()
+        ))
+    })?;
+    let job = Job {
+        pipeline: &pipeline,
+        repo: &workspace.repo,
+        git: &workspace.git,
+        state_dir: &dir,
+        manifest: &manifest,
+        picked: &picked,
+        staged: &staged,
+        embargo,
+        reporter: reporter.as_ref(),
+    };
+    if args.dry_run {
+        println!("dry run: nothing is pushed or published");
+        for line in job.preview() {
+            println!("  {line}");
+        }
+        return Ok(Exit::Done);
+    }
+    if pipeline.github.is_some() && staged.draft.is_none() {
+        return Err(Error::bad_input(format!(
+            "{} was staged without a draft GitHub release, but the pipeline now has publish.github",
+            manifest.tag
+        ))
+        .with_hint("run `embargo run` again to stage the draft release first"));
+    }
+    let client = pipeline.github.as_ref().map(Client::new).transpose()?;
+    let ask_github = || -> Option<i64> {
+        let (client, draft) = (client.as_ref()?, staged.draft.as_ref()?);
+        // Any answer carries GitHub's Date; this one also proves the draft is still there.
+        releases::get(client, draft.release_id).ok()?;
+        client.skew()
+    };
+    let skew = ask_github();
+    if !publish::due(embargo, skew) {
+        if args.if_due {
+            println!(
+                "{} is not due: the embargo is at {} ({}); nothing was done",
+                manifest.tag,
+                clock::display(embargo),
+                clock::until(embargo)
+            );
+            return Ok(Exit::Done);
+        }
+        if !args.wait {
+            return Err(Error::bad_input(format!(
+                "the embargo of {} is at {} ({}): it is not time to publish",
+                manifest.tag,
+                clock::display(embargo),
+                clock::until(embargo)
+            ))
+            .with_hint(
+                "use --wait to wait for it with a countdown, or --if-due in a scheduled job",
+            ));
+        }
+    }
+    reporter.emit(Event::Note(&format!(
+        "checking the freeze and the draft's assets before the embargo ({})",
+        clock::display(embargo)
+    )));
+    publish::preflight(&job, client.as_ref())?;
+    if !publish::due(embargo, client.as_ref().and_then(Client::skew)) {
+        wait(embargo, reporter.as_ref(), ask_github);
+    }
+
+    journal.record(
+        Stage::Publish,
+        JournalEvent::Started,
+        serde_json::Value::Null,
+        None,
+    )?;
+    reporter.emit(Event::StageStarted(Stage::Publish));
+    let started = Instant::now();
+    match publish::run(&job, client.as_ref()) {
+        Ok(published) => {
+            let value = serde_json::to_value(&published).map_err(|e| {
+                Error::stage_failed(format!("cannot record the publish stage: {e}"))
+            })?;
+            journal.record(Stage::Publish, JournalEvent::Completed, value, None)?;
+            reporter.emit(Event::StageFinished {
+                stage: Stage::Publish,
+                elapsed: started.elapsed(),
+                summary: &format!("{} is public", published.tag),
+            });
+            if args.common.json {
+                print_json(&published)?;
+            } else {
+                print!("{}", text(&published, embargo));
+            }
+            Ok(Exit::Done)
+        }
+        Err(e) => {
+            reporter.emit(Event::StageFailed(Stage::Publish));
+            journal.record(
+                Stage::Publish,
+                JournalEvent::Failed,
+                serde_json::Value::Null,
+                Some(e.message.clone()),
+            )?;
+            Err(e)
+        }
+    }
+}
+
+/// Waits for the embargo with a countdown: every minute while far, every 10 s in the last two
+/// minutes, every second in the last ten.
+fn wait(
+    embargo: jiff::Timestamp,
+    reporter: &dyn Reporter,
+    ask_github: impl FnMut() -> Option<i64>,
+) {
+    let name = format!("waiting for the embargo at {}", clock::display(embargo));
+    reporter.emit(Event::StepStarted { name: &name });
+    let started = Instant::now();
+    let mut last: Option<Instant> = None;
+    let mut said_skew = false;
+    clock::wait_until(embargo, ask_github, |left, skew| {
+        if let Some(s) = skew
+            && s.abs() > 2
+            && !said_skew
+        {
+            said_skew = true;
+            reporter.emit(Event::Note(&format!(
+                "GitHub's clock is {}s {} ours: waiting for the later of the two",
+                s.abs(),
+                if s < 0 { "behind" } else { "ahead of" }
+            )));
+        }
+        let every = if left > Duration::from_secs(120) {
+            Duration::from_secs(60)
+        } else if left > Duration::from_secs(10) {
+            Duration::from_secs(10)
+        } else {
+            Duration::from_millis(900)
+        };
+        if last.is_none_or(|t| t.elapsed() >= every) {
+            last = Some(Instant::now());
+            reporter.emit(Event::StepOutput {
+                name: &name,
+                line: &format!("{} left", humanize(left)),
+            });
+        }
+    });
+    reporter.emit(Event::StepFinished {
+        name: &name,
+        elapsed: started.elapsed(),
+        ok: true,
+    });
+}
+
+fn text(p: &Published, embargo: jiff::Timestamp) -> String {
+    let mut out = format!("\nrelease {} is public\n", p.tag);
+    let late = p
+        .published_at
+        .parse::<jiff::Timestamp>()
+        .map(|at| at.as_millisecond() - embargo.as_millisecond())
+        .unwrap_or(0);
+    out.push_str(&format!(
+        "  pushed           to the public remote `{}` at {} ({:.3}s after the embargo)\n",
+        p.public_remote,
+        p.published_at,
+        late as f64 / 1000.0
+    ));
+    if let Some(url) = &p.release_url {
+        out.push_str(&format!("  release          {url}\n"));
+    }
+    for pr in &p.pulls {
+        out.push_str(&format!(
+            "  pull request     #{} {} -> {} ({})\n",
+            pr.number, pr.head, pr.target, pr.url
+        ));
+    }
+    if !p.assets_verified.is_empty() {
+        out.push_str(&format!(
+            "  assets checked   {} (downloaded back, equal to the built files)\n",
+            p.assets_verified.join(", ")
+        ));
+    }
+    out
+}
+
+fn detail<T: DeserializeOwned>(journal: &Journal, stage: Stage) -> Result<T, Error> {
+    let entry = journal.completed(stage).ok_or_else(|| {
+        Error::bad_input(format!(
+            "the release is not staged yet: the {} stage has not completed",
+            stage.name()
+        ))
+        .with_hint("run `embargo run PIPELINE` first")
+    })?;
+    serde_json::from_value(entry.detail.clone()).map_err(|e| {
+        Error::integrity(format!(
+            "the journal's record of the {} stage is damaged: {e}",
+            stage.name()
+        ))
+    })
+}
+
+/// The staged release to publish: `--state-dir`, or the one release of this pipeline that is
+/// staged and not yet published (or the last published one, to say it is done).
+fn staged_release(
+    clone: &crate::git::LocalRepo,
+    pipeline: &Pipeline,
+    given: Option<&Path>,
+) -> Result<PathBuf, Error> {
+    let dirs = state_dirs(clone, pipeline, given)?;
+    let mut staged = Vec::new();
+    let mut published = Vec::new();
+    for dir in dirs {
+        let entries = crate::journal::read(&dir.join("journal.jsonl"))?;
+        let done = |s| {
+            crate::journal::last_of(&entries, s).is_some_and(|e| e.event == JournalEvent::Completed)
+        };
+        if done(Stage::Publish) {
+            published.push(dir);
+        } else if done(Stage::Stage) {
+            staged.push(dir);
+        }
+    }
+    match staged.len() {
+        1 => Ok(staged.remove(0)),
+        0 => published.pop().ok_or_else(|| {
+            Error::bad_input(format!("{}: no release is staged yet", pipeline.name)).with_hint(
+                format!("run `embargo run {}` first", pipeline.file.display()),
+            )
+        }),
+        _ => Err(Error::bad_input(format!(
+            "{}: several releases are staged: {}",
+            pipeline.name,
+            staged
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_hint("name one with --state-dir")),
+    }
+}

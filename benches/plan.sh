@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How long `embargo plan` takes on a repository the size of a real project.
 #
-# Builds the release binary, then generates in a temporary folder:
+# Builds the release binary, then generates in a temporary folder (with benches/lib.sh, which
+# cherry_pick.sh shares):
 #   public.git    a bare "public" remote: BENCH_COMMITS commits (default 20,000) and BENCH_TAGS
 #                 annotated tags (default 2,000) spelled v1.X.Y, over 40 release lines
 #                 (1.0 .. 1.39), each line with its release branch release-1.X;
@@ -17,146 +18,24 @@
 #   BENCH_COMMITS=2000 BENCH_TAGS=200 benches/plan.sh   # a quick smoke run
 #   BENCH_RUNS=20       number of warm runs (default 10)
 #   BENCH_KEEP=1        keep the generated repositories and print where they are
+#   BENCH_BRANCHES=N    keep only the newest N release branches (default: all; see benches/lib.sh)
 # Everything is removed on exit unless BENCH_KEEP=1.
 set -euo pipefail
-export LC_ALL=C # byte lengths for fast-import's `data` counts, and a stable `sort`
 
-COMMITS=${BENCH_COMMITS:-20000}
-TAGS=${BENCH_TAGS:-2000}
+# The repository generator, the build and the timing helpers (benches/lib.sh). plan.sh's fix is the
+# original one: 2 commits adding SECURITY.txt; every release line keeps its branch (unless
+# BENCH_BRANCHES says otherwise).
+BENCH_NAME=plan.sh
+source "$(dirname "$0")/lib.sh"
+BENCH_FIX=notice BENCH_FIX_COMMITS=2
+bench_config
 RUNS=${BENCH_RUNS:-10}
 TARGET_MS=300
-FIX_BRANCH=security/CVE-2026-0001
 
-# Release lines 1.0 .. 1.(LINES-1), PATCHES tags each (v1.X.0 .. v1.X.(PATCHES-1)).
-LINES=$((TAGS < 40 ? TAGS : 40))
-PATCHES=$((TAGS / LINES))
-LINE="1.$((LINES - 1))"
-# A quarter of the commits are on the release branches (backports), the rest on master. Every
-# patch release needs at least one commit of its own on its branch.
-BRANCH_LEN=$((COMMITS / (4 * LINES)))
-BRANCH_LEN=$((BRANCH_LEN < PATCHES - 1 ? PATCHES - 1 : BRANCH_LEN))
-MASTER_LEN=$((COMMITS - LINES * BRANCH_LEN))
-if ((LINES < 1 || MASTER_LEN <= LINES)); then
-    echo "plan.sh: BENCH_COMMITS=$COMMITS is too few for BENCH_TAGS=$TAGS" >&2
-    exit 2
-fi
-
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-
-# Build first, with the caller's environment: cargo and rustup find their homes through HOME,
-# which the hermetic git environment below replaces.
-echo "building the release binary..." >&2
-(cd "$ROOT" && cargo build --release --quiet)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-[[ "$TARGET_DIR" == /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR" # cargo ran in $ROOT
-EMBARGO="$TARGET_DIR/release/embargo"
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/embargo-bench-plan-XXXXXX")
-cleanup() {
-    if [[ "${BENCH_KEEP:-}" == 1 ]]; then
-        echo "kept the generated repositories in $TMP" >&2
-    else
-        rm -rf "$TMP"
-    fi
-}
-trap cleanup EXIT
-
-# Hermetic git: no user or system configuration, fixed identities and times, so that every
-# machine generates the same repositories (and the same SHAs). fast-import takes its identities
-# and dates from the stream; the variables cover everything else git and embargo run.
-export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null HOME="$TMP" GIT_TERMINAL_PROMPT=0
-export GIT_AUTHOR_NAME="Fix Lead" GIT_AUTHOR_EMAIL=fix-lead@example.org
-export GIT_COMMITTER_NAME="Release Lead" GIT_COMMITTER_EMAIL=release-lead@example.org
-EPOCH=1767225600 # 2026-01-01 00:00:00 UTC, as in src/sample
-export GIT_AUTHOR_DATE="@$EPOCH +0000" GIT_COMMITTER_DATE="@$EPOCH +0000"
-
-# Microseconds since the epoch; bash's EPOCHREALTIME costs no process, `date` is the fallback.
-now_us() {
-    if [[ -n "${EPOCHREALTIME:-}" ]]; then
-        local t=${EPOCHREALTIME/[.,]/}
-        echo "$t"
-    else
-        echo $(($(date +%s%N) / 1000))
-    fi
-}
-
-# --- the history, as a git fast-import stream (one process instead of 20,000 `git commit`s) ---
-
-data() { printf 'data %d\n%s\n' "${#1}" "$1"; }
-
-# Master commit i gets mark :i; commit k (1-based) of line X's release branch gets mark
-# :(MASTER_LEN + X * BRANCH_LEN + k). Line X forks from master commit (X + 1) * MASTER_LEN /
-# (LINES + 1), so the lines are spread along the whole history. Master commits are an hour apart
-# and end at EPOCH; backports are a minute apart after their fork.
-# (Plain arithmetic, no helper functions: a $(...) per commit would cost 20,000 processes.)
-fast_import_stream() {
-    local i x k y t mark from
-    # Master: each commit edits one of 100 source files, like ordinary development.
-    for ((i = 1; i <= MASTER_LEN; i++)); do
-        t=$((EPOCH - (MASTER_LEN - i) * 3600))
-        printf 'commit refs/heads/master\nmark :%d\ncommitter Dev <dev@example.org> %d +0000\n' "$i" "$t"
-        data "Change $i to module $((i % 100))"
-        printf 'M 100644 inline src/mod-%d.c\n' $((i % 100))
-        data "/* module $((i % 100)), revision $i */"
-    done
-    # Release branches: release-1.X forks from master at its .0 release and gets backports.
-    for ((x = 0; x < LINES; x++)); do
-        from=$(((x + 1) * MASTER_LEN / (LINES + 1)))
-        for ((k = 1; k <= BRANCH_LEN; k++)); do
-            mark=$((MASTER_LEN + x * BRANCH_LEN + k))
-            t=$((EPOCH - (MASTER_LEN - from) * 3600 + k * 60))
-            printf 'commit refs/heads/release-1.%d\nmark :%d\ncommitter Dev <dev@example.org> %d +0000\n' "$x" "$mark" "$t"
-            data "Backport $k to 1.$x"
-            if ((k == 1)); then printf 'from :%d\n' "$from"; fi
-            printf 'M 100644 inline src/mod-%d.c\n' $((k % 100))
-            data "/* module $((k % 100)), 1.$x backport $k */"
-        done
-    done
-    # Annotated tags: v1.X.0 on master where the line forks, v1.X.Y spread along its branch with
-    # the latest patch release at the branch's tip.
-    for ((x = 0; x < LINES; x++)); do
-        for ((y = 0; y < PATCHES; y++)); do
-            if ((y == 0)); then
-                mark=$(((x + 1) * MASTER_LEN / (LINES + 1)))
-            else
-                mark=$((MASTER_LEN + x * BRANCH_LEN + y * BRANCH_LEN / (PATCHES - 1)))
-            fi
-            printf 'tag v1.%d.%d\nfrom :%d\ntagger Release Lead <release-lead@example.org> %d +0000\n' \
-                "$x" "$y" "$mark" "$EPOCH"
-            data "Release v1.$x.$y"
-        done
-    done
-}
-
-# The fix: 2 commits on top of master ($1), on the private remote only.
-fix_stream() {
-    local n
-    for n in 1 2; do
-        printf 'commit refs/heads/%s\nauthor Fix Lead <fix-lead@example.org> %d +0000\n' "$FIX_BRANCH" "$EPOCH"
-        printf 'committer Fix Lead <fix-lead@example.org> %d +0000\n' "$EPOCH"
-        data "Deny anonymous access by default, part $n (CVE-2026-0001)"
-        if ((n == 1)); then printf 'from %s\n' "$1"; fi
-        printf 'M 100644 inline SECURITY.txt\n'
-        data "anonymous access: denied (part $n)"
-    done
-}
-
-started=$(now_us)
-echo "generating $COMMITS commits and $((LINES * PATCHES)) tags ($LINES lines x $PATCHES patches)..." >&2
-git init -q --bare -b master "$TMP/public.git"
-fast_import_stream | git -C "$TMP/public.git" fast-import --quiet
-# Real remotes are packed (refs and objects); fast-import leaves loose refs and a raw pack.
-git -C "$TMP/public.git" gc --quiet
-# The private remote mirrors the public one (a local clone shares its objects) and holds the fix.
-git clone -q --bare "$TMP/public.git" "$TMP/security.git"
-fix_stream "$(git -C "$TMP/security.git" rev-parse master)" |
-    git -C "$TMP/security.git" fast-import --quiet
-# The release lead's clone knows the fix only through the private remote, so the first plan has
-# to fetch it, as on a real machine.
-git clone -q "$TMP/public.git" "$TMP/work"
-cd "$TMP/work"
-git remote add security "$TMP/security.git"
-echo "generated in $((($(now_us) - started) / 1000)) ms" >&2
+bench_build
+bench_tmp plan
+bench_git_env
+bench_generate
 
 # The pipeline, shaped like src/sample/pipeline.yaml; plan reads every section of it.
 mkdir -p pipelines
@@ -212,13 +91,6 @@ time_plan() {
     plan >/dev/null
     t1=$(now_us)
     printf '%d.%03d\n' $(((t1 - t0) / 1000)) $(((t1 - t0) % 1000))
-}
-
-# min / median / max of the numbers on stdin.
-stats() {
-    sort -n | awk '{ v[NR] = $1 } END {
-        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "min %.1f ms, median %.1f ms, max %.1f ms (%d runs)\n", v[1], m, v[NR], NR }'
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")

@@ -1,0 +1,463 @@
+//! Staging the draft release and publishing it, against a fake GitHub that behaves as GitHub
+//! does (tests/common/fake_github.rs), every request and response checked against GitHub's own
+//! API description.
+
+mod common;
+#[path = "common/fake_github.rs"]
+mod fake_github;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{Fixture, Run};
+use fake_github::FakeGitHub;
+
+const UPLOAD: &str = "POST /repos/{owner}/{repo}/releases/{release_id}/assets";
+const ARTIFACT: &str = "app-linux-amd64.tar.gz";
+
+struct World {
+    f: Fixture,
+    gh: FakeGitHub,
+    pipeline: PathBuf,
+}
+
+fn embargo_in(seconds: i64) -> String {
+    let at = jiff::Timestamp::now().as_second() + seconds;
+    jiff::Timestamp::from_second(at).unwrap().to_string()
+}
+
+impl World {
+    fn new() -> World {
+        let f = Fixture::new();
+        let gh = FakeGitHub::start();
+        let pipeline = f.sample_pipeline();
+        World { f, gh, pipeline }
+    }
+
+    fn p(&self) -> &str {
+        self.pipeline.to_str().unwrap()
+    }
+
+    fn embargo(&self, args: &[&str]) -> Run {
+        let api = self.gh.api_url();
+        self.f.embargo_env(
+            args,
+            &[
+                ("GITHUB_TOKEN", self.gh.token()),
+                ("EMBARGO_GITHUB_API_URL", &api),
+                ("EMBARGO_GITHUB_RETRY_BASE_MS", "20"),
+            ],
+        )
+    }
+
+    fn dist(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.f.state_dir("v1.0.2").join("dist").join(name)).unwrap()
+    }
+
+    fn sha(&self, name: &str) -> String {
+        embargo::checksum::sha256_file(&self.f.state_dir("v1.0.2").join("dist").join(name))
+            .unwrap()
+            .sha256
+    }
+
+    #[track_caller]
+    fn no_violations(&self) {
+        let v = self.gh.violations();
+        assert!(
+            v.is_empty(),
+            "requests or responses that GitHub's API description does not allow:\n{}",
+            v.join("\n")
+        );
+    }
+
+    /// Exactly one release for v1.0.2, with exactly one copy of each asset, all the built bytes.
+    #[track_caller]
+    fn one_release_with_the_built_assets(&self) -> fake_github::Release {
+        let releases = self.gh.releases_with_tag("v1.0.2");
+        assert_eq!(releases.len(), 1, "{releases:#?}");
+        let release = releases.into_iter().next().unwrap();
+        let names: Vec<&str> = release.assets.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        for name in [ARTIFACT, "SHA256SUMS"] {
+            let asset = release
+                .asset(name)
+                .unwrap_or_else(|| panic!("no {name} in {names:?}"));
+            assert_eq!(asset.state, "uploaded");
+            assert_eq!(asset.sha256, self.sha(name), "{name}");
+            assert_eq!(asset.bytes().unwrap(), self.dist(name).as_slice());
+        }
+        release
+    }
+}
+
+#[test]
+fn run_stages_a_draft_release_with_every_asset_and_nothing_public() {
+    let w = World::new();
+    let run = w.embargo(&["run", w.p()]);
+    run.expect(0);
+    let release = w.one_release_with_the_built_assets();
+    assert!(
+        release.draft,
+        "the release must stay a draft until the embargo"
+    );
+    assert_eq!(release.name.as_deref(), Some("v1.0.2"));
+    assert!(
+        release
+            .body
+            .as_deref()
+            .unwrap_or("")
+            .contains("Deny anonymous access")
+    );
+    // v1.1.0 exists: a patch on the older 1.0 line must never become "latest".
+    assert_eq!(release.make_latest.as_deref(), Some("false"));
+    assert!(w.gh.latest_release("example", "app").is_none());
+    // Every request carried the token, the API version and a User-Agent.
+    for r in w.gh.requests() {
+        assert_eq!(
+            r.header("authorization"),
+            Some("Bearer ***"),
+            "{} {}",
+            r.method,
+            r.path
+        );
+        assert_eq!(r.header("x-github-api-version"), Some("2022-11-28"));
+        assert!(r.header("user-agent").unwrap_or("").starts_with("embargo/"));
+    }
+    let uploads = w.gh.requests_for(UPLOAD);
+    assert_eq!(uploads.len(), 2);
+    assert!(
+        uploads
+            .iter()
+            .all(|u| u.header("content-length").is_some() && u.header("content-type").is_some())
+    );
+    // Nothing public: no ref on the public remote.
+    let refs =
+        w.f.git_in(&w.f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    assert!(!refs.contains("v1.0.2"), "{refs}");
+    w.no_violations();
+
+    // A rerun uploads nothing again and creates no second release.
+    let before = w.gh.requests().len();
+    w.embargo(&["run", w.p()]).expect(0);
+    let again: Vec<_> = w.gh.requests().into_iter().skip(before).collect();
+    assert!(
+        again.iter().all(|r| r.method == "GET"),
+        "{:?}",
+        again
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>()
+    );
+    w.one_release_with_the_built_assets();
+}
+
+#[test]
+fn publish_when_due_publishes_opens_the_pull_requests_and_reads_every_asset_back() {
+    let w = World::new();
+    let past = embargo_in(-30);
+    w.embargo(&["run", w.p(), "--embargo", &past]).expect(0);
+    let run = w.embargo(&["publish", w.p(), "--if-due", "--embargo", &past]);
+    run.expect(0);
+    assert!(
+        run.stdout.contains("release v1.0.2 is public"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("assets checked   app-linux-amd64.tar.gz, SHA256SUMS"),
+        "{}",
+        run.stdout
+    );
+    let release = w.one_release_with_the_built_assets();
+    assert!(!release.draft);
+    assert_eq!(release.make_latest.as_deref(), Some("false"));
+    let pulls = w.gh.pulls();
+    let mut pairs: Vec<(String, String)> = pulls
+        .iter()
+        .map(|p| (p.head_ref.clone(), p.base.clone()))
+        .collect();
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        [
+            (
+                "cherry-pick/v1.0.2/release-1.0".to_string(),
+                "release-1.0".to_string()
+            ),
+            (
+                "cherry-pick/v1.0.2/release-1.1".to_string(),
+                "release-1.1".to_string()
+            ),
+        ]
+    );
+    assert!(
+        pulls
+            .iter()
+            .all(|p| p.title == format!("Security fix 1.0.2 for {}", p.base))
+    );
+    // The assets were downloaded back.
+    let downloads =
+        w.gh.requests()
+            .into_iter()
+            .filter(|r| r.path.contains("/releases/download/"))
+            .count();
+    assert!(downloads >= 2, "{downloads}");
+    // The public remote has the frozen tag.
+    assert_eq!(
+        w.f.git_in(&w.f.sample.public, &["rev-parse", "refs/tags/v1.0.2"]),
+        w.f.git(&["rev-parse", "refs/tags/v1.0.2"])
+    );
+    w.no_violations();
+
+    // A second cron run changes nothing.
+    let before = w.gh.requests().len();
+    let again = w.embargo(&["publish", w.p(), "--if-due", "--embargo", &past]);
+    again.expect(0);
+    assert!(
+        again.stdout.contains("already published"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(w.gh.requests().len(), before);
+    assert_eq!(w.gh.pulls().len(), 2);
+}
+
+#[test]
+fn the_highest_release_becomes_latest() {
+    let w = World::new();
+    let past = embargo_in(-30);
+    // Line 1.1's latest final release is v1.1.0 (1.1.1-rc.0 does not count): v1.1.1 is the highest.
+    let run = w.embargo(&["run", w.p(), "--line", "1.1", "--embargo", &past]);
+    run.expect(0);
+    let releases = w.gh.releases_with_tag("v1.1.1");
+    assert_eq!(releases.len(), 1);
+    assert_eq!(releases[0].make_latest.as_deref(), Some("true"));
+    w.embargo(&[
+        "publish",
+        w.p(),
+        "--if-due",
+        "--line",
+        "1.1",
+        "--embargo",
+        &past,
+    ])
+    .expect(0);
+    assert_eq!(
+        w.gh.latest_release("example", "app").map(|r| r.tag_name),
+        Some("v1.1.1".to_string())
+    );
+    w.no_violations();
+}
+
+#[test]
+fn a_502_that_leaves_a_starter_asset_is_cleaned_up_and_uploaded_once() {
+    let w = World::new();
+    w.gh.upload_starter_next(1);
+    w.embargo(&["run", w.p()]).expect(0);
+    w.one_release_with_the_built_assets();
+    w.no_violations();
+}
+
+#[test]
+fn server_errors_rate_limits_and_lost_answers_are_retried_without_duplicates() {
+    let w = World::new();
+    w.gh.fail_next("GET /repos/{owner}/{repo}/releases", 2, 502);
+    w.gh.secondary_rate_limit_next("POST /repos/{owner}/{repo}/releases", 1, 403, 1);
+    // The draft is created, but the answer is lost: the runner must look before creating another.
+    w.gh.drop_after_processing_next("POST /repos/{owner}/{repo}/releases", 1);
+    w.gh.fail_next("PATCH *", 1, 500);
+    let started = Instant::now();
+    let run = w.embargo(&["run", w.p()]);
+    run.expect(0);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "retry-after was not honoured"
+    );
+    w.one_release_with_the_built_assets();
+    assert_eq!(
+        w.gh.pending_faults(),
+        1,
+        "only the PATCH fault is left (publish comes later)"
+    );
+    w.no_violations();
+}
+
+#[test]
+fn a_kill_during_the_uploads_then_a_rerun_ends_with_one_release_and_one_copy_of_each_asset() {
+    let w = World::new();
+    // The first upload is stored, but its answer comes late: the runner is killed meanwhile.
+    w.gh.delay_next(UPLOAD, 1, Duration::from_secs(5));
+    let api = w.gh.api_url();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_embargo"))
+        .args(["run", w.p()])
+        .current_dir(w.f.work())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(w.f.sample.env.iter().map(|(k, v)| (k, v)))
+        .env("GITHUB_TOKEN", w.gh.token())
+        .env("EMBARGO_GITHUB_API_URL", &api)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while w.gh.requests_for(UPLOAD).is_empty() {
+        assert!(Instant::now() < deadline, "no upload started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(w.gh.releases_with_tag("v1.0.2").len(), 1);
+
+    let run = w.embargo(&["run", w.p()]);
+    run.expect(0);
+    w.one_release_with_the_built_assets();
+    w.no_violations();
+}
+
+#[test]
+fn no_output_log_or_state_file_contains_the_token() {
+    let w = World::new();
+    let past = embargo_in(-30);
+    w.gh.fail_next("GET /repos/{owner}/{repo}/releases", 1, 502);
+    let mut all = String::new();
+    for args in [
+        vec!["plan", w.p(), "--embargo", &past],
+        vec!["run", w.p(), "-v", "--embargo", &past],
+        vec!["status", w.p()],
+        vec!["publish", w.p(), "--if-due", "-v", "--embargo", &past],
+        vec!["publish", w.p(), "--dry-run", "--embargo", &past],
+    ] {
+        let run = w.embargo(&args);
+        run.expect(0);
+        all.push_str(&run.all());
+    }
+    let state = w.f.work().join(".git/embargo");
+    for (path, _) in common::snapshot(&state) {
+        if let Ok(text) = std::fs::read(state.join(&path)) {
+            all.push_str(&String::from_utf8_lossy(&text));
+        }
+    }
+    assert!(all.contains("release v1.0.2 is public"));
+    assert!(!all.contains(w.gh.token()), "the token leaked");
+    // A refused token: the error names the problem, never the token.
+    let bad = FakeGitHub::with_token("ghp_TheRightOne");
+    let api = bad.api_url();
+    let f = Fixture::new();
+    let pipeline = f.sample_pipeline();
+    let run = f.embargo_env(
+        &["run", pipeline.to_str().unwrap()],
+        &[
+            ("GITHUB_TOKEN", "ghp_WrongTokenValue123"),
+            ("EMBARGO_GITHUB_API_URL", &api),
+        ],
+    );
+    run.expect(2);
+    assert!(run.stderr.contains("401"), "{}", run.stderr);
+    assert!(
+        !run.all().contains("ghp_WrongTokenValue123"),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
+fn a_missing_token_is_bad_input_naming_the_variable() {
+    let f = Fixture::new();
+    let pipeline = f.sample_pipeline();
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    run.expect(2);
+    assert!(run.stderr.contains("GITHUB_TOKEN"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("publish.github.token_env"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_draft_asset_replaced_behind_our_back_stops_publish_with_an_integrity_error() {
+    let w = World::new();
+    let past = embargo_in(-30);
+    w.embargo(&["run", w.p(), "--embargo", &past]).expect(0);
+    let release = w.one_release_with_the_built_assets();
+    // Someone swaps the binary on the draft.
+    let asset = release.asset(ARTIFACT).unwrap().id;
+    let client = reqwest::blocking::Client::new();
+    let response = client
+        .delete(format!(
+            "{}/repos/example/app/releases/assets/{asset}",
+            w.gh.api_url()
+        ))
+        .header("Authorization", format!("Bearer {}", w.gh.token()))
+        .header("User-Agent", "someone-else")
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    w.gh.seed_asset(release.id, ARTIFACT, b"a different binary");
+
+    let run = w.embargo(&["publish", w.p(), "--if-due", "--embargo", &past]);
+    run.expect(3);
+    assert!(
+        run.stderr.contains("app-linux-amd64.tar.gz"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("replaced"), "{}", run.stderr);
+    // Nothing went public.
+    assert!(w.gh.releases_with_tag("v1.0.2")[0].draft);
+    let refs =
+        w.f.git_in(&w.f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    assert!(!refs.contains("v1.0.2"), "{refs}");
+}
+
+#[test]
+fn publish_waits_for_the_instant_and_for_githubs_clock_when_it_is_behind() {
+    let w = World::new();
+    let soon = embargo_in(2);
+    w.embargo(&["run", w.p(), "--embargo", &soon]).expect(0);
+    // GitHub's clock runs 3 s behind ours: publishing must wait until GitHub too has passed it.
+    w.gh.set_date_skew(-3);
+    let run = w.embargo(&["publish", w.p(), "--wait", "--embargo", &soon]);
+    run.expect(0);
+    assert!(
+        run.stderr.contains("GitHub's clock is 3s behind ours"),
+        "{}",
+        run.stderr
+    );
+    let embargo: jiff::Timestamp = soon.parse().unwrap();
+    let publish =
+        w.gh.requests_for("PATCH /repos/{owner}/{repo}/releases/{release_id}")
+            .into_iter()
+            .next()
+            .expect("the release was published");
+    let github_time = publish.arrived.as_millisecond() - 3000;
+    assert!(
+        github_time >= embargo.as_millisecond(),
+        "published {} ms early by GitHub's clock",
+        embargo.as_millisecond() - github_time
+    );
+    assert!(!w.gh.releases_with_tag("v1.0.2")[0].draft);
+    w.no_violations();
+}
+
+#[test]
+fn publish_at_an_instant_seconds_away_is_not_early_and_within_a_second() {
+    let w = World::new();
+    let soon = embargo_in(3);
+    w.embargo(&["run", w.p(), "--embargo", &soon]).expect(0);
+    let run = w.embargo(&["publish", w.p(), "--wait", "--embargo", &soon]);
+    run.expect(0);
+    let embargo: jiff::Timestamp = soon.parse().unwrap();
+    let publish =
+        w.gh.requests_for("PATCH /repos/{owner}/{repo}/releases/{release_id}")
+            .into_iter()
+            .next()
+            .expect("the release was published");
+    let late = publish.arrived.as_millisecond() - embargo.as_millisecond();
+    assert!(late >= 0, "published {} ms early", -late);
+    assert!(late < 1000, "published {late} ms late");
+    w.no_violations();
+}

@@ -138,6 +138,7 @@ pub fn run(
         // Someone else's release (or a half-deleted one of ours): refuse before writing any state.
         return Err(stages::prepare::taken(&plan));
     }
+    let _lock = crate::lock::lock(&plan.state_dir, "run")?;
     let mut journal = Journal::open(&plan.state_dir)?;
     let ctx = Context {
         pipeline,

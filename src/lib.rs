@@ -12,6 +12,7 @@ pub mod error;
 pub mod git;
 pub mod github;
 pub mod journal;
+pub mod lock;
 pub mod pipeline;
 pub mod plan;
 pub mod process;

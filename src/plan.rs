@@ -125,15 +125,16 @@ pub fn resolve(
         Var::Commit | Var::Target => String::new(),
     };
     let patch_branch = pipeline.branch.expand(values);
-    for (what, refname) in [
-        ("versioning.tag", format!("refs/tags/{tag}")),
-        ("versioning.branch", format!("refs/heads/{patch_branch}")),
+    for (what, kind, name) in [
+        ("versioning.tag", "tag", &tag),
+        ("versioning.branch", "branch", &patch_branch),
     ] {
-        if !git::valid_ref_name(&refname) {
+        if let Some(why) = git::bad_short_ref(kind, name) {
             return Err(Error::bad_input(format!(
-                "{}: {what} gives `{refname}`, which is not a valid git ref name",
+                "{}: {what} gives {why}",
                 pipeline.file.display()
-            )));
+            ))
+            .with_hint(format!("change {what} in the pipeline")));
         }
     }
 

@@ -24,9 +24,8 @@ pub struct Job {
     pub name: String,
     pub command: String,
     pub cwd: PathBuf,
+    /// The command's whole environment: nothing of the runner's own is inherited.
     pub env: Vec<(String, String)>,
-    /// Variables of the runner's own environment the command must not see.
-    pub remove_env: Vec<String>,
     pub timeout: Duration,
     /// The log file the output is appended to.
     pub log: PathBuf,
@@ -101,17 +100,15 @@ pub fn run(job: &Job, on_line: &mut dyn FnMut(&str)) -> std::io::Result<Outcome>
         .open(&job.log)?;
     writeln!(log, "=== {} ===\n$ {}", job.name, job.command)?;
 
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
+    let mut cmd = Command::new("/bin/sh");
+    cmd.env_clear()
+        .arg("-c")
         .arg(&job.command)
         .current_dir(&job.cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    for key in &job.remove_env {
-        cmd.env_remove(key);
-    }
     for (k, v) in &job.env {
         cmd.env(k, v);
     }
@@ -232,8 +229,10 @@ mod tests {
             name: "t".into(),
             command: command.into(),
             cwd: dir.to_path_buf(),
-            env: vec![("EMBARGO_VERSION".into(), "1.0.1".into())],
-            remove_env: vec![],
+            env: vec![
+                ("EMBARGO_VERSION".into(), "1.0.1".into()),
+                ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+            ],
             timeout,
             log: dir.join("log"),
         }

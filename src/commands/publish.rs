@@ -28,6 +28,16 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         &pipeline,
         args.common.state_dir.as_deref(),
     )?;
+    let _lock = match crate::lock::try_lock(&dir, "publish")? {
+        Ok(lock) => lock,
+        // Cron runs overlap: the one that holds the lock does the work.
+        Err(holder) if args.if_due => {
+            println!("another runner is publishing this release ({holder}); nothing to do");
+            return Ok(Exit::Done);
+        }
+        Err(_) => crate::lock::lock(&dir, "publish")?,
+    };
+    // Read after taking the lock: a runner that held it may just have finished.
     let mut journal = Journal::open(&dir)?;
     if let Some(done) = journal.completed(Stage::Publish) {
         let published: Published = detail(&journal, Stage::Publish)?;

@@ -233,6 +233,33 @@ fn abort_command(state: RepositoryState) -> &'static str {
     }
 }
 
+/// Why a branch or tag name made from a template would be a bad ref, if it would: git's rules,
+/// and also names git allows that would surprise (`-x` reads as an option, `refs/...` would
+/// nest a ref inside `refs/heads/`, spaces and control characters).
+pub fn bad_short_ref(kind: &str, name: &str) -> Option<String> {
+    let prefix = if kind == "tag" {
+        "refs/tags/"
+    } else {
+        "refs/heads/"
+    };
+    let why = if name.is_empty() {
+        "it is empty"
+    } else if name.starts_with('-') {
+        "it starts with `-`, which commands read as an option"
+    } else if name.starts_with("refs/") || name == "HEAD" {
+        "it names a ref outside refs/heads and refs/tags"
+    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "it contains white space or a control character"
+    } else if name.contains("..") || name.contains("@{") {
+        "it contains `..` or `@{`"
+    } else if !valid_ref_name(&format!("{prefix}{name}")) {
+        "git does not accept it as a ref name"
+    } else {
+        return None;
+    };
+    Some(format!("the {kind} name `{name}` is refused: {why}"))
+}
+
 /// Whether `refname` (like `refs/heads/v1.0.1`) is a name git accepts.
 pub fn valid_ref_name(refname: &str) -> bool {
     git2::Reference::is_valid_name(refname)

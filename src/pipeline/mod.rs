@@ -148,6 +148,8 @@ pub struct BuildSpec {
     pub steps: Vec<StepSpec>,
     pub artifacts: Vec<Template>,
     pub checksums: Template,
+    /// Variables of embargo's environment that build steps and checks may see.
+    pub env_passthrough: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -579,10 +581,22 @@ impl Checker<'_> {
             None => Template::parse("SHA256SUMS", RELEASE_VARS)
                 .map_err(|e| self.whole(e.to_string()))?,
         };
+        let mut env_passthrough = Vec::new();
+        for v in &raw.env_passthrough {
+            let name = v.value.trim();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(self.at(
+                    v.referenced,
+                    format!("build.env_passthrough: `{name}` is not an environment variable name"),
+                ));
+            }
+            env_passthrough.push(name.to_string());
+        }
         Ok(BuildSpec {
             steps,
             artifacts,
             checksums,
+            env_passthrough,
         })
     }
 

@@ -91,6 +91,11 @@ pub struct Build {
     /// The checksums file written beside the artifacts (default `SHA256SUMS`).
     #[schemars(with = "Option<String>")]
     pub checksums: Option<Spanned<String>>,
+    /// Variables of embargo's own environment that build steps and checks may see. They run
+    /// with a clean environment otherwise: PATH, HOME, the EMBARGO_* values and their own `env`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub env_passthrough: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

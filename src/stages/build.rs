@@ -66,7 +66,16 @@ pub fn step_job(
     commit: &str,
     extra: &[(String, String)],
 ) -> Job {
-    let mut env = ctx.plan.env(commit);
+    // A clean environment: a compromised build script must not find the publishing token or
+    // anything else of the release lead's. Only what the pipeline names gets through.
+    let mut env: Vec<(String, String)> = ["PATH", "HOME"]
+        .iter()
+        .map(|k| k.to_string())
+        .chain(ctx.pipeline.build.env_passthrough.iter().cloned())
+        .filter(|k| !ctx.secret_env().contains(k))
+        .filter_map(|k| std::env::var(&k).ok().map(|v| (k, v)))
+        .collect();
+    env.extend(ctx.plan.env(commit));
     env.extend(extra.iter().cloned());
     env.extend(step.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     Job {
@@ -74,7 +83,6 @@ pub fn step_job(
         command: step.run.clone(),
         cwd: cwd.to_path_buf(),
         env,
-        remove_env: ctx.secret_env(),
         timeout: step.timeout,
         log: log.to_path_buf(),
     }
@@ -117,6 +125,21 @@ pub fn run_job(ctx: &Context<'_>, job: &Job) -> Result<process::Outcome, Error> 
         )));
     }
     Ok(outcome)
+}
+
+/// Why a file name cannot be a release asset as it is: GitHub renames names with other
+/// characters, and the published name must be the checksummed name.
+pub fn bad_asset_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name.starts_with('.') {
+        Some("it is empty or starts with `.`")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    {
+        Some("it has characters other than letters, digits, `.`, `-` and `_`")
+    } else {
+        None
+    }
 }
 
 /// Copies every file the artifact globs match into `dist/`, then hashes them.
@@ -163,6 +186,13 @@ fn collect(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            if let Some(why) = bad_asset_name(&name) {
+                return Err(Error::bad_input(format!(
+                    "build.artifacts: {} cannot be a release asset: {why}",
+                    path.display()
+                ))
+                .with_hint("name artifacts with letters, digits, `.`, `-` and `_` (GitHub renames anything else)"));
+            }
             if let Some((_, other)) = files.iter().find(|(n, _)| *n == name) {
                 if *other == real {
                     matched += 1;
@@ -192,6 +222,11 @@ fn collect(
         .build
         .checksums
         .expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
+    if let Some(why) = bad_asset_name(&checksums_file) {
+        return Err(Error::bad_input(format!(
+            "build.checksums: `{checksums_file}` cannot be a release asset: {why}"
+        )));
+    }
     if files.iter().any(|(n, _)| *n == checksums_file) {
         return Err(Error::bad_input(format!(
             "build.checksums: `{checksums_file}` is also the name of an artifact"

@@ -106,9 +106,9 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Picked, Error> {
             other => plan.value(other, Some(&prepared.release_commit)),
         });
         let refname = format!("refs/heads/{branch}");
-        if !git::valid_ref_name(&refname) {
+        if let Some(why) = git::bad_short_ref("branch", &branch) {
             return Err(Error::bad_input(format!(
-                "cherry_pick.branch gives `{refname}` for the target {target}, which is not a valid git ref name"
+                "cherry_pick.branch gives, for the target {target}, {why}"
             )));
         }
         match apply::apply(ctx.repo, *tip, &commits, &committer) {

@@ -134,7 +134,10 @@ pub fn run(
     let started_here = journal::read(&plan.state_dir.join("journal.jsonl"))?
         .iter()
         .any(|e| e.stage == journal::Stage::Prepare && e.event == journal::Event::Completed);
-    if !plan.already_exists.is_empty() && !started_here {
+    if !plan.already_exists.is_empty()
+        && !started_here
+        && stages::prepare::pending_branch(&plan, &workspace.repo).is_none()
+    {
         // Someone else's release (or a half-deleted one of ours): refuse before writing any state.
         return Err(stages::prepare::taken(&plan));
     }

@@ -5,90 +5,14 @@
 mod common;
 #[path = "common/fake_github.rs"]
 mod fake_github;
+#[path = "common/world.rs"]
+mod world;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{Fixture, Run};
+use common::Fixture;
 use fake_github::FakeGitHub;
-
-const UPLOAD: &str = "POST /repos/{owner}/{repo}/releases/{release_id}/assets";
-const ARTIFACT: &str = "app-linux-amd64.tar.gz";
-
-struct World {
-    f: Fixture,
-    gh: FakeGitHub,
-    pipeline: PathBuf,
-}
-
-fn embargo_in(seconds: i64) -> String {
-    let at = jiff::Timestamp::now().as_second() + seconds;
-    jiff::Timestamp::from_second(at).unwrap().to_string()
-}
-
-impl World {
-    fn new() -> World {
-        let f = Fixture::new();
-        let gh = FakeGitHub::start();
-        let pipeline = f.sample_pipeline();
-        World { f, gh, pipeline }
-    }
-
-    fn p(&self) -> &str {
-        self.pipeline.to_str().unwrap()
-    }
-
-    fn embargo(&self, args: &[&str]) -> Run {
-        let api = self.gh.api_url();
-        self.f.embargo_env(
-            args,
-            &[
-                ("GITHUB_TOKEN", self.gh.token()),
-                ("EMBARGO_GITHUB_API_URL", &api),
-                ("EMBARGO_GITHUB_RETRY_BASE_MS", "20"),
-            ],
-        )
-    }
-
-    fn dist(&self, name: &str) -> Vec<u8> {
-        std::fs::read(self.f.state_dir("v1.0.2").join("dist").join(name)).unwrap()
-    }
-
-    fn sha(&self, name: &str) -> String {
-        embargo::checksum::sha256_file(&self.f.state_dir("v1.0.2").join("dist").join(name))
-            .unwrap()
-            .sha256
-    }
-
-    #[track_caller]
-    fn no_violations(&self) {
-        let v = self.gh.violations();
-        assert!(
-            v.is_empty(),
-            "requests or responses that GitHub's API description does not allow:\n{}",
-            v.join("\n")
-        );
-    }
-
-    /// Exactly one release for v1.0.2, with exactly one copy of each asset, all the built bytes.
-    #[track_caller]
-    fn one_release_with_the_built_assets(&self) -> fake_github::Release {
-        let releases = self.gh.releases_with_tag("v1.0.2");
-        assert_eq!(releases.len(), 1, "{releases:#?}");
-        let release = releases.into_iter().next().unwrap();
-        let names: Vec<&str> = release.assets.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names.len(), 2, "{names:?}");
-        for name in [ARTIFACT, "SHA256SUMS"] {
-            let asset = release
-                .asset(name)
-                .unwrap_or_else(|| panic!("no {name} in {names:?}"));
-            assert_eq!(asset.state, "uploaded");
-            assert_eq!(asset.sha256, self.sha(name), "{name}");
-            assert_eq!(asset.bytes().unwrap(), self.dist(name).as_slice());
-        }
-        release
-    }
-}
+use world::{ARTIFACT, UPLOAD, World, embargo_in};
 
 #[test]
 fn run_stages_a_draft_release_with_every_asset_and_nothing_public() {

@@ -140,6 +140,7 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     let started = Instant::now();
     match publish::run(&job, client.as_ref()) {
         Ok(published) => {
+            crate::failpoint::hit("publish:before-journal");
             let value = serde_json::to_value(&published).map_err(|e| {
                 Error::stage_failed(format!("cannot record the publish stage: {e}"))
             })?;

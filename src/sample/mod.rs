@@ -44,8 +44,11 @@ set -eu
 rm -rf dist
 mkdir -p dist/pkg
 sed "s/@VERSION@/${EMBARGO_VERSION:-dev}/" app.sh > dist/pkg/app
-chmod 755 dist/pkg/app
 cp auth.conf dist/pkg/auth.conf
+# Reproducible: fixed modes and times, files in a fixed order, no name or time in the gzip header.
+chmod 755 dist/pkg/app
+chmod 644 dist/pkg/auth.conf
+touch -t 202601010000 dist/pkg/app dist/pkg/auth.conf
 tar -cf - -C dist/pkg app auth.conf | gzip -n > dist/app-linux-amd64.tar.gz
 echo "built dist/app-linux-amd64.tar.gz for ${EMBARGO_TAG:-dev}"
 "#;

@@ -53,6 +53,7 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Built, Error> {
             ctx,
             &step_job(ctx, step, &checkout, &log, &prepared.release_commit, &[]),
         )?;
+        crate::failpoint::hit(&format!("build:after-step:{}", step.name));
     }
     collect(ctx, prepared, &checkout, &dist)
 }

@@ -134,6 +134,7 @@ pub fn run(
         ))
         .with_hint("this needs a person: find out who published it"));
     }
+    crate::failpoint::hit("stage:after-draft-created");
     ctx.reporter.emit(Event::Note(&format!(
         "draft release {} (id {}) on {}",
         prepared.tag, release.id, client.repository
@@ -181,6 +182,7 @@ pub fn upload_all(
             releases::delete_asset(client, asset.id)?;
         }
         let asset = upload_one(client, release, file, reporter)?;
+        crate::failpoint::hit(&format!("upload:after:{}", file.name));
         staged.push(staged_asset(asset.id, file));
     }
     Ok(staged)

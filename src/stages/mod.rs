@@ -140,13 +140,16 @@ fn step<T: Serialize>(
 ) -> Result<T, Error> {
     ctx.reporter.emit(Event::StageStarted(stage));
     journal.record(stage, JournalEvent::Started, serde_json::Value::Null, None)?;
+    crate::failpoint::hit(&format!("{}:started", stage.name()));
     let started = Instant::now();
     match work() {
         Ok(out) => {
+            crate::failpoint::hit(&format!("{}:before-journal", stage.name()));
             let value = serde_json::to_value(&out).map_err(|e| {
                 Error::stage_failed(format!("cannot record the {} stage: {e}", stage.name()))
             })?;
             journal.record(stage, JournalEvent::Completed, value, None)?;
+            crate::failpoint::hit(&format!("{}:completed", stage.name()));
             ctx.reporter.emit(Event::StageFinished {
                 stage,
                 elapsed: started.elapsed(),

@@ -6,37 +6,61 @@ use git2::Oid;
 use super::{Context, Prepared};
 use crate::error::Error;
 use crate::git::apply::{self, ApplyError};
-use crate::git::{self, short};
+use crate::git::{self, LocalRepo, short};
 use crate::plan::Plan;
+
+/// Names the patch branch (ref and commit) before it is created, so that a run killed between
+/// creating it and journaling it can tell its own branch from someone else's.
+const PENDING: &str = "prepare.pending";
+
+/// The patch branch this release created just before a crash, if that is what is in the way.
+pub fn pending_branch(plan: &Plan, repo: &LocalRepo) -> Option<Oid> {
+    let text = std::fs::read_to_string(plan.state_dir.join(PENDING)).ok()?;
+    let (refname, sha) = text.trim().split_once(' ')?;
+    let oid = Oid::from_str(sha).ok()?;
+    let only_our_branch =
+        plan.already_exists.len() == 1 && plan.already_exists[0].starts_with("branch ");
+    (refname == plan.branch_ref() && repo.ref_target(refname) == Some(oid) && only_our_branch)
+        .then_some(oid)
+}
 
 pub fn run(ctx: &Context<'_>) -> Result<Prepared, Error> {
     let plan = ctx.plan;
-    if !plan.already_exists.is_empty() {
-        return Err(taken(plan));
-    }
-    let committer = ctx.repo.committer()?;
-    let release_commit = apply::apply(ctx.repo, plan.previous_commit, &plan.fix_oids, &committer)
-        .map_err(|e| explain(e, &plan.previous.tag))?;
+    let adopted = if plan.already_exists.is_empty() {
+        None
+    } else {
+        Some(pending_branch(plan, ctx.repo).ok_or_else(|| taken(plan))?)
+    };
+    let release_commit = match adopted {
+        Some(oid) => oid,
+        None => {
+            let committer = ctx.repo.committer()?;
+            let oid = apply::apply(ctx.repo, plan.previous_commit, &plan.fix_oids, &committer)
+                .map_err(|e| explain(e, &plan.previous.tag))?;
+            write_pending(&plan.state_dir, &plan.branch_ref(), oid)?;
+            ctx.repo
+                .repo
+                .reference(
+                    &plan.branch_ref(),
+                    oid,
+                    false,
+                    &format!(
+                        "embargo: patch branch {} = {} + fix",
+                        plan.patch_branch, plan.previous.tag
+                    ),
+                )
+                .map_err(git::failed(format_args!(
+                    "creating the patch branch {}",
+                    plan.branch_ref()
+                )))?;
+            oid
+        }
+    };
     let commit = ctx
         .repo
         .repo
         .find_commit(release_commit)
         .map_err(git::failed("reading the release commit"))?;
-    ctx.repo
-        .repo
-        .reference(
-            &plan.branch_ref(),
-            release_commit,
-            false,
-            &format!(
-                "embargo: patch branch {} = {} + fix",
-                plan.patch_branch, plan.previous.tag
-            ),
-        )
-        .map_err(git::failed(format_args!(
-            "creating the patch branch {}",
-            plan.branch_ref()
-        )))?;
     Ok(Prepared {
         release_commit: release_commit.to_string(),
         tree: commit.tree_id().to_string(),
@@ -45,6 +69,15 @@ pub fn run(ctx: &Context<'_>) -> Result<Prepared, Error> {
         patch_branch: plan.patch_branch.clone(),
         fix_commits: plan.fix_commits.clone(),
     })
+}
+
+fn write_pending(state_dir: &std::path::Path, refname: &str, oid: Oid) -> Result<(), Error> {
+    let path = state_dir.join(PENDING);
+    let fail =
+        |e: std::io::Error| Error::stage_failed(format!("cannot write {}: {e}", path.display()));
+    let mut file = std::fs::File::create(&path).map_err(fail)?;
+    std::io::Write::write_all(&mut file, format!("{refname} {oid}\n").as_bytes()).map_err(fail)?;
+    file.sync_all().map_err(fail)
 }
 
 /// The patch version's tag or branch exists already: the release must not start over it.

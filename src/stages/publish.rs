@@ -325,6 +325,7 @@ pub fn run(job: &Job<'_>, client: Option<&Client>) -> Result<Published, Error> {
         ));
     }
     let published_at = journal::now();
+    crate::failpoint::hit("publish:after-public-push");
 
     let mut published = Published {
         tag: job.manifest.tag.clone(),
@@ -344,6 +345,7 @@ pub fn run(job: &Job<'_>, client: Option<&Client>) -> Result<Published, Error> {
         } else {
             release
         };
+        crate::failpoint::hit("publish:after-release-published");
         job.note(&format!("published {}", release.html_url));
         published.release_url = Some(release.html_url.clone());
 
@@ -367,6 +369,7 @@ pub fn run(job: &Job<'_>, client: Option<&Client>) -> Result<Published, Error> {
                     &pull_title(&job.manifest.version, &pick.target),
                     &body,
                 )?;
+                crate::failpoint::hit(&format!("publish:after-pull:{}", pick.target));
                 job.note(&format!(
                     "pull request #{} {} -> {}",
                     pr.number, pick.branch, pick.target

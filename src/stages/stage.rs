@@ -71,6 +71,7 @@ pub fn run(
     if !ok {
         return Err(explain_push(&summary, &args, &output, private));
     }
+    crate::failpoint::hit("stage:after-private-push");
     let mut staged = Staged {
         remote: private.clone(),
         refs,

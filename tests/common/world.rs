@@ -1,0 +1,138 @@
+//! A sample project and a fake GitHub, with the real binary run against both.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use crate::common::{Fixture, Run};
+use crate::fake_github::{self, FakeGitHub};
+
+pub const UPLOAD: &str = "POST /repos/{owner}/{repo}/releases/{release_id}/assets";
+pub const ARTIFACT: &str = "app-linux-amd64.tar.gz";
+
+pub struct World {
+    pub f: Fixture,
+    pub gh: FakeGitHub,
+    pub pipeline: PathBuf,
+}
+
+pub fn embargo_in(seconds: i64) -> String {
+    let at = jiff::Timestamp::now().as_second() + seconds;
+    jiff::Timestamp::from_second(at).unwrap().to_string()
+}
+
+impl World {
+    pub fn new() -> World {
+        let f = Fixture::new();
+        let gh = FakeGitHub::start();
+        let pipeline = f.sample_pipeline();
+        World { f, gh, pipeline }
+    }
+
+    pub fn p(&self) -> &str {
+        self.pipeline.to_str().unwrap()
+    }
+
+    pub fn embargo(&self, args: &[&str]) -> Run {
+        self.embargo_env(args, &[])
+    }
+
+    /// With more environment variables (a crash point, say).
+    pub fn embargo_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let api = self.gh.api_url();
+        let mut env = vec![
+            ("GITHUB_TOKEN", self.gh.token()),
+            ("EMBARGO_GITHUB_API_URL", api.as_str()),
+            ("EMBARGO_GITHUB_RETRY_BASE_MS", "20"),
+        ];
+        env.extend_from_slice(extra);
+        self.f.embargo_env(args, &env)
+    }
+
+    /// Everything a release leaves behind that must not depend on how often it was interrupted:
+    /// the refs of both remotes, the releases with their assets, the pull requests.
+    pub fn end_state(&self) -> String {
+        let refs = |dir: &std::path::Path| {
+            self.f
+                .git_in(dir, &["for-each-ref", "--format=%(objectname) %(refname)"])
+        };
+        let mut releases: Vec<String> = self
+            .gh
+            .releases()
+            .iter()
+            .map(|r| {
+                let assets: Vec<String> = r
+                    .assets
+                    .iter()
+                    .map(|a| format!("{} {} {} {}", a.name, a.state, a.size, a.sha256))
+                    .collect();
+                format!(
+                    "release {} draft={} latest={:?} assets=[{}]",
+                    r.tag_name,
+                    r.draft,
+                    r.make_latest,
+                    assets.join(", ")
+                )
+            })
+            .collect();
+        releases.sort();
+        let mut pulls: Vec<String> = self
+            .gh
+            .pulls()
+            .iter()
+            .map(|p| {
+                format!(
+                    "pull {} -> {} {} {:?}",
+                    p.head_ref, p.base, p.state, p.title
+                )
+            })
+            .collect();
+        pulls.sort();
+        format!(
+            "public:\n{}\nprivate:\n{}\n{}\n{}\n",
+            refs(&self.f.sample.public),
+            refs(&self.f.sample.private),
+            releases.join("\n"),
+            pulls.join("\n")
+        )
+    }
+
+    pub fn dist(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.f.state_dir("v1.0.2").join("dist").join(name)).unwrap()
+    }
+
+    pub fn sha(&self, name: &str) -> String {
+        embargo::checksum::sha256_file(&self.f.state_dir("v1.0.2").join("dist").join(name))
+            .unwrap()
+            .sha256
+    }
+
+    #[track_caller]
+    pub fn no_violations(&self) {
+        let v = self.gh.violations();
+        assert!(
+            v.is_empty(),
+            "requests or responses that GitHub's API description does not allow:\n{}",
+            v.join("\n")
+        );
+    }
+
+    /// Exactly one release for v1.0.2, with exactly one copy of each asset, all the built bytes.
+    #[track_caller]
+    pub fn one_release_with_the_built_assets(&self) -> fake_github::Release {
+        let releases = self.gh.releases_with_tag("v1.0.2");
+        assert_eq!(releases.len(), 1, "{releases:#?}");
+        let release = releases.into_iter().next().unwrap();
+        let names: Vec<&str> = release.assets.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        for name in [ARTIFACT, "SHA256SUMS"] {
+            let asset = release
+                .asset(name)
+                .unwrap_or_else(|| panic!("no {name} in {names:?}"));
+            assert_eq!(asset.state, "uploaded");
+            assert_eq!(asset.sha256, self.sha(name), "{name}");
+            assert_eq!(asset.bytes().unwrap(), self.dist(name).as_slice());
+        }
+        release
+    }
+}

@@ -385,3 +385,130 @@ fn publish_at_an_instant_seconds_away_is_not_early_and_within_a_second() {
     assert!(late < 1000, "published {late} ms late");
     w.no_violations();
 }
+
+#[test]
+fn a_second_runner_is_refused_naming_the_holder_and_a_killed_one_blocks_nobody() {
+    let w = World::new();
+    // A slow build keeps the first runner busy.
+    let text = std::fs::read_to_string(&w.pipeline)
+        .unwrap()
+        .replace("run: ./build.sh", "run: sleep 4 && ./build.sh");
+    std::fs::write(&w.pipeline, text).unwrap();
+    let api = w.gh.api_url();
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_embargo"))
+            .args(["run", w.p()])
+            .current_dir(w.f.work())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(w.f.sample.env.iter().map(|(k, v)| (k, v)))
+            .env("GITHUB_TOKEN", w.gh.token())
+            .env("EMBARGO_GITHUB_API_URL", &api)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = spawn();
+    let lock = w.f.state_dir("v1.0.2").join("lock");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&lock)
+        .map(|t| t.is_empty())
+        .unwrap_or(true)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the first runner never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = w.embargo(&["run", w.p()]);
+    second.expect(2);
+    assert!(
+        second
+            .stderr
+            .contains("another runner is working on this release"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains(&format!("(pid {})", first.id())),
+        "{}",
+        second.stderr
+    );
+    // The first runner dies without cleaning up: its lock goes with it.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    w.embargo(&["run", w.p()]).expect(0);
+    w.one_release_with_the_built_assets();
+}
+
+#[test]
+fn racing_cron_runs_publish_exactly_once() {
+    let w = World::new();
+    let past = embargo_in(-30);
+    w.embargo(&["run", w.p(), "--embargo", &past]).expect(0);
+    let api = w.gh.api_url();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_embargo"))
+                .args(["publish", w.p(), "--if-due", "--embargo", &past])
+                .current_dir(w.f.work())
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .envs(w.f.sample.env.iter().map(|(k, v)| (k, v)))
+                .env("GITHUB_TOKEN", w.gh.token())
+                .env("EMBARGO_GITHUB_API_URL", &api)
+                .output_async()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let release = w.one_release_with_the_built_assets();
+    assert!(!release.draft);
+    assert_eq!(w.gh.pulls().len(), 2);
+    let publishes =
+        w.gh.requests_for("PATCH /repos/{owner}/{repo}/releases/{release_id}");
+    assert_eq!(
+        publishes.len(),
+        1,
+        "the release was published more than once"
+    );
+    w.no_violations();
+}
+
+#[test]
+fn a_github_clock_far_behind_keeps_a_due_release_unpublished() {
+    let w = World::new();
+    let past = embargo_in(-30);
+    w.embargo(&["run", w.p(), "--embargo", &past]).expect(0);
+    // Our clock says the embargo passed 30 s ago; GitHub's says it is an hour away.
+    w.gh.set_date_skew(-3600);
+    let run = w.embargo(&["publish", w.p(), "--if-due", "--embargo", &past]);
+    run.expect(0);
+    assert!(run.stdout.contains("is not due"), "{}", run.stdout);
+    assert!(w.gh.releases_with_tag("v1.0.2")[0].draft);
+    let refs =
+        w.f.git_in(&w.f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    assert!(!refs.contains("v1.0.2"), "{refs}");
+}
+
+/// `Command::spawn` with piped output, for running several at once.
+trait OutputAsync {
+    fn output_async(&mut self) -> std::process::Child;
+}
+
+impl OutputAsync for std::process::Command {
+    fn output_async(&mut self) -> std::process::Child {
+        self.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}

@@ -823,3 +823,50 @@ fn publish_wait_is_never_early_and_close_to_the_instant() {
         run.stderr
     );
 }
+
+#[test]
+fn build_steps_and_checks_run_with_a_clean_environment() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline_with(&[
+        ("run: ./build.sh", "run: env > build-env.txt && ./build.sh"),
+        (
+            "  checksums: SHA256SUMS",
+            "  checksums: SHA256SUMS\n  env_passthrough: [RELEASE_CHANNEL]",
+        ),
+    ]);
+    let run = f.embargo_env(
+        &["run", pipeline.to_str().unwrap()],
+        &[
+            ("GITHUB_TOKEN", "ghp_MustNotReachTheBuild"),
+            ("RELEASE_CHANNEL", "stable"),
+            ("AWS_SECRET_ACCESS_KEY", "nope"),
+        ],
+    );
+    run.expect(0);
+    let env =
+        std::fs::read_to_string(f.state_dir("v1.0.2").join("checkout/build-env.txt")).unwrap();
+    let names: Vec<&str> = env
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .collect();
+    assert!(!env.contains("ghp_MustNotReachTheBuild"), "{env}");
+    assert!(!env.contains("AWS_SECRET_ACCESS_KEY"), "{env}");
+    assert!(env.contains("RELEASE_CHANNEL=stable"), "{env}");
+    assert!(env.contains("EMBARGO_VERSION=1.0.2"), "{env}");
+    for name in &names {
+        assert!(
+            [
+                "PATH",
+                "HOME",
+                "RELEASE_CHANNEL",
+                "PWD",
+                "SHLVL",
+                "_",
+                "OLDPWD"
+            ]
+            .contains(name)
+                || name.starts_with("EMBARGO_"),
+            "{name} leaked into the build: {env}"
+        );
+    }
+}

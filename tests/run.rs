@@ -870,3 +870,28 @@ fn build_steps_and_checks_run_with_a_clean_environment() {
         );
     }
 }
+
+#[test]
+fn a_tag_moved_on_the_public_remote_after_publishing_is_an_integrity_violation() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    let p = pipeline.to_str().unwrap();
+    let past = embargo_in(-60);
+    f.embargo(&["run", p, "--embargo", &past]).expect(0);
+    f.embargo(&["publish", p, "--if-due", "--embargo", &past])
+        .expect(0);
+    f.git_in(&f.sample.public, &["tag", "-f", "v1.0.2", "master"]);
+    let run = f.embargo(&["publish", p, "--if-due", "--embargo", &past]);
+    run.expect(3);
+    assert!(
+        run.stderr.contains("refs/tags/v1.0.2 on the public remote"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&f.git(&["rev-parse", "refs/tags/v1.0.2"])),
+        "{}",
+        run.stderr
+    );
+}

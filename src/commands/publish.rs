@@ -41,6 +41,10 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     let mut journal = Journal::open(&dir)?;
     if let Some(done) = journal.completed(Stage::Publish) {
         let published: Published = detail(&journal, Stage::Publish)?;
+        // Done, but still exactly what was frozen? A tag moved on the public remote afterwards
+        // is an integrity violation even now.
+        let manifest = Manifest::read(&dir)?;
+        publish::prove_public(&workspace.git, &pipeline.repository.public, &manifest)?;
         if args.common.json {
             print_json(&published)?;
         } else {

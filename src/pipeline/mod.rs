@@ -232,11 +232,18 @@ fn read_wire(file: &Path, text: &str) -> Result<wire::PipelineFile, PipelineErro
             .location()
             .map(|l| (l.line(), l.column()))
             .unwrap_or((0, 0));
+        // An error met through an alias (`*name`) wraps the error itself.
+        let mut cause = &e;
+        while let serde_saphyr::Error::AliasError { error, .. }
+        | serde_saphyr::Error::WithSnippet { error, .. } = cause
+        {
+            cause = error;
+        }
         PipelineError {
             file: file.to_path_buf(),
             line,
             column,
-            message: match &e {
+            message: match cause {
                 // serde-saphyr's own wording tells the reader to change its parser options.
                 serde_saphyr::Error::DuplicateMappingKey { key: Some(key), .. } => {
                     format!("duplicate key `{key}`: a key may appear only once in a mapping")
@@ -244,20 +251,53 @@ fn read_wire(file: &Path, text: &str) -> Result<wire::PipelineFile, PipelineErro
                 serde_saphyr::Error::DuplicateMappingKey { key: None, .. } => {
                     "duplicate key: a key may appear only once in a mapping".to_string()
                 }
+                // Its wording is a Rust debug dump (`budget breached: Nodes { nodes: 250001 }`).
+                serde_saphyr::Error::Budget { breach, .. } => format!(
+                    "the YAML exceeds a limit of the reader ({breach:?}): a pipeline is a page \
+                     of YAML, without deep nesting or aliases that expand to a large document"
+                ),
                 _ => clean_yaml_message(&e.to_string()),
             },
         }
     })
 }
 
-/// serde-saphyr appends its own " at line X, column Y"; the location is already in our prefix.
+/// serde-saphyr appends its own " at line X, column Y", and for an error met through an alias
+/// " (defined at line X, column Y) (used at line X, column Y)"; the place of the error is already
+/// in our prefix, the place of the anchor is kept.
 fn clean_yaml_message(message: &str) -> String {
-    let first = message.lines().next().unwrap_or(message).trim();
-    let trimmed = match first.rfind(" at line ") {
-        Some(i) => &first[..i],
-        None => first,
+    let mut text = message.lines().next().unwrap_or(message).trim();
+    if let Some(i) = text.rfind(" (used at line ")
+        && is_line_column(&text[i + " (used at line ".len()..], ")")
+    {
+        text = &text[..i];
+    }
+    let mut defined = "";
+    if let Some(i) = text.rfind(" (defined at line ")
+        && is_line_column(&text[i + " (defined at line ".len()..], ")")
+    {
+        defined = &text[i..];
+        text = &text[..i];
+    }
+    if let Some(i) = text.rfind(" at line ")
+        && is_line_column(&text[i + " at line ".len()..], "")
+    {
+        text = &text[..i];
+    }
+    format!("{}{defined}", text.trim_start_matches("error: "))
+}
+
+/// Whether `rest` is exactly `N, column M` and then `close`.
+fn is_line_column(rest: &str, close: &str) -> bool {
+    let Some((line, column)) = rest
+        .strip_suffix(close)
+        .and_then(|r| r.split_once(", column "))
+    else {
+        return false;
     };
-    trimmed.trim_start_matches("error: ").to_string()
+    [line, column]
+        .iter()
+        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 struct Checker<'a> {

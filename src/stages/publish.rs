@@ -406,22 +406,25 @@ pub fn run(job: &Job<'_>, client: Option<&Client>) -> Result<Published, Error> {
         ));
     }
 
-    // The public remote now holds exactly the frozen tag.
-    let public_refs = remote::list(job.git, "public", public)?;
-    match public_refs.tags.get(&job.manifest.tag) {
-        Some(t) if t.object.to_string() == job.manifest.tag_object => {}
-        other => {
-            return Err(Error::integrity(format!(
-                "refs/tags/{} on the public remote `{public}` is {}, but {} was frozen",
-                job.manifest.tag,
-                other
-                    .map(|t| t.object.to_string())
-                    .unwrap_or_else(|| "missing".into()),
-                job.manifest.tag_object
-            )));
-        }
-    }
+    prove_public(job.git, public, job.manifest)?;
     Ok(published)
+}
+
+/// The public remote holds exactly the frozen tag.
+pub fn prove_public(git: &GitCli, public: &str, manifest: &Manifest) -> Result<(), Error> {
+    let public_refs = remote::list(git, "public", public)?;
+    match public_refs.tags.get(&manifest.tag) {
+        Some(t) if t.object.to_string() == manifest.tag_object => Ok(()),
+        other => Err(Error::integrity(format!(
+            "refs/tags/{} on the public remote `{public}` is {}, but {} was frozen and published",
+            manifest.tag,
+            other
+                .map(|t| t.object.to_string())
+                .unwrap_or_else(|| "missing".into()),
+            manifest.tag_object
+        ))
+        .with_hint("someone moved or deleted the published tag: restore it and tell the users")),
+    }
 }
 
 /// `make_latest` as decided at staging, checked again against the public tags now: a newer

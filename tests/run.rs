@@ -450,7 +450,7 @@ fn demo_runs_the_whole_flow_and_shows_the_freeze() {
         "app-linux-amd64.tar.gz",
         "checks passed    version, fix-included",
         "was refused by the hook",
-        "what publishing will do:",
+        "what comes next:",
         "head=cherry-pick/v1.0.2/release-1.1 base=release-1.1",
         "make_latest=false",
         "master gets no pull request: it needs a manual backport",

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use serde_saphyr::{Location, Spanned};
 
 use crate::error::Error;
-use crate::version::{LineSpec, TagPattern};
+use crate::version::{LineSpec, TagPattern, Version};
 use template::{Template, Var};
 pub use wire::{MakeLatest, OnConflict};
 
@@ -178,6 +178,35 @@ pub struct GitHubSpec {
     pub pull_requests: bool,
 }
 
+/// The release that ref-name templates are tried on when the file is read (see
+/// [`Checker::ref_name`]): 1.0.2 after 1.0.1, picked onto `master`.
+const SAMPLE_PREVIOUS: Version = Version {
+    major: 1,
+    minor: 0,
+    patch: 1,
+};
+const SAMPLE_NEXT: Version = Version {
+    major: 1,
+    minor: 0,
+    patch: 2,
+};
+const SAMPLE_TARGET: &str = "master";
+
+/// `template` expanded with the sample release's values.
+fn sample_name(template: &Template, tag: &TagPattern) -> String {
+    template.expand(|var| match var {
+        Var::Major => SAMPLE_NEXT.major.to_string(),
+        Var::Minor => SAMPLE_NEXT.minor.to_string(),
+        Var::Patch => SAMPLE_NEXT.patch.to_string(),
+        Var::Version => SAMPLE_NEXT.to_string(),
+        Var::Tag => tag.format(SAMPLE_NEXT),
+        Var::PreviousTag => tag.format(SAMPLE_PREVIOUS),
+        Var::Line => SAMPLE_NEXT.line().to_string(),
+        Var::Commit => "0123456789abcdef0123456789abcdef01234567".to_string(),
+        Var::Target => SAMPLE_TARGET.to_string(),
+    })
+}
+
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Reads and checks a pipeline file.
@@ -323,6 +352,35 @@ impl Checker<'_> {
         }
     }
 
+    /// Refuses a ref-name template whose name for [`SAMPLE_NEXT`] git would refuse or that would
+    /// surprise (`-{tag}`, `{tag}.lock`, `a b{tag}`): the fault is in the template's own text, so
+    /// it is named here, with its line, before any stage runs; not at the stage that makes the
+    /// ref, after earlier stages have created and frozen the release. The real names are
+    /// checked again when they are made.
+    fn ref_name(
+        &self,
+        key: &str,
+        kind: &str,
+        value: &Spanned<String>,
+        name: String,
+    ) -> Result<(), PipelineError> {
+        match crate::git::bad_short_ref(kind, &name) {
+            None => Ok(()),
+            Some(why) => Err(self.at(
+                value.referenced,
+                format!(
+                    "{key}: `{}` makes bad ref names: for the release {SAMPLE_NEXT}{}, {why}",
+                    value.value,
+                    if value.value.contains("{target}") {
+                        format!(" and the target {SAMPLE_TARGET}")
+                    } else {
+                        String::new()
+                    }
+                ),
+            )),
+        }
+    }
+
     fn template(
         &self,
         key: &str,
@@ -390,8 +448,15 @@ impl Checker<'_> {
             )
             .map_err(|e| self.whole(e))?,
         };
+        if let Some(t) = &raw.versioning.tag {
+            self.ref_name("versioning.tag", "tag", t, tag.format(SAMPLE_NEXT))?;
+        }
         let branch = match &raw.versioning.branch {
-            Some(b) => self.template("versioning.branch", b, BRANCH_VARS)?,
+            Some(b) => {
+                let t = self.template("versioning.branch", b, BRANCH_VARS)?;
+                self.ref_name("versioning.branch", "branch", b, sample_name(&t, &tag))?;
+                t
+            }
             None => Template::parse("{tag}", BRANCH_VARS).map_err(|e| self.whole(e.to_string()))?,
         };
         let line = match (&overrides.line, &raw.versioning.line) {
@@ -409,7 +474,7 @@ impl Checker<'_> {
         let cherry_pick = raw
             .cherry_pick
             .as_ref()
-            .map(|c| self.cherry_pick(c))
+            .map(|c| self.cherry_pick(c, &tag))
             .transpose()?;
 
         let embargo = match (&overrides.embargo, &raw.embargo) {
@@ -531,6 +596,14 @@ impl Checker<'_> {
             ));
         }
         let command = self.non_empty(&format!("{what}.run"), run)?;
+        // No command line or environment can hold a NUL: refuse it here rather than when the
+        // build starts, after the patch branch was made.
+        if command.contains('\0') {
+            return Err(self.at(
+                run.referenced,
+                format!("{what}.run: the command contains a NUL character (\\0)"),
+            ));
+        }
         if let Some(var) = template::templates_in_shell(&command).first() {
             let instead = match var.env_name() {
                 Some(env_name) => format!("use the environment variable \"${env_name}\" instead"),
@@ -548,11 +621,17 @@ impl Checker<'_> {
                 ),
             ));
         }
-        for key in env.keys() {
+        for (key, value) in env {
             if key.is_empty() || key.contains('=') || key.contains('\0') {
                 return Err(self.at(
                     name.referenced,
                     format!("{what}.env: `{key}` is not a valid environment variable name"),
+                ));
+            }
+            if value.to_text().contains('\0') {
+                return Err(self.at(
+                    name.referenced,
+                    format!("{what}.env: the value of `{key}` contains a NUL character (\\0)"),
                 ));
             }
         }
@@ -673,7 +752,11 @@ impl Checker<'_> {
             .collect()
     }
 
-    fn cherry_pick(&self, raw: &wire::CherryPick) -> Result<CherryPickSpec, PipelineError> {
+    fn cherry_pick(
+        &self,
+        raw: &wire::CherryPick,
+        tag: &TagPattern,
+    ) -> Result<CherryPickSpec, PipelineError> {
         if raw.onto.is_empty() {
             return Err(self.whole("cherry_pick.onto: the list is empty; name the target branches (like master and \"release-*\")"));
         }
@@ -686,6 +769,7 @@ impl Checker<'_> {
                         "cherry_pick.branch: must contain `{target}`, or every target's pick would get the same branch",
                     ));
                 }
+                self.ref_name("cherry_pick.branch", "branch", b, sample_name(&t, tag))?;
                 t
             }
             None => Template::parse("cherry-pick/{tag}/{target}", PICK_VARS)

@@ -280,7 +280,7 @@ pub fn run_text(run: &RunSummary) -> String {
         if run.dry_run {
             "what stages 6 and 7 would do:"
         } else {
-            "what publishing will do:"
+            "what comes next:"
         }
     );
     for line in &run.preview {

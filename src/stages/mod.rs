@@ -304,7 +304,7 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
 
     let preview = {
         let mut lines = Vec::new();
-        if ctx.dry_run {
+        if ctx.dry_run || ctx.github_offline {
             lines.extend(publish::stage_preview(
                 ctx, &prepared, &built, &frozen, &picked,
             ));

@@ -44,7 +44,7 @@ fn push_lines(remote: &str, refs: &[stage::PushedRef]) -> Vec<String> {
     lines
 }
 
-/// Stage 6 as it would run now.
+/// Stage 6 as it would run now: the private push (in a dry run) and the draft release.
 pub fn stage_preview(
     ctx: &Context<'_>,
     prepared: &Prepared,
@@ -52,14 +52,20 @@ pub fn stage_preview(
     frozen: &Frozen,
     picked: &Picked,
 ) -> Vec<String> {
-    let refs = stage::refs(prepared, frozen, picked);
-    let mut lines = vec!["stage (now, private):".to_string()];
-    lines.extend(
-        push_lines(&ctx.pipeline.repository.private, &refs)
-            .into_iter()
-            .map(|l| format!("  {l}")),
-    );
+    let mut lines = Vec::new();
+    if ctx.dry_run {
+        let refs = stage::refs(prepared, frozen, picked);
+        lines.push("stage (now, private):".to_string());
+        lines.extend(
+            push_lines(&ctx.pipeline.repository.private, &refs)
+                .into_iter()
+                .map(|l| format!("  {l}")),
+        );
+    }
     if let Some(github) = &ctx.pipeline.github {
+        if !ctx.dry_run {
+            lines.push("stage (the draft release, described, not created):".to_string());
+        }
         let name = github
             .name
             .expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));

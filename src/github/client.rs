@@ -5,11 +5,15 @@
 //! A POST is never retried blindly: `send` reports whether a failed request may have taken
 //! effect, and the caller looks before trying again.
 
-use std::sync::Mutex;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::Method;
-use reqwest::blocking::{Body, Client as Http, RequestBuilder, Response};
+use reqwest::blocking::{Client as Http, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::Value;
 
@@ -18,6 +22,9 @@ use crate::error::Error;
 use crate::pipeline::GitHubSpec;
 
 const API_VERSION: &str = "2022-11-28";
+const USER_AGENT: &str = concat!("embargo/", env!("CARGO_PKG_VERSION"));
+/// How much of a file an upload hands to the HTTP stack at a time.
+const UPLOAD_CHUNK: usize = 1024 * 1024;
 /// The longest rate-limit wait honoured before giving up: a publish must not hang for an hour.
 const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(300);
 
@@ -28,6 +35,9 @@ pub const RETRY_BASE_ENV: &str = "EMBARGO_GITHUB_RETRY_BASE_MS";
 
 pub struct Client {
     http: Http,
+    /// Uploads only: reqwest's async client on a runtime of its own (see `upload`).
+    uploads: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
     pub api: String,
     pub repository: String,
     token: Token,
@@ -79,13 +89,6 @@ impl From<Failure> for Error {
 pub enum Payload {
     None,
     Json(Value),
-    /// A file streamed from disk with a known length (never read whole into memory); the
-    /// closure opens it again for each attempt.
-    Stream {
-        open: Box<dyn Fn() -> std::io::Result<Box<dyn std::io::Read + Send>>>,
-        len: u64,
-        content_type: String,
-    },
 }
 
 impl Client {
@@ -115,15 +118,30 @@ impl Client {
             "X-GitHub-Api-Version",
             HeaderValue::from_static(API_VERSION),
         );
+        let setup = |e: &dyn std::fmt::Display| {
+            Error::stage_failed(format!("cannot set up the HTTP client: {e}"))
+        };
         let http = Http::builder()
-            .user_agent(concat!("embargo/", env!("CARGO_PKG_VERSION")))
-            .default_headers(headers)
+            .user_agent(USER_AGENT)
+            .default_headers(headers.clone())
             .connect_timeout(Duration::from_secs(30))
             .timeout(None)
             .build()
-            .map_err(|e| Error::stage_failed(format!("cannot set up the HTTP client: {e}")))?;
+            .map_err(|e| setup(&e))?;
+        let uploads = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .default_headers(headers)
+            .connect_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| setup(&e))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| setup(&e))?;
         Ok(Client {
             http,
+            uploads,
+            runtime,
             api,
             repository: spec.repository.clone(),
             token: Token::new(token),
@@ -154,30 +172,16 @@ impl Client {
         }
     }
 
-    fn build(
-        &self,
-        method: &Method,
-        url: &str,
-        payload: &Payload,
-        accept: &str,
-    ) -> std::io::Result<RequestBuilder> {
+    fn build(&self, method: &Method, url: &str, payload: &Payload, accept: &str) -> RequestBuilder {
         let request = self
             .http
             .request(method.clone(), url)
             .header("Authorization", self.token.bearer())
             .header("Accept", accept);
-        Ok(match payload {
+        match payload {
             Payload::None => request,
             Payload::Json(v) => request.json(v),
-            Payload::Stream {
-                open,
-                len,
-                content_type,
-            } => request
-                .header("Content-Type", content_type.as_str())
-                .header("Content-Length", len.to_string())
-                .body(Body::sized(open()?, *len)),
-        })
+        }
     }
 
     fn describe(&self, method: &Method, url: &str) -> String {
@@ -199,12 +203,7 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let request = self.build(&method, url, &payload, accept).map_err(|e| {
-                Failure::Failed(GitHubError::failed(
-                    format!("{call}: cannot read the file to send: {e}"),
-                    None,
-                ))
-            })?;
+            let request = self.build(&method, url, &payload, accept);
             let outcome = request.send();
             let last = attempt >= self.attempts;
             match outcome {
@@ -315,6 +314,102 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Uploads a file as the body of a POST to `url`, streamed from disk in 1 MiB chunks with
+    /// its `Content-Length` (never read whole into memory). `sent` counts the bytes handed over,
+    /// for a progress bar. Like every POST, it is never retried blindly: a failure whose effect
+    /// is unknown is returned as such and the caller looks first.
+    pub fn upload(
+        &self,
+        url: &str,
+        path: &Path,
+        len: u64,
+        content_type: &str,
+        sent: &Arc<AtomicU64>,
+    ) -> Result<Value, Failure> {
+        let call = self.describe(&Method::POST, url);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let file = File::open(path).map_err(|e| {
+                Failure::Failed(GitHubError::failed(
+                    format!("{call}: cannot read {}: {e}", path.display()),
+                    None,
+                ))
+            })?;
+            sent.store(0, Ordering::Relaxed);
+            let counter = sent.clone();
+            let chunks = futures_util::stream::unfold(Some(file), move |file| {
+                let counter = counter.clone();
+                async move {
+                    let mut file = file?;
+                    let mut buf = vec![0u8; UPLOAD_CHUNK];
+                    match file.read(&mut buf) {
+                        Ok(0) => None,
+                        Ok(n) => {
+                            buf.truncate(n);
+                            counter.fetch_add(n as u64, Ordering::Relaxed);
+                            Some((Ok(bytes::Bytes::from(buf)), Some(file)))
+                        }
+                        Err(e) => Some((Err(e), None)),
+                    }
+                }
+            });
+            let request = self
+                .uploads
+                .post(url)
+                .header("Authorization", self.token.bearer())
+                .header("Accept", "application/vnd.github+json")
+                .header("Content-Type", content_type)
+                .header("Content-Length", len.to_string())
+                .body(reqwest::Body::wrap_stream(chunks));
+            let outcome = self.runtime.block_on(async {
+                let response = request.send().await?;
+                let status = response.status();
+                let headers = response.headers().clone();
+                let body = response.bytes().await?;
+                Ok::<_, reqwest::Error>((status, headers, body))
+            });
+            let (status, headers, body) = match outcome {
+                Ok(answer) => answer,
+                Err(e) => {
+                    let message = self.token.scrub(&format!("{call}: {}", without_url(&e)));
+                    return Err(Failure::Unknown(GitHubError::failed(message, None)));
+                }
+            };
+            self.note_date(&headers);
+            let code = status.as_u16();
+            if status.is_success() {
+                return serde_json::from_slice(&body).map_err(|e| {
+                    Failure::Failed(GitHubError::failed(
+                        format!("{call}: GitHub's answer is not JSON: {e}"),
+                        Some(code),
+                    ))
+                });
+            }
+            if let Some(wait) = rate_limit_wait(code, &headers)
+                && attempt < self.attempts
+            {
+                std::thread::sleep(wait.min(MAX_RATE_LIMIT_WAIT));
+                continue;
+            }
+            let body = body_value(&body, &self.token);
+            if code >= 500 {
+                return Err(Failure::Unknown(GitHubError::failed(
+                    format!("{call}: GitHub answered {code}{}", summary(&body)),
+                    Some(code),
+                )));
+            }
+            let error = status_error(&call, code, &body, &self.repository);
+            return Err(Failure::Status {
+                status: code,
+                body,
+                error,
+            });
+        }
+    }
+}
+
 /// reqwest's error text, without the URL (it says which call elsewhere).
 fn without_url(e: &reqwest::Error) -> String {
     let kind = if e.is_connect() {
@@ -340,7 +435,11 @@ fn without_url(e: &reqwest::Error) -> String {
 }
 
 fn read_body(response: Response, token: &Token) -> Value {
-    let text = token.scrub(&response.text().unwrap_or_default());
+    body_value(&response.bytes().unwrap_or_default(), token)
+}
+
+fn body_value(bytes: &[u8], token: &Token) -> Value {
+    let text = token.scrub(&String::from_utf8_lossy(bytes));
     serde_json::from_str(&text).unwrap_or(Value::String(text))
 }
 

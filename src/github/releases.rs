@@ -5,11 +5,10 @@
 //! after a failure whose effect is unknown, so that a rerun or a retry never makes a second
 //! release or a second copy of an asset.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -154,19 +153,6 @@ fn encode(name: &str) -> String {
 /// Bytes sent so far, for a progress bar.
 pub type Progress = Arc<AtomicU64>;
 
-struct Counting<R> {
-    inner: R,
-    sent: Progress,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sent.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
 /// Uploads `path` as `name`, streamed with its length. An upload whose outcome is unknown (a
 /// 502, a broken connection) is followed by a look at the release's assets: an asset left in
 /// state `starter` is deleted and the upload tried again.
@@ -182,38 +168,14 @@ pub fn upload(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        progress.store(0, Ordering::Relaxed);
-        let file = path.to_path_buf();
-        let sent = progress.clone();
-        let payload = Payload::Stream {
-            open: Box::new(move || {
-                sent.store(0, Ordering::Relaxed);
-                Ok(Box::new(Counting {
-                    inner: File::open(&file)?,
-                    sent: sent.clone(),
-                }) as Box<dyn Read + Send>)
-            }),
-            len: size,
-            content_type: "application/octet-stream".to_string(),
-        };
-        match client.send(Method::POST, &url, payload, "application/vnd.github+json") {
-            Ok(response) => {
-                let value: Value = response.json().map_err(|e| {
-                    UploadError::Other(Error::stage_failed(format!(
-                        "uploading {name}: GitHub's answer is not JSON: {e}"
-                    )))
-                })?;
-                return parse(value, "uploaded asset").map_err(UploadError::Other);
-            }
+        match client.upload(&url, path, size, "application/octet-stream", progress) {
+            Ok(value) => return parse(value, "uploaded asset").map_err(UploadError::Other),
             Err(Failure::Status {
-                status: 422,
-                body,
-                error,
+                status: 422, body, ..
             }) if body.to_string().contains("already_exists") => {
-                let _ = error;
                 return Err(UploadError::AlreadyExists);
             }
-            Err(Failure::Unknown(e)) if attempts < 4 => {
+            Err(Failure::Unknown(_)) if attempts < 4 => {
                 // Look at what the failed upload left behind before trying again.
                 let assets = list_assets(client, release.id).map_err(UploadError::Other)?;
                 if let Some(a) = assets.iter().find(|a| a.name == name) {
@@ -222,7 +184,6 @@ pub fn upload(
                     }
                     delete_asset(client, a.id).map_err(UploadError::Other)?;
                 }
-                let _ = e;
             }
             Err(other) => return Err(UploadError::Other(other.into())),
         }

@@ -512,3 +512,26 @@ impl OutputAsync for std::process::Command {
             .unwrap()
     }
 }
+
+#[test]
+fn release_notes_come_from_notes_file() {
+    let w = World::new();
+    let text = std::fs::read_to_string(&w.pipeline).unwrap().replace(
+        "    name: \"{tag}\"\n",
+        "    name: \"{tag}\"\n    notes_file: \"security/{tag}.md\"\n",
+    );
+    std::fs::write(&w.pipeline, text).unwrap();
+    std::fs::create_dir_all(w.f.work().join("security")).unwrap();
+    std::fs::write(
+        w.f.work().join("security/v1.0.2.md"),
+        "CVE-2026-0001: anonymous access.\n",
+    )
+    .unwrap();
+    w.embargo(&["run", w.p()]).expect(0);
+    let release = w.one_release_with_the_built_assets();
+    assert_eq!(
+        release.body.as_deref(),
+        Some("CVE-2026-0001: anonymous access.\n")
+    );
+    w.no_violations();
+}

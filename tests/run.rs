@@ -895,3 +895,52 @@ fn a_tag_moved_on_the_public_remote_after_publishing_is_an_integrity_violation()
         run.stderr
     );
 }
+
+#[test]
+fn a_per_target_backport_branch_is_picked_onto_its_target() {
+    let f = Fixture::new();
+    // The fix, backported by hand to master's reworked settings, on the private remote.
+    f.git(&["checkout", "-q", "-b", "backport", "origin/master"]);
+    f.sample
+        .commit(
+            "Deny anonymous access by default (CVE-2026-0001, master)",
+            &[(
+                "auth.conf",
+                "# authentication\nanonymous = off\n\n# sessions (minutes)\nsession_timeout = 30\n",
+            )],
+        )
+        .unwrap();
+    f.git(&[
+        "push",
+        "-q",
+        "security",
+        "backport:refs/heads/security/CVE-2026-0001-master",
+    ]);
+    f.git(&["checkout", "-q", "master"]);
+    let pipeline = f.default_pipeline_with(&[(
+        "  base: master\n",
+        "  base: master\n  per_target:\n    master: security/CVE-2026-0001-master\n",
+    )]);
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    run.expect(0);
+    assert!(
+        !run.stdout.contains("needs a manual backport"),
+        "{}",
+        run.stdout
+    );
+    let pick = "cherry-pick/v1.0.2/master";
+    assert_eq!(
+        f.git(&["rev-parse", &format!("{pick}^")]),
+        f.git(&["rev-parse", "origin/master"])
+    );
+    assert_eq!(
+        f.git(&["show", &format!("{pick}:auth.conf")])
+            .lines()
+            .nth(1),
+        Some("anonymous = off")
+    );
+    assert_eq!(
+        f.git_in(&f.sample.private, &["rev-parse", pick]),
+        f.git(&["rev-parse", pick])
+    );
+}

@@ -280,6 +280,19 @@ fn read_wire(file: &Path, text: &str) -> Result<wire::PipelineFile, PipelineErro
                 serde_saphyr::Error::DuplicateMappingKey { key: None, .. } => {
                     "duplicate key: a key may appear only once in a mapping".to_string()
                 }
+                // These three tell the reader to change Rust types or parser options.
+                serde_saphyr::Error::NullIntoString { .. } => {
+                    "a value is missing here (nothing, `~` or `null` where text belongs)"
+                        .to_string()
+                }
+                serde_saphyr::Error::MultipleDocuments { .. } => {
+                    "a second YAML document (after a `---` line); a pipeline is a single document"
+                        .to_string()
+                }
+                serde_saphyr::Error::BinaryNotUtf8 { .. } => {
+                    "this !!binary value is not UTF-8 text; write the value as plain text"
+                        .to_string()
+                }
                 // Its wording is a Rust debug dump (`budget breached: Nodes { nodes: 250001 }`).
                 serde_saphyr::Error::Budget { breach, .. } => format!(
                     "the YAML exceeds a limit of the reader ({breach:?}): a pipeline is a page \

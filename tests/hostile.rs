@@ -794,3 +794,23 @@ fn the_fuzz_corpus_is_read_without_a_panic() {
         assert!(parsed.iter().any(|p| p == seed), "{seed} no longer parses");
     }
 }
+
+#[test]
+fn a_fix_branch_with_control_characters_is_refused_without_echoing_them() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline_with(&[(
+        "branch: security/CVE-2026-0001",
+        "branch: \"security/\\e[31mred\"",
+    )]);
+    let run = f.embargo(&["plan", pipeline.to_str().unwrap()]);
+    run.expect(2);
+    assert!(run.stderr.contains("fix.branch"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains('\u{1b}'),
+        "the escape reached the terminal: {:?}",
+        run.stderr
+    );
+    let run = f.embargo(&["plan", pipeline.to_str().unwrap(), "--fix", "bad\u{7}name"]);
+    run.expect(2);
+    assert!(!run.stderr.contains('\u{7}'), "{:?}", run.stderr);
+}

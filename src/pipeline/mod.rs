@@ -530,12 +530,21 @@ impl Checker<'_> {
             .per_target
             .iter()
             .flatten()
-            .map(|(target, branch)| Ok((target.clone(), self.non_empty("fix.per_target", branch)?)))
+            .map(|(target, branch)| {
+                self.existing_branch("fix.per_target", branch)?;
+                Ok((target.clone(), branch.value.clone()))
+            })
             .collect::<Result<BTreeMap<_, _>, PipelineError>>()?;
+        if let Some(b) = &raw.base {
+            self.existing_branch("fix.base", b)?;
+        }
         let base = raw.base.as_ref().map(|b| b.value.clone());
         if let Some(branch) = &overrides.fix {
             if branch.trim().is_empty() {
                 return Err(self.whole("--fix: the fix branch name must not be empty"));
+            }
+            if let Some(why) = crate::git::bad_short_ref("branch", branch) {
+                return Err(self.whole(format!("--fix: {}", printable(&why))));
             }
             return Ok(FixSpec {
                 source: FixSource::Branch {
@@ -552,10 +561,13 @@ impl Checker<'_> {
                     "fix: give either `branch` (with `base`) or `commits`, not both",
                 ));
             }
-            (Some(b), None) => FixSource::Branch {
-                branch: self.non_empty("fix.branch", b)?,
-                base,
-            },
+            (Some(b), None) => {
+                self.existing_branch("fix.branch", b)?;
+                FixSource::Branch {
+                    branch: b.value.clone(),
+                    base,
+                }
+            }
             (None, Some(commits)) => {
                 if commits.is_empty() {
                     return Err(
@@ -581,6 +593,15 @@ impl Checker<'_> {
             }
         };
         Ok(FixSpec { source, per_target })
+    }
+
+    /// A branch name the pipeline refers to (it exists already): it must be a plain ref name,
+    /// so that no later message echoes control characters or oddities back to the terminal.
+    fn existing_branch(&self, key: &str, value: &Spanned<String>) -> Result<(), PipelineError> {
+        match crate::git::bad_short_ref("branch", &value.value) {
+            None => Ok(()),
+            Some(why) => Err(self.at(value.referenced, format!("{key}: {}", printable(&why)))),
+        }
     }
 
     fn timeout(&self, key: &str, raw: &Option<Spanned<String>>) -> Result<Duration, PipelineError> {
@@ -864,6 +885,19 @@ impl Checker<'_> {
             pull_requests: raw.pull_requests,
         })
     }
+}
+
+/// Text with control characters shown as escapes, safe to print on a terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 /// Parses `90s`, `30m`, `2h`, `1h30m`.

@@ -212,19 +212,7 @@ fn a_kill_during_the_uploads_then_a_rerun_ends_with_one_release_and_one_copy_of_
     let w = World::new();
     // The first upload is stored, but its answer comes late: the runner is killed meanwhile.
     w.gh.delay_next(UPLOAD, 1, Duration::from_secs(5));
-    let api = w.gh.api_url();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_embargo"))
-        .args(["run", w.p()])
-        .current_dir(w.f.work())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(w.f.sample.env.iter().map(|(k, v)| (k, v)))
-        .env("GITHUB_TOKEN", w.gh.token())
-        .env("EMBARGO_GITHUB_API_URL", &api)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = w.spawn(&["run", w.p()]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while w.gh.requests_for(UPLOAD).is_empty() {
         assert!(Instant::now() < deadline, "no upload started");
@@ -394,22 +382,7 @@ fn a_second_runner_is_refused_naming_the_holder_and_a_killed_one_blocks_nobody()
         .unwrap()
         .replace("run: ./build.sh", "run: sleep 4 && ./build.sh");
     std::fs::write(&w.pipeline, text).unwrap();
-    let api = w.gh.api_url();
-    let spawn = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_embargo"))
-            .args(["run", w.p()])
-            .current_dir(w.f.work())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(w.f.sample.env.iter().map(|(k, v)| (k, v)))
-            .env("GITHUB_TOKEN", w.gh.token())
-            .env("EMBARGO_GITHUB_API_URL", &api)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let mut first = spawn();
+    let mut first = w.spawn(&["run", w.p()]);
     let lock = w.f.state_dir("v1.0.2").join("lock");
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::fs::read_to_string(&lock)
@@ -448,17 +421,9 @@ fn racing_cron_runs_publish_exactly_once() {
     let w = World::new();
     let past = embargo_in(-30);
     w.embargo(&["run", w.p(), "--embargo", &past]).expect(0);
-    let api = w.gh.api_url();
     let children: Vec<_> = (0..3)
         .map(|_| {
-            std::process::Command::new(env!("CARGO_BIN_EXE_embargo"))
-                .args(["publish", w.p(), "--if-due", "--embargo", &past])
-                .current_dir(w.f.work())
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .envs(w.f.sample.env.iter().map(|(k, v)| (k, v)))
-                .env("GITHUB_TOKEN", w.gh.token())
-                .env("EMBARGO_GITHUB_API_URL", &api)
+            w.command(&["publish", w.p(), "--if-due", "--embargo", &past])
                 .output_async()
         })
         .collect();

@@ -314,51 +314,33 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
         ));
         lines
     };
-    if ctx.dry_run {
-        return Ok(RunSummary {
-            state_dir: ctx.plan.state_dir.clone(),
-            previous_tag: prepared.previous_tag.clone(),
-            tag: prepared.tag.clone(),
-            version: ctx.plan.version.clone(),
-            patch_branch: prepared.patch_branch.clone(),
-            release_commit: prepared.release_commit.clone(),
-            tag_object: frozen.tag_object,
-            fix_commits: prepared.fix_commits,
-            artifacts: built.artifacts,
-            checksums_file: built.checksums_file,
-            checks_passed: verified.checks,
-            hook: frozen.hook,
-            picks: picked.picks,
-            manual_backports: picked.manual,
-            staged: stage::Staged::default(),
-            dry_run: true,
-            preview,
-            resumed,
-        });
-    }
-
-    let staged = resume_or_run(
-        ctx,
-        journal,
-        &mut resumed,
-        StagePlan {
-            stage: Stage::Stage,
-            recheck: |s: &stage::Staged| stage::recheck(ctx, s),
-            resumed_note: "the private remote holds exactly the staged refs",
-            summary: |s: &stage::Staged| {
-                format!(
-                    "{} ref(s) on the private remote `{}`",
-                    s.refs.len(),
-                    s.remote
-                )
+    // A dry run stops here: stage 6 is what `preview` describes.
+    let staged = if ctx.dry_run {
+        stage::Staged::default()
+    } else {
+        resume_or_run(
+            ctx,
+            journal,
+            &mut resumed,
+            StagePlan {
+                stage: Stage::Stage,
+                recheck: |s: &stage::Staged| stage::recheck(ctx, s),
+                resumed_note: "the private remote holds exactly the staged refs",
+                summary: |s: &stage::Staged| {
+                    format!(
+                        "{} ref(s) on the private remote `{}`",
+                        s.refs.len(),
+                        s.remote
+                    )
+                },
+                work: || {
+                    // The push is the first thing that leaves the machine: prove the freeze right before.
+                    freeze::prove(ctx, &Manifest::read(ctx.state_dir())?)?;
+                    stage::run(ctx, &prepared, &built, &frozen, &picked)
+                },
             },
-            work: || {
-                // The push is the first thing that leaves the machine: prove the freeze right before.
-                freeze::prove(ctx, &Manifest::read(ctx.state_dir())?)?;
-                stage::run(ctx, &prepared, &built, &frozen, &picked)
-            },
-        },
-    )?;
+        )?
+    };
 
     Ok(RunSummary {
         state_dir: ctx.plan.state_dir.clone(),
@@ -376,7 +358,7 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
         picks: picked.picks,
         manual_backports: picked.manual,
         staged,
-        dry_run: false,
+        dry_run: ctx.dry_run,
         preview,
         resumed,
     })

@@ -49,6 +49,29 @@ impl World {
         self.f.embargo_env(args, &env)
     }
 
+    /// `embargo ARGS` as a command, with the sample's and the fake's environment.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_embargo"));
+        command
+            .args(args)
+            .current_dir(self.f.work())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(self.f.sample.env.iter().map(|(k, v)| (k, v)))
+            .env("GITHUB_TOKEN", self.gh.token())
+            .env("EMBARGO_GITHUB_API_URL", self.gh.api_url());
+        command
+    }
+
+    /// Starts `embargo ARGS` without waiting for it (its output is discarded).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting embargo")
+    }
+
     /// Everything a release leaves behind that must not depend on how often it was interrupted:
     /// the refs of both remotes, the releases with their assets, the pull requests.
     pub fn end_state(&self) -> String {

@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Fixture, Run};
+use common::{Fixture, Run, position};
 
 /// A valid pipeline for the sample project. Tests edit it with [`edit`].
 const BASE: &str = r#"version: 1
@@ -47,30 +47,7 @@ embargo: "2026-12-01 16:00 UTC"
 
 /// `BASE` with each `from` (which must occur exactly once) replaced by its `to`.
 fn edit(replace: &[(&str, &str)]) -> String {
-    let mut text = BASE.to_string();
-    for (from, to) in replace {
-        assert_eq!(
-            text.matches(from).count(),
-            1,
-            "`{from}` must occur exactly once in the pipeline"
-        );
-        text = text.replacen(from, to, 1);
-    }
-    text
-}
-
-/// The 1-based (line, column) where `needle` starts in `text`; it must occur exactly once.
-fn position(text: &str, needle: &str) -> (usize, usize) {
-    assert_eq!(
-        text.matches(needle).count(),
-        1,
-        "`{needle}` must occur exactly once in\n{text}"
-    );
-    let offset = text.find(needle).unwrap();
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-    (line, column)
+    common::replace_once(BASE, replace)
 }
 
 /// The first line of `embargo`'s error, without the `error: ` label.

@@ -12,38 +12,13 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Fixture, Run, without_publish};
+use common::{Fixture, Run, position, without_publish};
 use embargo::pipeline::{self, Overrides};
 
 /// The sample pipeline without `publish`, with each `from` (which must occur exactly once)
 /// replaced by its `to`. The same text `Fixture::default_pipeline_with` writes.
 fn edited(replace: &[(&str, &str)]) -> String {
-    let mut text = without_publish(embargo::sample::PIPELINE);
-    for (from, to) in replace {
-        assert_eq!(
-            text.matches(from).count(),
-            1,
-            "`{from}` must occur exactly once in the sample pipeline"
-        );
-        text = text.replacen(from, to, 1);
-    }
-    text
-}
-
-/// The 1-based (line, column) where `needle` starts in `text`; it must occur exactly once.
-fn position(text: &str, needle: &str) -> (usize, usize) {
-    assert_eq!(
-        text.matches(needle).count(),
-        1,
-        "`{needle}` must occur exactly once in\n{text}"
-    );
-    let before = &text[..text.find(needle).unwrap()];
-    let line = before.matches('\n').count() + 1;
-    let column = before[before.rfind('\n').map(|i| i + 1).unwrap_or(0)..]
-        .chars()
-        .count()
-        + 1;
-    (line, column)
+    common::replace_once(&without_publish(embargo::sample::PIPELINE), replace)
 }
 
 /// Every ref and what it points at, in the clone and both remotes.

@@ -168,3 +168,34 @@ pub fn without_publish(text: &str) -> String {
         None => text.to_string(),
     }
 }
+
+/// `text` with each `from` (which must occur exactly once) replaced by its `to`.
+pub fn replace_once(text: &str, replace: &[(&str, &str)]) -> String {
+    let mut text = text.to_string();
+    for (from, to) in replace {
+        assert_eq!(
+            text.matches(from).count(),
+            1,
+            "`{from}` must occur exactly once in the pipeline"
+        );
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+/// The 1-based (line, column) where `needle` starts in `text`, the column in characters as the
+/// pipeline reader counts them; `needle` must occur exactly once.
+pub fn position(text: &str, needle: &str) -> (usize, usize) {
+    assert_eq!(
+        text.matches(needle).count(),
+        1,
+        "`{needle}` must occur exactly once in\n{text}"
+    );
+    let before = &text[..text.find(needle).unwrap_or(0)];
+    let line = before.matches('\n').count() + 1;
+    let column = before[before.rfind('\n').map(|i| i + 1).unwrap_or(0)..]
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}

@@ -1139,9 +1139,9 @@ fn handle(inner: &Inner, host: Host, mut rq: tiny_http::Request) {
         }
         _ => reply,
     };
-    let status = reply.status;
+    // Logged before the answer leaves: a client that has its answer finds it in the log.
+    inner.lock().requests[index].status = Some(reply.status);
     respond(&cx, rq, reply);
-    inner.lock().requests[index].status = Some(status);
 }
 
 fn normalize_repositories_path(inner: &Inner, path: &str) -> Option<String> {

@@ -50,6 +50,20 @@ pub enum Command {
     /// the checksums. Safe to run again after a failure or from several cron jobs: it finishes
     /// what is left and never duplicates a release, an asset or a pull request.
     Publish(PublishArgs),
+    /// Move the embargo instant of a staged release (the only way to move it).
+    ///
+    /// The instant recorded when the release was staged is the contract: `publish` never goes
+    /// earlier, whatever the pipeline or --embargo say later. Later is allowed; earlier needs
+    /// --earlier, because everyone who was told the date plans around it. `--embargo now
+    /// --earlier` publishes at the next `publish` run (a fix that leaked). Journaled, and shown
+    /// by `status`.
+    Reschedule(RescheduleArgs),
+    /// Take back a staged release that is not public: its private refs, its draft release, its
+    /// local branch, tag and pick branches, and its state (archived), so the same version can be
+    /// cut again.
+    ///
+    /// Refused once anything of the release is public. Safe to run again after a failure.
+    Abort(AbortArgs),
     /// Show where the release stands, from the journal (no network).
     Status(PipelineArgs),
     /// Build a sample project with private and public remotes in a temporary folder and run the
@@ -75,8 +89,50 @@ pub struct RunArgs {
     /// outside a temporary folder.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: keep the temporary folder (the scratch repository, state and logs)
+    /// instead of removing it.
+    #[arg(long, requires = "dry_run")]
+    pub keep: bool,
+    /// Go on with what was recorded although the pipeline changed since (the fix, the targets,
+    /// the build, the checks, the GitHub repository); the choice is journaled.
+    #[arg(long)]
+    pub keep_staged: bool,
     #[command(flatten)]
     pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct RescheduleArgs {
+    /// The pipeline file, like pipelines/security-release.yaml.
+    pub pipeline: PathBuf,
+    /// The new instant, `YYYY-MM-DD HH:MM UTC` or RFC 3339; `now` (with --earlier) for a fix
+    /// that must go out at once.
+    #[arg(long, value_name = "TIME")]
+    pub embargo: String,
+    /// Allow an instant earlier than the recorded one.
+    #[arg(long)]
+    pub earlier: bool,
+    /// The staged release's state folder (default: the one staged release of the pipeline).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Machine-readable output on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AbortArgs {
+    /// The pipeline file, like pipelines/security-release.yaml.
+    pub pipeline: PathBuf,
+    /// The release's state folder (default: the one staged release of the pipeline).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Machine-readable output on stdout (progress goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Show each step as it happens.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +149,9 @@ pub struct PublishArgs {
     /// Print the pushes and API calls publishing would make, and do nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Publish what was staged although the pipeline changed since; the choice is journaled.
+    #[arg(long)]
+    pub keep_staged: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -105,7 +164,9 @@ pub struct Common {
     /// The private branch holding the fix; overrides fix.branch and fix.commits.
     #[arg(long, value_name = "BRANCH")]
     pub fix: Option<String>,
-    /// The embargo instant, `YYYY-MM-DD HH:MM UTC` or RFC 3339; overrides `embargo`.
+    /// The embargo instant, `YYYY-MM-DD HH:MM UTC` or RFC 3339, or `now` (the vulnerability is
+    /// already public); overrides `embargo`. Once staged, the recorded instant rules (see
+    /// `embargo reschedule`).
     #[arg(long, value_name = "TIME")]
     pub embargo: Option<String>,
     /// Where the release's state lives (default: <git dir>/embargo/<name>/<tag>/).
@@ -117,6 +178,21 @@ pub struct Common {
     /// Show the output of build steps and checks as it comes.
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+impl Cli {
+    /// Whether the command was asked for machine-readable output (errors are then printed as
+    /// JSON on stdout too).
+    pub fn json(&self) -> bool {
+        match &self.command {
+            Command::Plan(a) | Command::Status(a) => a.common.json,
+            Command::Run(a) => a.common.json,
+            Command::Publish(a) => a.common.json,
+            Command::Reschedule(a) => a.json,
+            Command::Abort(a) => a.json,
+            Command::Demo(_) | Command::Schema => false,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -91,6 +91,23 @@ impl Error {
         }
     }
 
+    /// The error as `--json` prints it on stdout.
+    pub fn to_json(&self) -> String {
+        let value = serde_json::json!({
+            "error": {
+                "exit_code": self.exit_code().as_u8(),
+                "kind": match self.kind {
+                    Kind::BadInput => "bad-input",
+                    Kind::StageFailed => "stage-failed",
+                    Kind::Integrity => "integrity",
+                },
+                "message": self.message,
+                "hint": self.hint,
+            }
+        });
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    }
+
     /// The text shown on stderr.
     pub fn render(&self) -> String {
         let label = match self.kind {

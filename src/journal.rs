@@ -21,6 +21,13 @@ pub enum Stage {
     CherryPick,
     Stage,
     Publish,
+    /// Not a stage: the recorded embargo instant was moved (`embargo reschedule`).
+    Reschedule,
+    /// Not a stage: the lead chose to go on with what was recorded although the pipeline
+    /// changed (`--keep-staged`).
+    KeepStaged,
+    /// Not a stage: the staged release was taken back (`embargo abort`).
+    Abort,
 }
 
 impl Stage {
@@ -43,6 +50,9 @@ impl Stage {
             Stage::CherryPick => "cherry-pick",
             Stage::Stage => "stage",
             Stage::Publish => "publish",
+            Stage::Reschedule => "reschedule",
+            Stage::KeepStaged => "keep-staged",
+            Stage::Abort => "abort",
         }
     }
 }
@@ -229,6 +239,10 @@ pub struct Manifest {
     pub built_at: String,
     pub verified_at: String,
     pub frozen_at: String,
+    /// What the release was staged with (written when stage 6 completes; the instant is updated
+    /// by `embargo reschedule`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<crate::contract::Contract>,
 }
 
 impl Manifest {

@@ -8,6 +8,7 @@ pub mod checksum;
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod contract;
 pub mod error;
 pub mod failpoint;
 pub mod git;

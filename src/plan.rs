@@ -15,7 +15,7 @@ use crate::git::workspace::Workspace;
 use crate::git::{self, GitError, LocalRepo};
 use crate::journal::FixCommit;
 use crate::pipeline::template::Var;
-use crate::pipeline::{FixSource, Pipeline};
+use crate::pipeline::{CherryPickSpec, FixSource, Pipeline};
 use crate::version::{Line, LineSpec, Version};
 
 /// The latest patch release of the line.
@@ -38,6 +38,9 @@ pub struct Plan {
     /// Where the fix comes from, in words (`security/CVE-1 (master..security/CVE-1)`).
     pub fix_source: String,
     pub fix_commits: Vec<FixCommit>,
+    /// The public branches the fix is picked onto: what `cherry_pick.onto` matches, less
+    /// `skip` and the patch branch.
+    pub targets: Vec<String>,
     pub embargo: Option<Timestamp>,
     pub state_dir: PathBuf,
     /// Where the patch version's tag or branch already exists (a run refuses to start over it).
@@ -196,6 +199,10 @@ pub fn resolve(
             .join(&pipeline.name)
             .join(&tag),
     };
+    let targets = match &pipeline.cherry_pick {
+        Some(spec) => targets(pipeline, spec, &public, &patch_branch)?,
+        None => Vec::new(),
+    };
     let highest_release = public
         .tags
         .keys()
@@ -215,6 +222,7 @@ pub fn resolve(
         patch_branch,
         fix_source,
         fix_commits,
+        targets,
         embargo: pipeline.embargo,
         state_dir,
         already_exists,
@@ -224,6 +232,81 @@ pub fn resolve(
         private,
         public,
     })
+}
+
+/// The targets of the cherry-picks. A glob of `onto` that matches no public branch is almost
+/// always a typo, and a typo must not quietly mean that a branch gets no backport.
+fn targets(
+    pipeline: &Pipeline,
+    spec: &CherryPickSpec,
+    public: &RemoteRefs,
+    patch_branch: &str,
+) -> Result<Vec<String>, Error> {
+    for glob in &spec.onto {
+        if !public.heads.keys().any(|b| glob.matches(b)) {
+            let close = close_names(glob.as_str(), public.heads.keys());
+            return Err(Error::bad_input(format!(
+                "{}: cherry_pick.onto: `{}` matches no branch of {}{}",
+                pipeline.file.display(),
+                glob.as_str(),
+                public.describe(),
+                if close.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (branches that look close: {})", close.join(", "))
+                }
+            ))
+            .with_hint("correct the glob, or remove it if that branch is gone"));
+        }
+    }
+    Ok(public
+        .heads
+        .keys()
+        .filter(|name| spec.onto.iter().any(|p| p.matches(name)))
+        .filter(|name| !spec.skip.iter().any(|p| p.matches(name)))
+        .filter(|name| name.as_str() != patch_branch)
+        .cloned()
+        .collect())
+}
+
+/// Up to five of `names` that look like what `glob` meant: its literal part (up to the first
+/// wildcard) within a small edit distance of the start of the name.
+fn close_names<'a>(glob: &str, names: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let literal: String = glob.chars().take_while(|c| !"*?[".contains(*c)).collect();
+    let n = literal.chars().count();
+    let limit = (n / 4).max(2);
+    let mut scored: Vec<(usize, &String)> = names
+        .map(|name| {
+            let best = [n.saturating_sub(1), n, n + 1]
+                .iter()
+                .map(|&k| edit_distance(&literal, &name.chars().take(k).collect::<String>()))
+                .min()
+                .unwrap_or(usize::MAX);
+            (best, name)
+        })
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    scored.sort();
+    scored.into_iter().take(5).map(|(_, n)| n.clone()).collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                previous
+            } else {
+                1 + previous.min(row[j]).min(row[j + 1])
+            };
+            previous = here;
+        }
+    }
+    row[b.len()]
 }
 
 /// The release line and its latest final release, from the public remote's tags.

@@ -718,8 +718,8 @@ fn the_yaml_readers_own_wording_never_reaches_the_user() {
             "!!binary value is not UTF-8 text",
         ),
         (
-            "embargo: \"2026-12-01 16:00 UTC\"\n",
-            "embargo: \"2026-12-01 16:00 UTC\"\n---\nversion: 1\n",
+            "embargo: \"2036-12-01 16:00 UTC\"\n",
+            "embargo: \"2036-12-01 16:00 UTC\"\n---\nversion: 1\n",
             "---\nversion",
             "a second YAML document (after a `---` line)",
         ),

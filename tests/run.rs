@@ -337,7 +337,7 @@ fn plan_prints_the_release_and_changes_nothing() {
         "latest release   v1.0.1",
         "patch version    1.0.2",
         "Deny anonymous access by default",
-        "2026-12-01 16:00:00 UTC",
+        "2036-12-01 16:00:00 UTC",
         "freeze",
     ] {
         assert!(
@@ -352,7 +352,7 @@ fn plan_prints_the_release_and_changes_nothing() {
     assert_eq!(value["previous"]["tag"], "v1.0.1");
     assert_eq!(value["tag"], "v1.0.2");
     assert_eq!(value["fix_commits"].as_array().unwrap().len(), 1);
-    assert_eq!(value["embargo"], "2026-12-01T16:00:00Z");
+    assert_eq!(value["embargo"], "2036-12-01T16:00:00Z");
 
     assert_eq!(f.git(&["for-each-ref"]), refs_before);
     assert_eq!(std::fs::read(&fetch_head).ok(), fetch_head_before);
@@ -664,7 +664,7 @@ fn a_dry_run_cuts_the_release_in_a_scratch_repository_and_touches_nothing() {
     let public_before = common::snapshot(&f.sample.public);
     let private_before = common::snapshot(&f.sample.private);
 
-    let run = f.embargo(&["run", pipeline.to_str().unwrap(), "--dry-run"]);
+    let run = f.embargo(&["run", pipeline.to_str().unwrap(), "--dry-run", "--keep"]);
     run.expect(0);
     assert!(
         run.stdout.contains("dry run of release v1.0.2"),
@@ -696,11 +696,18 @@ fn a_dry_run_cuts_the_release_in_a_scratch_repository_and_touches_nothing() {
         .lines()
         .find_map(|l| {
             l.trim()
-                .strip_prefix("dry run          nothing was written outside ")
+                .strip_prefix("dry run: nothing was written outside ")?
+                .strip_suffix(" (kept: --keep)")
         })
         .expect("the dry run names its folder")
         .to_string();
     let folder = std::path::Path::new(&folder);
+    // It holds the patched source and binaries: for this user only.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(folder).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
     assert!(folder.join("state/manifest.json").is_file());
     assert!(folder.join("state/dist/SHA256SUMS").is_file());
     // The scratch repository really has the release, borrowing the clone's objects.
@@ -723,11 +730,44 @@ fn a_dry_run_cuts_the_release_in_a_scratch_repository_and_touches_nothing() {
     assert_eq!(common::snapshot(f.work()), clone_before);
     assert_eq!(common::snapshot(&f.sample.public), public_before);
     assert_eq!(common::snapshot(&f.sample.private), private_before);
+    let tag_object = f.git_in(&scratch, &["rev-parse", "refs/tags/v1.0.2"]);
+    let pick = f.git_in(&scratch, &["rev-parse", "cherry-pick/v1.0.2/release-1.1"]);
     std::fs::remove_dir_all(folder).unwrap();
 
-    // And a real run afterwards works as if the dry run never happened.
+    // And a real run afterwards works as if the dry run never happened, and makes the very
+    // SHAs the dry run printed: "the exact pushes" is true.
     let pipeline = f.default_pipeline();
     f.embargo(&["run", pipeline.to_str().unwrap()]).expect(0);
+    assert_eq!(f.git(&["rev-parse", "refs/heads/v1.0.2"]), release);
+    assert_eq!(f.git(&["rev-parse", "refs/tags/v1.0.2"]), tag_object);
+    assert_eq!(
+        f.git(&["rev-parse", "cherry-pick/v1.0.2/release-1.1"]),
+        pick
+    );
+}
+
+#[test]
+fn a_dry_run_removes_its_folder_unless_kept() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    let tmp = f.sample.root.join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let run = f.embargo_env(
+        &["run", pipeline.to_str().unwrap(), "--dry-run"],
+        &[("TMPDIR", tmp.to_str().unwrap())],
+    );
+    run.expect(0);
+    assert!(
+        run.stdout
+            .contains("dry run: nothing was written outside a temporary folder, now removed"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "left behind in {tmp:?}"
+    );
 }
 
 fn embargo_in(seconds: i64) -> String {
@@ -763,7 +803,7 @@ fn publish_when_due_pushes_everything_public_once() {
     let f = Fixture::new();
     let pipeline = f.default_pipeline();
     let p = pipeline.to_str().unwrap();
-    let past = embargo_in(-60);
+    let past = "now".to_string();
     f.embargo(&["run", p, "--embargo", &past]).expect(0);
     let run = f.embargo(&["publish", p, "--if-due", "--embargo", &past]);
     run.expect(0);
@@ -876,7 +916,7 @@ fn a_tag_moved_on_the_public_remote_after_publishing_is_an_integrity_violation()
     let f = Fixture::new();
     let pipeline = f.default_pipeline();
     let p = pipeline.to_str().unwrap();
-    let past = embargo_in(-60);
+    let past = "now".to_string();
     f.embargo(&["run", p, "--embargo", &past]).expect(0);
     f.embargo(&["publish", p, "--if-due", "--embargo", &past])
         .expect(0);

@@ -1,19 +1,23 @@
 //! One function per command: load the pipeline, open the clone, run, print the outcome.
 
+mod abort;
 mod publish;
+mod reschedule;
+mod run;
 
 use std::path::{Path, PathBuf};
+
+pub use run::{RunOptions, RunOutcome, run};
 
 use crate::cli::{Cli, Command, Common};
 use crate::error::{Error, Exit};
 use crate::git::LocalRepo;
 use crate::git::cli::GitCli;
 use crate::git::workspace::Workspace;
-use crate::journal::{self, Journal};
+use crate::journal::{self, Entry, Event, Stage};
 use crate::pipeline::{self, Overrides, Pipeline};
-use crate::plan::{self, Plan};
-use crate::report::{self, Reporter, summary};
-use crate::stages::{self, Context, RunSummary};
+use crate::plan;
+use crate::report::summary;
 
 pub fn execute(cli: Cli) -> Result<Exit, Error> {
     let cwd = std::env::current_dir()
@@ -30,46 +34,13 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
             }
             Ok(Exit::Done)
         }
-        Command::Run(args) => {
-            let reporter = report::choose(args.common.verbose, args.common.json);
-            let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
-            let scratch = if args.dry_run {
-                let dir = tempfile::Builder::new()
-                    .prefix("embargo-dry-run-")
-                    .tempdir()
-                    .map_err(|e| {
-                        Error::stage_failed(format!("cannot create a temporary folder: {e}"))
-                    })?;
-                // Kept: the dry run's state, logs and scratch repository are there to look at.
-                Some(dir.keep())
-            } else {
-                None
-            };
-            let workspace = open_workspace(&pipeline, &cwd, scratch.as_deref())?;
-            let (_, result) = run(
-                &pipeline,
-                &workspace,
-                &args.common,
-                reporter.as_ref(),
-                false,
-            )?;
-            if args.common.json {
-                print_json(&result)?;
-            } else {
-                print!("{}", summary::run_text(&result));
-                if let Some(dir) = &scratch {
-                    println!(
-                        "  dry run          nothing was written outside {}",
-                        dir.display()
-                    );
-                }
-            }
-            Ok(Exit::Done)
-        }
+        Command::Run(args) => run::execute(args, &cwd),
         Command::Publish(args) => publish::execute(args, &cwd),
+        Command::Reschedule(args) => reschedule::execute(args, &cwd),
+        Command::Abort(args) => abort::execute(args, &cwd),
         Command::Status(args) => {
             let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
-            let repo = LocalRepo::open(&resolve_path(&cwd, &pipeline.repository.path))?;
+            let repo = LocalRepo::open(&clone_path(&pipeline, &cwd)?)?;
             let dirs = state_dirs(&repo, &pipeline, args.common.state_dir.as_deref())?;
             let releases = dirs
                 .iter()
@@ -98,63 +69,66 @@ pub(crate) fn overrides(common: &Common) -> Overrides {
     }
 }
 
-fn resolve_path(cwd: &Path, path: &Path) -> PathBuf {
+fn resolve_path(base: &Path, path: &Path) -> PathBuf {
     if path.is_absolute() {
         path.to_path_buf()
     } else {
-        cwd.join(path)
+        base.join(path)
     }
 }
 
-/// Opens the clone the pipeline names (`cwd` resolves a relative `repository.path`), and for a
-/// dry run the scratch repository in `scratch`.
+/// The clone a pipeline works in, found as git finds a repository: from `repository.path`
+/// (relative to the pipeline file's folder), or without it from the pipeline file's own folder.
+/// The current directory plays no part, so the same pipeline means the same clone wherever
+/// it is run from.
+pub fn clone_path(pipeline: &Pipeline, cwd: &Path) -> Result<PathBuf, Error> {
+    let file = resolve_path(cwd, &pipeline.file);
+    let folder = file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cwd.to_path_buf());
+    let start = match &pipeline.repository.path {
+        Some(path) => resolve_path(&folder, path),
+        None => folder,
+    };
+    match git2::Repository::discover(&start) {
+        // Without the trailing `/` git2 gives, so that paths in messages read as written.
+        Ok(repo) => Ok(repo
+            .workdir()
+            .unwrap_or_else(|| repo.path())
+            .components()
+            .collect()),
+        Err(e) => Err(Error::bad_input(match &pipeline.repository.path {
+            Some(_) => format!(
+                "repository.path: {} is not a git repository, nor inside one ({})",
+                start.display(),
+                e.message()
+            ),
+            None => format!(
+                "{}: the pipeline is not inside a git repository, and repository.path is not set",
+                pipeline.file.display()
+            ),
+        })
+        .with_hint(
+            "keep the pipeline inside your clone of the project, or set repository.path \
+             (relative to the pipeline file's folder) to the clone",
+        )),
+    }
+}
+
+/// Opens the clone the pipeline names, and for a dry run the scratch repository in `scratch`.
 pub fn open_workspace(
     pipeline: &Pipeline,
     cwd: &Path,
     scratch: Option<&Path>,
 ) -> Result<Workspace, Error> {
-    let path = resolve_path(cwd, &pipeline.repository.path);
+    let path = clone_path(pipeline, cwd)?;
     let clone = LocalRepo::open(&path)?;
     let git = GitCli::new(&path);
     Ok(match scratch {
         Some(dir) => Workspace::scratch(clone, &git, dir)?,
         None => Workspace::real(clone, git)?,
     })
-}
-
-/// Resolves the plan and runs the stages through the release's journal.
-pub fn run(
-    pipeline: &Pipeline,
-    workspace: &Workspace,
-    common: &Common,
-    reporter: &dyn Reporter,
-    github_offline: bool,
-) -> Result<(Plan, RunSummary), Error> {
-    let plan = plan::resolve(pipeline, workspace, common.state_dir.as_deref())?;
-    let started_here = journal::read(&plan.state_dir.join("journal.jsonl"))?
-        .iter()
-        .any(|e| e.stage == journal::Stage::Prepare && e.event == journal::Event::Completed);
-    if !plan.already_exists.is_empty()
-        && !started_here
-        && stages::prepare::pending_branch(&plan, &workspace.repo).is_none()
-    {
-        // Someone else's release (or a half-deleted one of ours): refuse before writing any state.
-        return Err(stages::prepare::taken(&plan));
-    }
-    let _lock = crate::lock::lock(&plan.state_dir, "run")?;
-    let mut journal = Journal::open(&plan.state_dir)?;
-    let ctx = Context {
-        pipeline,
-        plan: &plan,
-        repo: &workspace.repo,
-        git: &workspace.git,
-        reporter,
-        dry_run: workspace.is_dry_run(),
-        clone_dir: &workspace.clone.path,
-        github_offline,
-    };
-    let summary = stages::run(&ctx, &mut journal)?;
-    Ok((plan, summary))
 }
 
 /// The state folders of this pipeline's releases (`--state-dir`, or every release under the
@@ -181,9 +155,87 @@ fn state_dirs(
     Ok(dirs)
 }
 
+/// Where a release stands, from its journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Started,
+    Staged,
+    Published,
+}
+
+fn standing(entries: &[Entry]) -> Standing {
+    let done = |s| journal::last_of(entries, s).is_some_and(|e| e.event == Event::Completed);
+    if done(Stage::Publish) {
+        Standing::Published
+    } else if done(Stage::Stage) {
+        Standing::Staged
+    } else {
+        Standing::Started
+    }
+}
+
+/// The release of this pipeline that is staged and not yet published (`--state-dir` names one),
+/// or, with `published_too`, the last published one when none is staged.
+fn staged_release(
+    clone: &LocalRepo,
+    pipeline: &Pipeline,
+    given: Option<&Path>,
+    published_too: bool,
+) -> Result<PathBuf, Error> {
+    let mut staged = Vec::new();
+    let mut published = Vec::new();
+    for dir in state_dirs(clone, pipeline, given)? {
+        match standing(&journal::read(&dir.join("journal.jsonl"))?) {
+            Standing::Published => published.push(dir),
+            Standing::Staged => staged.push(dir),
+            Standing::Started if given.is_some() => staged.push(dir),
+            Standing::Started => {}
+        }
+    }
+    match staged.len() {
+        1 => Ok(staged.remove(0)),
+        0 => published.pop().filter(|_| published_too).ok_or_else(|| {
+            Error::bad_input(format!("{}: no release is staged", pipeline.name)).with_hint(format!(
+                "run `embargo run {}` first (`embargo status` shows every release)",
+                pipeline.file.display()
+            ))
+        }),
+        _ => Err(Error::bad_input(format!(
+            "{}: several releases are staged: {}",
+            pipeline.name,
+            staged
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_hint("name one with --state-dir")),
+    }
+}
+
 pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::stage_failed(format!("cannot encode the output as JSON: {e}")))?;
     println!("{text}");
     Ok(())
+}
+
+/// Prints a one-line outcome: as `{"outcome": KIND, "message": TEXT, ...}` with `--json`, as the
+/// text otherwise. Every path of every command prints JSON when asked.
+pub(crate) fn say(
+    json: bool,
+    outcome: &str,
+    text: &str,
+    extra: serde_json::Value,
+) -> Result<(), Error> {
+    if json {
+        let mut value = serde_json::json!({"outcome": outcome, "message": text});
+        if let (Some(map), Some(more)) = (value.as_object_mut(), extra.as_object()) {
+            map.extend(more.clone());
+        }
+        print_json(&value)
+    } else {
+        println!("{text}");
+        Ok(())
+    }
 }

@@ -1,18 +1,20 @@
 //! `embargo publish`: find the staged release, prove it, wait for the embargo, publish.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
-use super::{open_workspace, overrides, print_json, state_dirs};
+use super::{open_workspace, overrides, print_json, say, staged_release};
 use crate::cli::PublishArgs;
 use crate::clock;
+use crate::contract;
 use crate::error::{Error, Exit};
 use crate::github::client::Client;
 use crate::github::releases;
 use crate::journal::{Event as JournalEvent, Journal, Manifest, Stage};
-use crate::pipeline::{self, Pipeline};
+use crate::pipeline;
+use crate::plan;
 use crate::process::humanize;
 use crate::report::{self, Event, Reporter};
 use crate::stages::cherry_pick::Picked;
@@ -23,16 +25,23 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     let reporter = report::choose(args.common.verbose, args.common.json);
     let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
     let workspace = open_workspace(&pipeline, cwd, None)?;
+    let json = args.common.json;
     let dir = staged_release(
         &workspace.clone,
         &pipeline,
         args.common.state_dir.as_deref(),
+        true,
     )?;
     let _lock = match crate::lock::try_lock(&dir, "publish")? {
         Ok(lock) => lock,
         // Cron runs overlap: the one that holds the lock does the work.
         Err(holder) if args.if_due => {
-            println!("another runner is publishing this release ({holder}); nothing to do");
+            say(
+                json,
+                "busy",
+                &format!("another runner is publishing this release ({holder}); nothing to do"),
+                serde_json::json!({ "holder": holder }),
+            )?;
             return Ok(Exit::Done);
         }
         Err(_) => crate::lock::lock(&dir, "publish")?,
@@ -64,12 +73,30 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     let manifest = Manifest::read(&dir)?;
     let picked: Picked = detail(&journal, Stage::CherryPick)?;
     let staged: Staged = detail(&journal, Stage::Stage)?;
-    let embargo = pipeline.embargo.ok_or_else(|| {
-        Error::bad_input(format!(
-            "{}: publishing needs the embargo instant; set `embargo:` in the pipeline or pass --embargo",
-            pipeline.file.display()
+    // The instant and everything else publishing depends on come from the record, never from
+    // what the pipeline says now.
+    let embargo = contract::staged_instant(&pipeline, journal.entries(), &manifest.tag)?;
+    let mut plan = plan::resolve(&pipeline, &workspace, Some(&dir)).map_err(|e| {
+        e.context(format!(
+            "checking the pipeline against what {} was staged from",
+            manifest.tag
         ))
     })?;
+    super::run::hold_to_record(
+        &pipeline,
+        &mut plan,
+        &mut journal,
+        args.keep_staged,
+        "publish",
+        reporter.as_ref(),
+    )?;
+    let restored =
+        crate::stages::stage::restore(&workspace.repo, &workspace.git, &journal, &manifest)?;
+    if restored > 0 {
+        reporter.emit(Event::Note(&format!(
+            "brought back {restored} staged ref(s) from the private remote into this clone"
+        )));
+    }
     let job = Job {
         pipeline: &pipeline,
         repo: &workspace.repo,
@@ -82,9 +109,18 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         reporter: reporter.as_ref(),
     };
     if args.dry_run {
-        println!("dry run: nothing is pushed or published");
-        for line in job.preview() {
-            println!("  {line}");
+        let preview = job.preview();
+        if json {
+            print_json(&serde_json::json!({
+                "outcome": "dry-run",
+                "embargo": embargo.to_string(),
+                "actions": preview,
+            }))?;
+        } else {
+            println!("dry run: nothing is pushed or published");
+            for line in preview {
+                println!("  {line}");
+            }
         }
         return Ok(Exit::Done);
     }
@@ -105,12 +141,17 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     let skew = ask_github();
     if !publish::due(embargo, skew) {
         if args.if_due {
-            println!(
-                "{} is not due: the embargo is at {} ({}); nothing was done",
-                manifest.tag,
-                clock::display(embargo),
-                clock::until(embargo)
-            );
+            say(
+                json,
+                "not-due",
+                &format!(
+                    "{} is not due: the embargo is at {} ({}); nothing was done",
+                    manifest.tag,
+                    clock::display(embargo),
+                    clock::until(embargo)
+                ),
+                serde_json::json!({ "tag": manifest.tag, "embargo": embargo.to_string() }),
+            )?;
             return Ok(Exit::Done);
         }
         if !args.wait {
@@ -265,45 +306,4 @@ fn detail<T: DeserializeOwned>(journal: &Journal, stage: Stage) -> Result<T, Err
             stage.name()
         ))
     })
-}
-
-/// The staged release to publish: `--state-dir`, or the one release of this pipeline that is
-/// staged and not yet published (or the last published one, to say it is done).
-fn staged_release(
-    clone: &crate::git::LocalRepo,
-    pipeline: &Pipeline,
-    given: Option<&Path>,
-) -> Result<PathBuf, Error> {
-    let dirs = state_dirs(clone, pipeline, given)?;
-    let mut staged = Vec::new();
-    let mut published = Vec::new();
-    for dir in dirs {
-        let entries = crate::journal::read(&dir.join("journal.jsonl"))?;
-        let done = |s| {
-            crate::journal::last_of(&entries, s).is_some_and(|e| e.event == JournalEvent::Completed)
-        };
-        if done(Stage::Publish) {
-            published.push(dir);
-        } else if done(Stage::Stage) {
-            staged.push(dir);
-        }
-    }
-    match staged.len() {
-        1 => Ok(staged.remove(0)),
-        0 => published.pop().ok_or_else(|| {
-            Error::bad_input(format!("{}: no release is staged yet", pipeline.name)).with_hint(
-                format!("run `embargo run {}` first", pipeline.file.display()),
-            )
-        }),
-        _ => Err(Error::bad_input(format!(
-            "{}: several releases are staged: {}",
-            pipeline.name,
-            staged
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .with_hint("name one with --state-dir")),
-    }
 }

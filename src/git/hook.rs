@@ -94,6 +94,21 @@ pub fn freeze(repo: &LocalRepo, refs: &[FrozenRef]) -> Result<PathBuf, GitError>
     install(repo, &list)
 }
 
+/// Takes the refs of `release` (its tag name) off the frozen list: the release was aborted.
+/// The hook stays; with nothing listed it lets everything through.
+pub fn unfreeze(repo: &LocalRepo, release: &str) -> Result<(), GitError> {
+    let list = frozen_list(repo);
+    if !list.exists() {
+        return Ok(());
+    }
+    let text: String = read_frozen(repo)
+        .iter()
+        .filter(|f| f.release != release)
+        .map(|f| format!("{} {} {} {}\n", f.refname, f.target, f.since, f.release))
+        .collect();
+    write_atomically(&list, text.as_bytes(), 0o644)
+}
+
 fn install(repo: &LocalRepo, list: &Path) -> Result<PathBuf, GitError> {
     let dir = hooks_dir(repo);
     fs::create_dir_all(&dir).map_err(|e| io_error("creating the hooks folder", &dir, e))?;

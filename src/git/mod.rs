@@ -154,6 +154,11 @@ impl LocalRepo {
     /// clone's `user.name` and `user.email`), with a fallback so a CI machine without a git
     /// identity can still cut a release.
     pub fn committer(&self) -> Result<Signature<'static>, GitError> {
+        self.committer_at(None)
+    }
+
+    /// [`LocalRepo::committer`], dated `when` (instead of now) unless GIT_COMMITTER_DATE is set.
+    pub fn committer_at(&self, when: Option<git2::Time>) -> Result<Signature<'static>, GitError> {
         let config = self.repo.config().ok();
         let from_config = |key: &str| config.as_ref().and_then(|c| c.get_string(key).ok());
         let name = std::env::var("GIT_COMMITTER_NAME")
@@ -171,7 +176,10 @@ impl LocalRepo {
             Some((seconds, offset)) => {
                 Signature::new(&name, &email, &git2::Time::new(seconds, offset))
             }
-            None => Signature::now(&name, &email),
+            None => match when {
+                Some(time) => Signature::new(&name, &email, &time),
+                None => Signature::now(&name, &email),
+            },
         };
         signature.map_err(|e| {
             GitError::bad_input(format!(

@@ -51,6 +51,17 @@ impl Workspace {
         let scratch_git = git
             .in_dir(&path)
             .with_config("include.path", &config.display().to_string());
+        // Commits and tags are made by libgit2, which does not follow the include above: give the
+        // scratch repository the clone's identity, so the dry run makes the very same SHAs.
+        if let (Ok(from), Ok(scratch)) = (clone.repo.config(), git2::Repository::open_bare(&path))
+            && let Ok(mut to) = scratch.config()
+        {
+            for key in ["user.name", "user.email"] {
+                if let Ok(value) = from.get_string(key) {
+                    let _ = to.set_str(key, &value);
+                }
+            }
+        }
         let repo = LocalRepo::open(&path)?;
         Ok(Workspace {
             clone,

@@ -250,3 +250,17 @@ impl From<GitHubError> for UploadError {
         UploadError::Other(e.into())
     }
 }
+
+/// Deletes a release with its assets (only ever a draft: `embargo abort` checks first). A
+/// release already gone is fine: a rerun after a crash finds nothing to delete.
+pub fn delete(client: &Client, release: u64) -> Result<(), Error> {
+    match client.json(
+        Method::DELETE,
+        &client.repo_url(&format!("/releases/{release}")),
+        None,
+    ) {
+        Ok(_) => Ok(()),
+        Err(f) if f.status() == Some(404) => Ok(()),
+        Err(f) => Err(f.into()),
+    }
+}

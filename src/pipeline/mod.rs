@@ -108,12 +108,30 @@ pub struct Pipeline {
     pub verify: Vec<CheckSpec>,
     pub cherry_pick: Option<CherryPickSpec>,
     pub embargo: Option<Timestamp>,
+    /// Where `embargo` came from (the staged record compares it differently by source).
+    pub embargo_source: EmbargoSource,
     pub github: Option<GitHubSpec>,
+}
+
+/// Where an embargo instant came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbargoSource {
+    /// `embargo:` in the pipeline file.
+    #[default]
+    Pipeline,
+    /// `--embargo TIME`.
+    Flag,
+    /// `--embargo now`: the vulnerability is already public.
+    Now,
+    /// `embargo reschedule`.
+    Reschedule,
 }
 
 #[derive(Debug, Clone)]
 pub struct RepositorySpec {
-    pub path: PathBuf,
+    /// `repository.path` as written (`None`: the repository that holds the pipeline file).
+    pub path: Option<PathBuf>,
     pub private: String,
     pub public: String,
 }
@@ -438,13 +456,11 @@ impl Checker<'_> {
         }
 
         let repository = RepositorySpec {
-            path: PathBuf::from(
-                raw.repository
-                    .path
-                    .as_ref()
-                    .map(|p| p.value.clone())
-                    .unwrap_or_else(|| ".".into()),
-            ),
+            path: raw
+                .repository
+                .path
+                .as_ref()
+                .map(|p| PathBuf::from(&p.value)),
             private: self.non_empty("repository.private", &raw.repository.private)?,
             public: self.non_empty("repository.public", &raw.repository.public)?,
         };
@@ -490,16 +506,33 @@ impl Checker<'_> {
             .map(|c| self.cherry_pick(c, &tag))
             .transpose()?;
 
-        let embargo = match (&overrides.embargo, &raw.embargo) {
-            (Some(cli), _) => Some(
-                crate::clock::parse_embargo(cli)
-                    .map_err(|e| self.whole(format!("--embargo: {e}")))?,
+        let (embargo, embargo_source) = match (&overrides.embargo, &raw.embargo) {
+            (Some(cli), _) if cli.trim().eq_ignore_ascii_case("now") => {
+                (Some(Timestamp::now()), EmbargoSource::Now)
+            }
+            (Some(cli), _) => (
+                Some(
+                    crate::clock::parse_embargo(cli)
+                        .map_err(|e| self.whole(format!("--embargo: {e}")))?,
+                ),
+                EmbargoSource::Flag,
             ),
-            (None, Some(e)) => Some(
-                crate::clock::parse_embargo(&e.value)
-                    .map_err(|m| self.at(e.referenced, format!("embargo: {m}")))?,
+            (None, Some(e)) if e.value.trim().eq_ignore_ascii_case("now") => {
+                return Err(self.at(
+                    e.referenced,
+                    "embargo: `now` is only taken from the command line (`--embargo now`), so that \
+                     a value left in the file can never publish a fix right after staging"
+                        .to_string(),
+                ));
+            }
+            (None, Some(e)) => (
+                Some(
+                    crate::clock::parse_embargo(&e.value)
+                        .map_err(|m| self.at(e.referenced, format!("embargo: {m}")))?,
+                ),
+                EmbargoSource::Pipeline,
             ),
-            (None, None) => None,
+            (None, None) => (None, EmbargoSource::Pipeline),
         };
 
         let github = raw
@@ -521,6 +554,7 @@ impl Checker<'_> {
             verify,
             cherry_pick,
             embargo,
+            embargo_source,
             github,
         })
     }

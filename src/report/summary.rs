@@ -11,8 +11,6 @@ use crate::pipeline::Pipeline;
 use crate::plan::Plan;
 use crate::stages::RunSummary;
 
-const LATER: &str = "not in this version yet";
-
 fn until(embargo: jiff::Timestamp) -> String {
     let now = jiff::Timestamp::now();
     let secs = embargo.as_second() - now.as_second();
@@ -113,19 +111,44 @@ fn stage_lines(pipeline: &Pipeline, plan: &Plan) -> Vec<(Stage, String)> {
         ),
         None => "no cherry_pick section: no targets".to_string(),
     };
+    let picks = if pipeline.cherry_pick.is_some() {
+        format!(
+            "{picks}: {}",
+            if plan.targets.is_empty() {
+                "no branch left".to_string()
+            } else {
+                plan.targets.join(", ")
+            }
+        )
+    } else {
+        picks
+    };
     lines.push((Stage::CherryPick, picks));
     lines.push((
         Stage::Stage,
         format!(
-            "one atomic push to the private remote `{}` (the draft release is {LATER})",
-            pipeline.repository.private
+            "one atomic push to the private remote `{}`{}",
+            pipeline.repository.private,
+            match &pipeline.github {
+                Some(g) => format!("; a draft release on {} with every asset", g.repository),
+                None => String::new(),
+            }
         ),
     ));
     lines.push((
         Stage::Publish,
         match plan.embargo {
-            Some(e) => format!("at {} ({LATER})", clock::display(e)),
-            None => format!("needs an embargo time ({LATER})"),
+            Some(e) => format!(
+                "at {}, never before: one atomic push to the public remote `{}`{}",
+                clock::display(e),
+                pipeline.repository.public,
+                if pipeline.github.is_some() {
+                    ", the release published, every asset read back"
+                } else {
+                    ""
+                }
+            ),
+            None => "needs an embargo instant (`embargo:` or --embargo)".to_string(),
         },
     ));
     lines
@@ -332,16 +355,72 @@ pub fn status_text(pipeline: &Pipeline, releases: &[(PathBuf, Vec<Entry>)]) -> S
             let (state, detail) = describe(last_of(entries, stage));
             let _ = writeln!(out, "  {:<12} {:<26} {detail}", stage.name(), state);
         }
+        if let Some((instant, source)) = crate::contract::recorded_instant(entries) {
+            let _ = writeln!(
+                out,
+                "  embargo      {}",
+                match instant {
+                    Some(at) => format!(
+                        "{} ({}; set by {})",
+                        clock::display(at),
+                        clock::until(at),
+                        source_words(source)
+                    ),
+                    None => "none recorded (`embargo reschedule` sets it)".to_string(),
+                }
+            );
+        }
+        for e in entries.iter().filter(|e| !Stage::ALL.contains(&e.stage)) {
+            let _ = writeln!(
+                out,
+                "  {:<12} {:<26} {}",
+                e.stage.name(),
+                event_words(e),
+                e.at
+            );
+        }
     }
     out
+}
+
+fn source_words(source: crate::pipeline::EmbargoSource) -> &'static str {
+    use crate::pipeline::EmbargoSource;
+    match source {
+        EmbargoSource::Pipeline => "the pipeline at staging",
+        EmbargoSource::Flag => "--embargo at staging",
+        EmbargoSource::Now => "--embargo now at staging",
+        EmbargoSource::Reschedule => "embargo reschedule",
+    }
+}
+
+/// A journal event that is not a stage, in words.
+fn event_words(e: &Entry) -> String {
+    match e.stage {
+        Stage::Reschedule => format!("moved to {}", e.detail["to"].as_str().unwrap_or("?")),
+        Stage::KeepStaged => format!(
+            "kept the record over {} change(s)",
+            e.detail["drift"].as_array().map(Vec::len).unwrap_or(0)
+        ),
+        _ => describe(Some(e)).0,
+    }
 }
 
 pub fn status_json(releases: &[(PathBuf, Vec<Entry>)]) -> serde_json::Value {
     releases
         .iter()
         .map(|(dir, entries)| {
+            let (embargo, source) = match crate::contract::recorded_instant(entries) {
+                Some((at, source)) => (at.map(|t| t.to_string()), Some(source)),
+                None => (None, None),
+            };
             json!({
                 "state_dir": dir,
+                "embargo": embargo,
+                "embargo_source": source,
+                "events": entries
+                    .iter()
+                    .filter(|e| !Stage::ALL.contains(&e.stage))
+                    .collect::<Vec<_>>(),
                 "stages": Stage::ALL.iter().map(|s| {
                     let last = last_of(entries, *s);
                     json!({

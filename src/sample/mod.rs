@@ -7,7 +7,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::cli::Common;
 use crate::error::{Error, Exit};
 use crate::git::LocalRepo;
 use crate::git::cli::GitCli;
@@ -277,12 +276,19 @@ pub fn demo(keep: bool, verbose: bool) -> Result<Exit, Error> {
     println!();
 
     let reporter = report::choose(verbose, false);
-    let common = Common {
-        verbose,
-        ..Common::default()
+    let options = crate::commands::RunOptions {
+        github_offline: true,
+        ..Default::default()
     };
-    let (_, summary) =
-        crate::commands::run(&pipeline, &workspace, &common, reporter.as_ref(), true)?;
+    let summary = match crate::commands::run(&pipeline, &workspace, &options, reporter.as_ref())? {
+        crate::commands::RunOutcome::Ran(_, summary) => summary,
+        crate::commands::RunOutcome::Released(done) => {
+            return Err(Error::bad_input(format!(
+                "the sample's fix is already released in {}",
+                done.tag
+            )));
+        }
+    };
     print!("{}", report::summary::run_text(&summary));
 
     // Show the freeze at work: the frozen tag cannot be moved, even by force.

@@ -265,6 +265,7 @@ fn collect(
         artifacts,
         checksums_file,
         checksums_sha256: sums_sha,
+        spec: crate::contract::build_fingerprint(ctx.pipeline),
     })
 }
 

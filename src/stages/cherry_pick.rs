@@ -12,8 +12,8 @@ use super::{Context, Prepared};
 use crate::error::Error;
 use crate::git::apply::{self, ApplyError};
 use crate::git::{self, remote, short};
+use crate::pipeline::OnConflict;
 use crate::pipeline::template::Var;
-use crate::pipeline::{CherryPickSpec, OnConflict};
 use crate::report::Event;
 
 /// A clean pick, on its own branch.
@@ -39,19 +39,18 @@ pub struct Manual {
 pub struct Picked {
     pub picks: Vec<Pick>,
     pub manual: Vec<Manual>,
+    /// Every target the `onto`/`skip` globs matched, picked or not.
+    #[serde(default)]
+    pub targets: Vec<String>,
 }
 
 /// The public branches the fix goes to: matching `onto`, not matching `skip`, never the patch
 /// branch itself.
-pub fn targets(ctx: &Context<'_>, spec: &CherryPickSpec) -> Vec<(String, Oid)> {
+pub fn targets(ctx: &Context<'_>) -> Vec<(String, Oid)> {
     ctx.plan
-        .public
-        .heads
+        .targets
         .iter()
-        .filter(|(name, _)| spec.onto.iter().any(|p| p.matches(name)))
-        .filter(|(name, _)| !spec.skip.iter().any(|p| p.matches(name)))
-        .filter(|(name, _)| **name != ctx.plan.patch_branch)
-        .map(|(name, oid)| (name.clone(), *oid))
+        .filter_map(|name| Some((name.clone(), *ctx.plan.public.heads.get(name)?)))
         .collect()
 }
 
@@ -62,7 +61,7 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Picked, Error> {
         ));
         return Ok(Picked::default());
     };
-    let targets = targets(ctx, spec);
+    let targets = targets(ctx);
     let plan = ctx.plan;
     // The targets' tips and any per-target backport branches must be in the clone.
     let wanted: Vec<(String, Oid)> = targets
@@ -92,7 +91,10 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Picked, Error> {
         .committer()
         .to_owned();
 
-    let mut picked = Picked::default();
+    let mut picked = Picked {
+        targets: targets.iter().map(|(name, _)| name.clone()).collect(),
+        ..Picked::default()
+    };
     for (target, tip) in &targets {
         let commits = match ctx.pipeline.fix.per_target.get(target) {
             Some(branch) => {

@@ -15,7 +15,7 @@ pub fn run(
     built: &Built,
     times: &StageTimes,
 ) -> Result<Frozen, Error> {
-    super::prepare::recheck(ctx, prepared, true)?;
+    super::prepare::recheck(ctx, prepared)?;
     super::build::recheck(ctx, built)?;
     let plan = ctx.plan;
     let release = Oid::from_str(&prepared.release_commit)
@@ -35,7 +35,12 @@ pub fn run(
                 .repo
                 .find_object(release, Some(ObjectType::Commit))
                 .map_err(git::failed("reading the release commit"))?;
-            let tagger = ctx.repo.committer()?;
+            // The release commit's committer and time: the tag, like the commit, comes out the
+            // same in a dry run and in the real run.
+            let tagger = object
+                .as_commit()
+                .map(|c| c.committer().to_owned())
+                .ok_or_else(|| Error::integrity("the release commit is not a commit"))?;
             let fixes: String = prepared
                 .fix_commits
                 .iter()
@@ -74,6 +79,7 @@ pub fn run(
         built_at: times.built.clone(),
         verified_at: times.verified.clone(),
         frozen_at: frozen_at.clone(),
+        contract: None,
     };
     manifest.write(ctx.state_dir())?;
     let hook = hook::freeze(
@@ -201,6 +207,7 @@ pub fn prove_in(
             artifacts: manifest.artifacts.clone(),
             checksums_file: manifest.checksums_file.clone(),
             checksums_sha256: manifest.checksums_sha256.clone(),
+            spec: String::new(),
         },
     )
 }

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+use crate::contract::Contract;
 use crate::error::Error;
 use crate::git::LocalRepo;
 use crate::git::cli::GitCli;
@@ -74,12 +75,18 @@ pub struct Built {
     pub artifacts: Vec<Artifact>,
     pub checksums_file: String,
     pub checksums_sha256: String,
+    /// The build section's fingerprint when it ran (see `contract::build_fingerprint`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub spec: String,
 }
 
 /// What verify proved.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verified {
     pub checks: Vec<String>,
+    /// The checks' fingerprint when they ran (see `contract::checks_fingerprint`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub spec: String,
 }
 
 /// What freeze recorded.
@@ -216,7 +223,7 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
         &mut resumed,
         StagePlan {
             stage: Stage::Prepare,
-            recheck: |p: &Prepared| prepare::recheck(ctx, p, frozen_already),
+            recheck: |p: &Prepared| prepare::recheck(ctx, p),
             resumed_note: "patch branch unchanged",
             summary: |p: &Prepared| {
                 format!(
@@ -335,8 +342,14 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
                 },
                 work: || {
                     // The push is the first thing that leaves the machine: prove the freeze right before.
-                    freeze::prove(ctx, &Manifest::read(ctx.state_dir())?)?;
-                    stage::run(ctx, &prepared, &built, &frozen, &picked)
+                    let mut manifest = Manifest::read(ctx.state_dir())?;
+                    freeze::prove(ctx, &manifest)?;
+                    let mut staged = stage::run(ctx, &prepared, &built, &frozen, &picked)?;
+                    let contract = contract(ctx, &prepared, &verified, &picked);
+                    manifest.contract = Some(contract.clone());
+                    manifest.write(ctx.state_dir())?;
+                    staged.contract = Some(contract);
+                    Ok(staged)
                 },
             },
         )?
@@ -362,6 +375,25 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
         preview,
         resumed,
     })
+}
+
+/// What the release is staged with: the record every later run and publish is held to.
+fn contract(
+    ctx: &Context<'_>,
+    prepared: &Prepared,
+    verified: &Verified,
+    picked: &cherry_pick::Picked,
+) -> Contract {
+    Contract {
+        embargo: ctx.pipeline.embargo,
+        embargo_source: ctx.pipeline.embargo_source,
+        fix_commits: prepared.fix_commits.iter().map(|c| c.sha.clone()).collect(),
+        targets: picked.targets.clone(),
+        checks: verified.checks.clone(),
+        github_repository: ctx.pipeline.github.as_ref().map(|g| g.repository.clone()),
+        private_remote: ctx.pipeline.repository.private.clone(),
+        public_remote: ctx.pipeline.repository.public.clone(),
+    }
 }
 
 /// When each stage completed, for the manifest.

@@ -34,7 +34,15 @@ pub fn run(ctx: &Context<'_>) -> Result<Prepared, Error> {
     let release_commit = match adopted {
         Some(oid) => oid,
         None => {
-            let committer = ctx.repo.committer()?;
+            // Dated like the fix's last commit (unless GIT_COMMITTER_DATE says otherwise), so that
+            // the same fix on the same tag gives the same release commit in a dry run and in the
+            // real run, today or tomorrow.
+            let last_fix = plan
+                .fix_oids
+                .last()
+                .and_then(|oid| ctx.repo.repo.find_commit(*oid).ok())
+                .map(|c| c.committer().when());
+            let committer = ctx.repo.committer_at(last_fix)?;
             let oid = apply::apply(ctx.repo, plan.previous_commit, &plan.fix_oids, &committer)
                 .map_err(|e| explain(e, &plan.previous.tag))?;
             write_pending(&plan.state_dir, &plan.branch_ref(), oid)?;
@@ -121,9 +129,9 @@ fn explain(e: ApplyError, onto: &str) -> Error {
     }
 }
 
-/// On a rerun: the patch branch must still be the release commit, and the fix must still be the
-/// one it was cut from.
-pub fn recheck(ctx: &Context<'_>, prepared: &Prepared, frozen: bool) -> Result<(), Error> {
+/// On a rerun: the patch branch must still be the release commit. (A fix that moved since is
+/// drift, refused or kept before any stage runs: see `contract`.)
+pub fn recheck(ctx: &Context<'_>, prepared: &Prepared) -> Result<(), Error> {
     let expected = Oid::from_str(&prepared.release_commit)
         .map_err(|_| Error::integrity("the journal's release commit is not a commit id"))?;
     let branch = format!("refs/heads/{}", prepared.patch_branch);
@@ -144,31 +152,6 @@ pub fn recheck(ctx: &Context<'_>, prepared: &Prepared, frozen: bool) -> Result<(
                 prepared.patch_branch
             )));
         }
-    }
-    let now: Vec<&str> = ctx
-        .plan
-        .fix_commits
-        .iter()
-        .map(|c| c.sha.as_str())
-        .collect();
-    let then: Vec<&str> = prepared
-        .fix_commits
-        .iter()
-        .map(|c| c.sha.as_str())
-        .collect();
-    if now != then && !frozen {
-        return Err(Error::bad_input(format!(
-            "the fix changed since the patch branch was cut: it was {} commit(s) ending in {}, it is now {} commit(s) ending in {}",
-            then.len(),
-            then.last().map(|s| crate::git::abbrev(s)).unwrap_or("-"),
-            now.len(),
-            now.last().map(|s| crate::git::abbrev(s)).unwrap_or("-"),
-        ))
-        .with_hint(format!(
-            "to release the new fix, delete the branch {} and the state folder {}, then run again",
-            prepared.patch_branch,
-            ctx.plan.state_dir.display()
-        )));
     }
     Ok(())
 }

@@ -215,6 +215,7 @@ impl Job<'_> {
             artifacts: self.manifest.artifacts.clone(),
             checksums_file: self.manifest.checksums_file.clone(),
             checksums_sha256: self.manifest.checksums_sha256.clone(),
+            spec: String::new(),
         }
     }
 

@@ -25,6 +25,9 @@ pub struct Staged {
     /// The draft GitHub release, when `publish.github` is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<super::draft::Draft>,
+    /// What the release was staged with: the instant, the fix, the targets, the checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<crate::contract::Contract>,
 }
 
 /// The refs staging pushes, in order.
@@ -76,6 +79,7 @@ pub fn run(
         remote: private.clone(),
         refs,
         draft: None,
+        contract: None,
     };
     recheck(ctx, &staged)?;
     if let Some(spec) = &ctx.pipeline.github {
@@ -148,4 +152,102 @@ pub fn recheck(ctx: &Context<'_>, staged: &Staged) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// A ref's value on a listed remote (a tag's own object for a tag).
+fn on_remote(refs: &remote::RemoteRefs, refname: &str) -> Option<git2::Oid> {
+    if let Some(tag) = refname.strip_prefix("refs/tags/") {
+        refs.tags.get(tag).map(|t| t.object)
+    } else {
+        refs.heads
+            .get(refname.strip_prefix("refs/heads/")?)
+            .copied()
+    }
+}
+
+/// A later job may work in a fresh clone with a copy of the state folder (what CI does between
+/// jobs). The staged refs that clone lacks are fetched from the private remote, after proving
+/// that the remote holds exactly what was staged, and created locally, and the freeze hook is
+/// installed again; from there every check runs as in the clone that staged the release.
+/// Returns how many refs were brought back.
+pub fn restore(
+    repo: &crate::git::LocalRepo,
+    git: &crate::git::cli::GitCli,
+    journal: &crate::journal::Journal,
+    manifest: &crate::journal::Manifest,
+) -> Result<usize, Error> {
+    let Some(entry) = journal.completed(crate::journal::Stage::Stage) else {
+        return Ok(0);
+    };
+    let staged: Staged = serde_json::from_value(entry.detail.clone()).map_err(|e| {
+        Error::integrity(format!(
+            "the journal's record of the stage stage is damaged: {e}"
+        ))
+    })?;
+    let missing: Vec<&PushedRef> = staged
+        .refs
+        .iter()
+        .filter(|r| repo.ref_target(&r.refname).is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    let private = remote::list(git, "private", &staged.remote)?;
+    let mut wanted = Vec::new();
+    for r in &missing {
+        let staged_oid = git2::Oid::from_str(&r.target).map_err(|_| {
+            Error::integrity(format!(
+                "the journal's staged {} is not an object id",
+                r.refname
+            ))
+        })?;
+        match on_remote(&private, &r.refname) {
+            Some(oid) if oid == staged_oid => wanted.push((r.refname.clone(), oid)),
+            other => {
+                return Err(Error::integrity(format!(
+                    "{} is not in this clone, and {} has {} for it, but {} was staged",
+                    r.refname,
+                    private.describe(),
+                    other
+                        .map(|o| o.to_string())
+                        .unwrap_or_else(|| "nothing".into()),
+                    r.target
+                ))
+                .with_hint(
+                    "the private remote no longer holds the staged release; find out who changed it",
+                ));
+            }
+        }
+    }
+    remote::fetch_objects(git, repo, &private, &wanted)?;
+    for (refname, oid) in &wanted {
+        repo.repo
+            .reference(
+                refname,
+                *oid,
+                false,
+                "embargo: staged ref brought back from the private remote",
+            )
+            .map_err(crate::git::failed(format_args!("creating {refname}")))?;
+    }
+    let frozen = |refname: String, target: &str| -> Result<crate::git::hook::FrozenRef, Error> {
+        Ok(crate::git::hook::FrozenRef {
+            refname,
+            target: git2::Oid::from_str(target)
+                .map_err(|_| Error::integrity("the manifest holds a SHA that is not one"))?,
+            since: manifest.frozen_at.clone(),
+            release: manifest.tag.clone(),
+        })
+    };
+    crate::git::hook::freeze(
+        repo,
+        &[
+            frozen(
+                format!("refs/heads/{}", manifest.patch_branch),
+                &manifest.release_commit,
+            )?,
+            frozen(format!("refs/tags/{}", manifest.tag), &manifest.tag_object)?,
+        ],
+    )?;
+    Ok(wanted.len())
 }

@@ -50,7 +50,10 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Verified, Error> {
         }
         passed.push(check.step.name.clone());
     }
-    Ok(Verified { checks: passed })
+    Ok(Verified {
+        checks: passed,
+        spec: crate::contract::checks_fingerprint(ctx.pipeline),
+    })
 }
 
 fn sanitize(name: &str) -> String {

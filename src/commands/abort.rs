@@ -1,0 +1,291 @@
+//! `embargo abort`: take back a release that is not public, so that the same version can be cut
+//! again. Each step looks at what is still there, so a run stopped halfway finishes on a rerun.
+
+use std::path::{Path, PathBuf};
+
+use super::{Standing, open_workspace, say, standing, state_dirs};
+use crate::cli::AbortArgs;
+use crate::error::{Error, Exit};
+use crate::git::{hook, remote};
+use crate::github::{client::Client, releases};
+use crate::journal::{self, Event as JournalEvent, Journal, Stage};
+use crate::pipeline::{self, Overrides, Pipeline};
+use crate::report::{self, Event};
+use crate::stages::cherry_pick::Picked;
+use crate::stages::stage::{self, PushedRef, Staged};
+use crate::stages::{Frozen, Prepared};
+
+pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
+    let reporter = report::choose(args.verbose, args.json);
+    let pipeline = pipeline::load(&args.pipeline, &Overrides::default())?;
+    let workspace = open_workspace(&pipeline, cwd, None)?;
+    let dir = unpublished(&workspace.clone, &pipeline, args.state_dir.as_deref())?;
+    let _lock = crate::lock::lock(&dir, "abort")?;
+    let mut journal = Journal::open(&dir)?;
+    let record = |stage| journal.completed(stage).map(|e| e.detail.clone());
+    let prepared: Option<Prepared> = parse(record(Stage::Prepare));
+    let frozen: Option<Frozen> = parse(record(Stage::Freeze));
+    let picked: Option<Picked> = parse(record(Stage::CherryPick));
+    let staged: Option<Staged> = parse(record(Stage::Stage));
+    let tag = prepared
+        .as_ref()
+        .map(|p| p.tag.clone())
+        .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+
+    // Every ref this release made or may have pushed (a crash can come between a push and its
+    // journal entry), with the value it was given.
+    let mut ours: Vec<PushedRef> = match (&prepared, &frozen, &picked) {
+        (Some(p), Some(f), Some(k)) => stage::refs(p, f, k),
+        _ => Vec::new(),
+    };
+    if ours.is_empty()
+        && let Some(p) = &prepared
+    {
+        ours.push(PushedRef {
+            refname: format!("refs/heads/{}", p.patch_branch),
+            target: p.release_commit.clone(),
+        });
+        if let Some(f) = &frozen {
+            ours.push(PushedRef {
+                refname: format!("refs/tags/{}", p.tag),
+                target: f.tag_object.clone(),
+            });
+        }
+        for pick in picked.iter().flat_map(|k| &k.picks) {
+            ours.push(PushedRef {
+                refname: format!("refs/heads/{}", pick.branch),
+                target: pick.commit.clone(),
+            });
+        }
+    }
+
+    // Refused once anything is public: the public remote, or a release no longer a draft.
+    let public = remote::list(&workspace.git, "public", &pipeline.repository.public)?;
+    let public_now: Vec<&str> = ours
+        .iter()
+        .filter(|r| on(&public, &r.refname).is_some_and(|oid| oid.to_string() == r.target))
+        .map(|r| r.refname.as_str())
+        .collect();
+    if !public_now.is_empty() {
+        return Err(Error::bad_input(format!(
+            "{tag} is public already ({} on {}): it cannot be taken back",
+            public_now.join(", "),
+            public.describe()
+        ))
+        .with_hint(
+            "finish it with `embargo publish`, and fix anything wrong in a new patch release",
+        ));
+    }
+    let draft = staged.as_ref().and_then(|s| s.draft.clone());
+    let client = match (&draft, &pipeline.github) {
+        (Some(_), Some(spec)) => Some(Client::new(spec)?),
+        (Some(_), None) => {
+            return Err(Error::bad_input(format!(
+                "{tag} has a draft release on GitHub, but the pipeline has no publish.github to reach it"
+            ))
+            .with_hint("put back the publish.github section it was staged with"));
+        }
+        _ => None,
+    };
+    if let (Some(client), Some(draft)) = (&client, &draft) {
+        match releases::get(client, draft.release_id) {
+            Ok(r) if !r.draft => {
+                return Err(Error::bad_input(format!(
+                    "the GitHub release of {tag} is published already ({}): it cannot be taken back",
+                    r.html_url
+                )));
+            }
+            _ => {}
+        }
+    }
+
+    journal.record(
+        Stage::Abort,
+        JournalEvent::Started,
+        serde_json::Value::Null,
+        None,
+    )?;
+    let remote_name = staged
+        .as_ref()
+        .map(|s| s.remote.clone())
+        .unwrap_or_else(|| pipeline.repository.private.clone());
+    let deleted_private = delete_private(&workspace.git, &remote_name, &ours, reporter.as_ref())?;
+    crate::failpoint::hit("abort:after-private-delete");
+    if let (Some(client), Some(draft)) = (&client, &draft) {
+        releases::delete(client, draft.release_id)?;
+        reporter.emit(Event::Note(&format!(
+            "deleted the draft release {} and its assets",
+            draft.html_url
+        )));
+    }
+    hook::unfreeze(&workspace.repo, &tag)?;
+    let mut deleted_local = Vec::new();
+    for r in &ours {
+        if workspace
+            .repo
+            .ref_target(&r.refname)
+            .is_some_and(|oid| oid.to_string() == r.target)
+        {
+            workspace
+                .repo
+                .repo
+                .find_reference(&r.refname)
+                .and_then(|mut reference| reference.delete())
+                .map_err(crate::git::failed(format_args!("deleting {}", r.refname)))?;
+            deleted_local.push(r.refname.clone());
+        }
+    }
+    journal.record(
+        Stage::Abort,
+        JournalEvent::Completed,
+        serde_json::json!({
+            "private_refs_deleted": deleted_private,
+            "local_refs_deleted": deleted_local,
+            "draft_deleted": draft.as_ref().map(|d| d.release_id),
+        }),
+        None,
+    )?;
+    drop(journal);
+    let archive = archive(&dir, &tag)?;
+    let text = format!(
+        "aborted {tag}: {} private ref(s) and {} local ref(s) deleted{}; its state is archived in {}\n\
+         the same version can be cut again with `embargo run {}`",
+        deleted_private.len(),
+        deleted_local.len(),
+        if draft.is_some() {
+            ", the draft release deleted"
+        } else {
+            ""
+        },
+        archive.display(),
+        pipeline.file.display()
+    );
+    say(
+        args.json,
+        "aborted",
+        &text,
+        serde_json::json!({
+            "tag": tag,
+            "private_refs_deleted": deleted_private,
+            "local_refs_deleted": deleted_local,
+            "archive": archive,
+        }),
+    )?;
+    Ok(Exit::Done)
+}
+
+/// The release of this pipeline that is under way and not published.
+fn unpublished(
+    clone: &crate::git::LocalRepo,
+    pipeline: &Pipeline,
+    given: Option<&Path>,
+) -> Result<PathBuf, Error> {
+    let mut found = Vec::new();
+    for dir in state_dirs(clone, pipeline, given)? {
+        let entries = journal::read(&dir.join("journal.jsonl"))?;
+        if standing(&entries) == Standing::Published {
+            if given.is_some() {
+                return Err(Error::bad_input(format!(
+                    "the release in {} is published: it cannot be taken back",
+                    dir.display()
+                )));
+            }
+            continue;
+        }
+        found.push(dir);
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(Error::bad_input(format!(
+            "{}: no release is under way (nothing staged or started)",
+            pipeline.name
+        ))
+        .with_hint("`embargo status` shows every release of the pipeline")),
+        _ => Err(Error::bad_input(format!(
+            "{}: several releases are under way: {}",
+            pipeline.name,
+            found
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_hint("name one with --state-dir")),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: Option<serde_json::Value>) -> Option<T> {
+    value.and_then(|v| serde_json::from_value(v).ok())
+}
+
+fn on(refs: &remote::RemoteRefs, refname: &str) -> Option<git2::Oid> {
+    if let Some(tag) = refname.strip_prefix("refs/tags/") {
+        refs.tags.get(tag).map(|t| t.object)
+    } else {
+        refs.heads
+            .get(refname.strip_prefix("refs/heads/")?)
+            .copied()
+    }
+}
+
+/// One atomic push deleting this release's refs from the private remote: only those that still
+/// hold what this release put there (`--force-with-lease` on each), never someone else's.
+fn delete_private(
+    git: &crate::git::cli::GitCli,
+    private: &str,
+    ours: &[PushedRef],
+    reporter: &dyn report::Reporter,
+) -> Result<Vec<String>, Error> {
+    let listed = remote::list(git, "private", private)?;
+    let doomed: Vec<&PushedRef> = ours
+        .iter()
+        .filter(|r| on(&listed, &r.refname).is_some_and(|oid| oid.to_string() == r.target))
+        .collect();
+    if doomed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args: Vec<String> = vec!["push".into(), "--atomic".into(), "--porcelain".into()];
+    args.extend(
+        doomed
+            .iter()
+            .map(|r| format!("--force-with-lease={}:{}", r.refname, r.target)),
+    );
+    args.push(private.to_string());
+    args.extend(doomed.iter().map(|r| format!(":{}", r.refname)));
+    let summary = format!(
+        "deleting {} ref(s) from the private remote `{private}` in one atomic push",
+        doomed.len()
+    );
+    reporter.emit(Event::Note(&summary));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    git.run(&summary, &args).map_err(|e| {
+        Error::from(e)
+            .with_hint("nothing was deleted (the push is atomic); run `embargo abort` again")
+    })?;
+    Ok(doomed.iter().map(|r| r.refname.clone()).collect())
+}
+
+/// Moves the state folder out of the way, so that the same version starts afresh, and keeps it
+/// (the journal and logs say what happened): `<name>/aborted/<tag>-<time>/`.
+fn archive(dir: &Path, tag: &str) -> Result<PathBuf, Error> {
+    let root = dir
+        .parent()
+        .map(|p| p.join("aborted"))
+        .unwrap_or_else(|| PathBuf::from("aborted"));
+    std::fs::create_dir_all(&root)
+        .map_err(|e| Error::stage_failed(format!("cannot create {}: {e}", root.display())))?;
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let target = root.join(format!("{tag}-{stamp}"));
+    std::fs::rename(dir, &target).map_err(|e| {
+        Error::stage_failed(format!(
+            "cannot move {} to {}: {e}",
+            dir.display(),
+            target.display()
+        ))
+        .with_hint("everything else was taken back; move the folder by hand")
+    })?;
+    Ok(target)
+}

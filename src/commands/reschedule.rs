@@ -1,0 +1,116 @@
+//! `embargo reschedule`: the one way to move the instant a staged release publishes at.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use super::{Standing, clone_path, say, staged_release, standing};
+use crate::cli::RescheduleArgs;
+use crate::clock;
+use crate::contract::{self, Rescheduled};
+use crate::error::{Error, Exit};
+use crate::git::LocalRepo;
+use crate::journal::{Event, Journal, Manifest, Stage};
+use crate::pipeline::{self, EmbargoSource, Overrides};
+
+pub fn execute(args: RescheduleArgs, cwd: &Path) -> Result<Exit, Error> {
+    let pipeline = pipeline::load(&args.pipeline, &Overrides::default())?;
+    let clone = LocalRepo::open(&clone_path(&pipeline, cwd)?)?;
+    let dir = staged_release(&clone, &pipeline, args.state_dir.as_deref(), true)?;
+    let _lock = crate::lock::lock(&dir, "reschedule")?;
+    let mut journal = Journal::open(&dir)?;
+    let release = dir.display();
+    match standing(journal.entries()) {
+        Standing::Published => {
+            return Err(Error::bad_input(format!(
+                "the release in {release} is already public: there is no instant left to move"
+            )));
+        }
+        Standing::Started => {
+            return Err(Error::bad_input(format!(
+                "the release in {release} is not staged yet: its instant is recorded when it is staged"
+            ))
+            .with_hint("change `embargo:` in the pipeline, or pass --embargo to `embargo run`"));
+        }
+        Standing::Staged => {}
+    }
+    let mut manifest = Manifest::read(&dir)?;
+    let (recorded, _) = contract::recorded_instant(journal.entries()).unwrap_or_default();
+    let now = args.embargo.trim().eq_ignore_ascii_case("now");
+    let to = if now {
+        Timestamp::now()
+    } else {
+        let to = clock::parse_embargo(&args.embargo)
+            .map_err(|e| Error::bad_input(format!("--embargo: {e}")))?;
+        if to <= Timestamp::now() {
+            return Err(Error::bad_input(format!(
+                "--embargo: {} has already passed ({})",
+                clock::display(to),
+                clock::until(to)
+            ))
+            .with_hint("to publish at the next `publish` run, pass `--embargo now --earlier`"));
+        }
+        to
+    };
+    let earlier = recorded.is_some_and(|r| to < r);
+    if earlier && !args.earlier {
+        return Err(Error::bad_input(format!(
+            "{} is earlier than the instant {} was staged for, {}: everyone who was told the date plans around it",
+            clock::display(to),
+            manifest.tag,
+            recorded.map(clock::display).unwrap_or_default()
+        ))
+        .with_hint("if the fix must go out sooner (it leaked, or the date was wrong), say so with --earlier"));
+    }
+    if recorded == Some(to) {
+        say(
+            args.json,
+            "unchanged",
+            &format!(
+                "{} is already to be published at {}",
+                manifest.tag,
+                clock::display(to)
+            ),
+            serde_json::json!({ "tag": manifest.tag, "embargo": to.to_string() }),
+        )?;
+        return Ok(Exit::Done);
+    }
+    let record = Rescheduled {
+        from: recorded,
+        to,
+        earlier,
+    };
+    let detail = serde_json::to_value(&record)
+        .map_err(|e| Error::stage_failed(format!("cannot record the new instant: {e}")))?;
+    journal.record(Stage::Reschedule, Event::Completed, detail, None)?;
+    if let Some(contract) = manifest.contract.as_mut() {
+        contract.embargo = Some(to);
+        contract.embargo_source = EmbargoSource::Reschedule;
+        manifest.write(&dir)?;
+    }
+    say(
+        args.json,
+        "rescheduled",
+        &format!(
+            "{}: the embargo moved from {} to {} ({}){}",
+            manifest.tag,
+            recorded
+                .map(clock::display)
+                .unwrap_or_else(|| "none".into()),
+            clock::display(to),
+            clock::until(to),
+            if earlier {
+                ", earlier than announced"
+            } else {
+                ""
+            }
+        ),
+        serde_json::json!({
+            "tag": manifest.tag,
+            "from": recorded.map(|r| r.to_string()),
+            "embargo": to.to_string(),
+            "earlier": earlier,
+        }),
+    )?;
+    Ok(Exit::Done)
+}

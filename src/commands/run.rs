@@ -1,0 +1,308 @@
+//! `embargo run`: cut, build, verify, freeze, pick and stage a release, resuming after the last
+//! completed stage, and held to what was already recorded.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{open_workspace, overrides, print_json, state_dirs};
+use crate::cli::RunArgs;
+use crate::contract::{self, Current, Drift};
+use crate::error::{Error, Exit};
+use crate::git::workspace::Workspace;
+use crate::journal::{self, Event as JournalEvent, Journal, Manifest, Stage};
+use crate::pipeline::{self, Pipeline};
+use crate::plan::{self, Plan};
+use crate::report::{self, Event, Reporter, summary};
+use crate::stages::{self, Context, Prepared, RunSummary};
+
+/// How a run is asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub state_dir: Option<PathBuf>,
+    /// Go on with what was recorded although the pipeline changed since (journaled).
+    pub keep_staged: bool,
+    /// GitHub calls are described instead of made (the demo has no GitHub to talk to).
+    pub github_offline: bool,
+}
+
+/// What a run came to.
+pub enum RunOutcome {
+    Ran(Box<Plan>, Box<RunSummary>),
+    /// The fix is out already: nothing was written.
+    Released(Released),
+}
+
+/// A published release that already carries the fix.
+#[derive(Debug, Clone, Serialize)]
+pub struct Released {
+    pub tag: String,
+    pub published_at: String,
+    pub release_url: Option<String>,
+    pub state_dir: PathBuf,
+}
+
+pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
+    let reporter = report::choose(args.common.verbose, args.common.json);
+    let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
+    // A dry run's folder holds the patched source and binaries: private to this user, and
+    // removed at the end unless --keep asks to look at it.
+    let scratch = if args.dry_run {
+        Some(
+            tempfile::Builder::new()
+                .prefix("embargo-dry-run-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .tempdir()
+                .map_err(|e| {
+                    Error::stage_failed(format!("cannot create a temporary folder: {e}"))
+                })?,
+        )
+    } else {
+        None
+    };
+    let workspace = open_workspace(&pipeline, cwd, scratch.as_ref().map(|d| d.path()))?;
+    let options = RunOptions {
+        state_dir: args.common.state_dir.clone(),
+        keep_staged: args.keep_staged,
+        github_offline: false,
+    };
+    let outcome = run(&pipeline, &workspace, &options, reporter.as_ref())?;
+    let kept = match scratch {
+        Some(dir) if args.keep => Some(dir.keep()),
+        _ => None,
+    };
+    match outcome {
+        RunOutcome::Released(done) => {
+            let text = format!(
+                "the fix is already released in {} (published at {}{}); nothing was done",
+                done.tag,
+                done.published_at,
+                done.release_url
+                    .as_deref()
+                    .map(|u| format!(", {u}"))
+                    .unwrap_or_default()
+            );
+            super::say(
+                args.common.json,
+                "released",
+                &text,
+                serde_json::to_value(&done).unwrap_or_default(),
+            )?;
+        }
+        RunOutcome::Ran(_, result) => {
+            if args.common.json {
+                print_json(&result)?;
+            } else {
+                print!("{}", summary::run_text(&result));
+                if args.dry_run {
+                    match &kept {
+                        Some(dir) => println!(
+                            "\ndry run: nothing was written outside {} (kept: --keep)",
+                            dir.display()
+                        ),
+                        None => println!(
+                            "\ndry run: nothing was written outside a temporary folder, now removed (--keep keeps it)"
+                        ),
+                    }
+                }
+            }
+        }
+    }
+    Ok(Exit::Done)
+}
+
+/// Resolves the plan, holds it to what the release's journal recorded, and runs the stages.
+pub fn run(
+    pipeline: &Pipeline,
+    workspace: &Workspace,
+    options: &RunOptions,
+    reporter: &dyn Reporter,
+) -> Result<RunOutcome, Error> {
+    let mut plan = plan::resolve(pipeline, workspace, options.state_dir.as_deref())?;
+    let entries = journal::read(&plan.state_dir.join("journal.jsonl"))?;
+    let started_here = entries
+        .iter()
+        .any(|e| e.stage == Stage::Prepare && e.event == JournalEvent::Completed);
+    if !started_here && let Some(done) = already_released(workspace, pipeline, &plan)? {
+        return Ok(RunOutcome::Released(done));
+    }
+    if !plan.already_exists.is_empty()
+        && !started_here
+        && stages::prepare::pending_branch(&plan, &workspace.repo).is_none()
+    {
+        // Someone else's release (or a half-deleted one of ours): refuse before writing any state.
+        return Err(stages::prepare::taken(&plan));
+    }
+    let _lock = crate::lock::lock(&plan.state_dir, "run")?;
+    let mut journal = Journal::open(&plan.state_dir)?;
+    let staged = journal.completed(Stage::Stage).is_some();
+    if staged {
+        contract::staged_instant(pipeline, journal.entries(), &plan.tag)?;
+    } else {
+        contract::refuse_past_embargo(pipeline)?;
+    }
+    hold_to_record(
+        pipeline,
+        &mut plan,
+        &mut journal,
+        options.keep_staged,
+        "run",
+        reporter,
+    )?;
+    if staged {
+        // A later job may run in a fresh clone with a copy of the state folder: bring back what
+        // was staged from the private remote, proven against the manifest.
+        let restored = stages::stage::restore(
+            &workspace.repo,
+            &workspace.git,
+            &journal,
+            &Manifest::read(&plan.state_dir)?,
+        )?;
+        if restored > 0 {
+            reporter.emit(Event::Note(&format!(
+                "brought back {restored} staged ref(s) from the private remote into this clone"
+            )));
+        }
+    }
+    let ctx = Context {
+        pipeline,
+        plan: &plan,
+        repo: &workspace.repo,
+        git: &workspace.git,
+        reporter,
+        dry_run: workspace.is_dry_run(),
+        clone_dir: &workspace.clone.path,
+        github_offline: options.github_offline,
+    };
+    let summary = stages::run(&ctx, &mut journal)?;
+    Ok(RunOutcome::Ran(Box::new(plan), Box::new(summary)))
+}
+
+/// Compares what the pipeline and the remotes give now with what the journal recorded; refuses
+/// on any difference unless the lead keeps the record (`--keep-staged`, journaled once per set
+/// of differences), in which case the plan is put back to the recorded fix.
+pub(super) fn hold_to_record(
+    pipeline: &Pipeline,
+    plan: &mut Plan,
+    journal: &mut Journal,
+    keep_staged: bool,
+    command: &str,
+    reporter: &dyn Reporter,
+) -> Result<(), Error> {
+    let current = Current {
+        fix_commits: plan.fix_commits.iter().map(|c| c.sha.clone()).collect(),
+        targets: Some(plan.targets.clone()),
+        build: contract::build_fingerprint(pipeline),
+        checks: contract::checks_fingerprint(pipeline),
+        github_repository: pipeline.github.as_ref().map(|g| g.repository.clone()),
+    };
+    let drift = unaccepted(journal, contract::drift(journal.entries(), &current));
+    if drift.is_empty() {
+        return keep_recorded_fix(plan, journal);
+    }
+    if !keep_staged {
+        return Err(contract::refuse_drift(&drift, &plan.tag, pipeline, command));
+    }
+    journal.record(
+        Stage::KeepStaged,
+        JournalEvent::Completed,
+        serde_json::json!({ "drift": drift }),
+        None,
+    )?;
+    reporter.emit(Event::Note(&format!(
+        "--keep-staged: going on with what was recorded; the pipeline's changes are ignored: {}",
+        drift.iter().map(Drift::line).collect::<Vec<_>>().join("; ")
+    )));
+    keep_recorded_fix(plan, journal)
+}
+
+/// Differences a `--keep-staged` already accepted are not asked about again.
+fn unaccepted(journal: &Journal, drift: Vec<Drift>) -> Vec<Drift> {
+    let accepted: Vec<serde_json::Value> = journal
+        .entries()
+        .iter()
+        .filter(|e| e.stage == Stage::KeepStaged)
+        .filter_map(|e| e.detail.get("drift").and_then(|d| d.as_array()).cloned())
+        .flatten()
+        .collect();
+    drift
+        .into_iter()
+        .filter(|d| {
+            let value = serde_json::to_value(d).unwrap_or_default();
+            !accepted.contains(&value)
+        })
+        .collect()
+}
+
+/// Once prepared, the release is made of the fix it was cut from, whatever the fix branch says.
+fn keep_recorded_fix(plan: &mut Plan, journal: &Journal) -> Result<(), Error> {
+    let Some(entry) = journal.completed(Stage::Prepare) else {
+        return Ok(());
+    };
+    let prepared: Prepared = serde_json::from_value(entry.detail.clone()).map_err(|e| {
+        Error::integrity(format!(
+            "the journal's record of the prepare stage is damaged: {e}"
+        ))
+    })?;
+    plan.fix_oids = prepared
+        .fix_commits
+        .iter()
+        .map(|c| {
+            git2::Oid::from_str(&c.sha).map_err(|_| {
+                Error::integrity(format!(
+                    "the journal's fix commit `{}` is not a commit id",
+                    c.sha
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    plan.fix_commits = prepared.fix_commits;
+    Ok(())
+}
+
+/// A release of this pipeline, already published, that was cut from the very fix the plan
+/// would cut now: running again would only fail to apply the fix a second time.
+fn already_released(
+    workspace: &Workspace,
+    pipeline: &Pipeline,
+    plan: &Plan,
+) -> Result<Option<Released>, Error> {
+    let fix: Vec<&str> = plan.fix_commits.iter().map(|c| c.sha.as_str()).collect();
+    for dir in state_dirs(&workspace.clone, pipeline, None)? {
+        let entries = journal::read(&dir.join("journal.jsonl"))?;
+        let Some(published) = journal::last_of(&entries, Stage::Publish)
+            .filter(|e| e.event == JournalEvent::Completed)
+        else {
+            continue;
+        };
+        let Some(prepared) = journal::last_of(&entries, Stage::Prepare)
+            .and_then(|e| serde_json::from_value::<Prepared>(e.detail.clone()).ok())
+        else {
+            continue;
+        };
+        let then: Vec<&str> = prepared
+            .fix_commits
+            .iter()
+            .map(|c| c.sha.as_str())
+            .collect();
+        if then == fix
+            && pipeline
+                .tag
+                .parse(&prepared.tag)
+                .map(|v| v.line().to_string())
+                == Some(plan.line.clone())
+        {
+            return Ok(Some(Released {
+                tag: prepared.tag,
+                published_at: published.at.clone(),
+                release_url: published
+                    .detail
+                    .get("release_url")
+                    .and_then(|u| u.as_str())
+                    .map(str::to_string),
+                state_dir: dir,
+            }));
+        }
+    }
+    Ok(None)
+}

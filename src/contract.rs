@@ -1,0 +1,369 @@
+//! The staged release is the contract. What a release was cut, built, checked and staged from is
+//! recorded as each stage completes; every later `run` and `publish` compares the pipeline, the
+//! flags and the remotes with that record and refuses, naming each difference, rather than
+//! publishing something other than what was staged (or at another instant).
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::clock;
+use crate::error::Error;
+use crate::journal::{Entry, Event, Stage, last_of};
+use crate::pipeline::{EmbargoSource, Pipeline};
+
+/// What publishing depends on, as it was when the release was staged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contract {
+    /// The instant the release may become public (`None`: staged without one; `reschedule`
+    /// sets it).
+    pub embargo: Option<Timestamp>,
+    /// Where that instant came from: the pipeline's `embargo:`, `--embargo`, `--embargo now`,
+    /// or `embargo reschedule`.
+    pub embargo_source: EmbargoSource,
+    pub fix_commits: Vec<String>,
+    /// The branches the fix was picked onto (or found to need a manual backport, or to have
+    /// already), by name.
+    pub targets: Vec<String>,
+    /// The checks that passed, by name.
+    pub checks: Vec<String>,
+    pub github_repository: Option<String>,
+    pub private_remote: String,
+    pub public_remote: String,
+}
+
+/// A short fingerprint of a part of the pipeline, recorded with the stage that used it, so that
+/// a change to that part afterwards is noticed.
+pub fn fingerprint(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The build section's fingerprint: steps (name, command, environment, timeout), artifact globs
+/// and the checksums file name.
+pub fn build_fingerprint(pipeline: &Pipeline) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for step in &pipeline.build.steps {
+        parts.push(step_text(step));
+    }
+    parts.extend(
+        pipeline
+            .build
+            .artifacts
+            .iter()
+            .map(|a| a.source().to_string()),
+    );
+    parts.push(pipeline.build.checksums.source().to_string());
+    parts.extend(pipeline.build.env_passthrough.iter().cloned());
+    fingerprint(&parts.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// The checks' fingerprint: each check's command, environment and expectation.
+pub fn checks_fingerprint(pipeline: &Pipeline) -> String {
+    let parts: Vec<String> = pipeline
+        .verify
+        .iter()
+        .map(|c| {
+            format!(
+                "{}\n{}",
+                step_text(&c.step),
+                c.expect_stdout
+                    .as_ref()
+                    .map(|e| e.source().to_string())
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    fingerprint(&parts.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn step_text(step: &crate::pipeline::StepSpec) -> String {
+    let env: Vec<String> = step.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(
+        "{}\n{}\n{}\n{}",
+        step.name,
+        step.run,
+        env.join("\n"),
+        step.timeout.as_secs()
+    )
+}
+
+/// A journal entry that moved the instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rescheduled {
+    pub from: Option<Timestamp>,
+    pub to: Timestamp,
+    pub earlier: bool,
+}
+
+/// The instant now in force for a staged release: the one recorded at staging, or the last
+/// `reschedule`. `None` when the release is not staged.
+pub fn recorded_instant(entries: &[Entry]) -> Option<(Option<Timestamp>, EmbargoSource)> {
+    let staged = last_of(entries, Stage::Stage).filter(|e| e.event == Event::Completed)?;
+    let contract: Option<Contract> = staged
+        .detail
+        .get("contract")
+        .and_then(|c| serde_json::from_value(c.clone()).ok());
+    let mut instant = contract
+        .map(|c| (c.embargo, c.embargo_source))
+        .unwrap_or((None, EmbargoSource::Pipeline));
+    for entry in entries {
+        if entry.stage == Stage::Reschedule
+            && entry.event == Event::Completed
+            && let Ok(r) = serde_json::from_value::<Rescheduled>(entry.detail.clone())
+        {
+            instant = (Some(r.to), EmbargoSource::Reschedule);
+        }
+    }
+    Some(instant)
+}
+
+/// The instant a staged release publishes at, after checking what the pipeline and the flags
+/// say now against the record. The recorded instant always wins; a different one given on the
+/// command line, or in the pipeline when the record came from the pipeline, is refused so that
+/// nobody publishes at an instant they did not mean.
+pub fn staged_instant(
+    pipeline: &Pipeline,
+    entries: &[Entry],
+    tag: &str,
+) -> Result<Timestamp, Error> {
+    let Some((recorded, source)) = recorded_instant(entries) else {
+        return Err(Error::bad_input(format!("{tag} is not staged yet")));
+    };
+    let file = pipeline.file.display();
+    let Some(recorded) = recorded else {
+        return Err(Error::bad_input(format!(
+            "{tag} was staged without an embargo instant, so there is nothing to publish at"
+        ))
+        .with_hint(format!(
+            "set it with `embargo reschedule {file} --embargo \"YYYY-MM-DD HH:MM UTC\"`"
+        )));
+    };
+    let Some(given) = pipeline.embargo else {
+        return Ok(recorded);
+    };
+    let same = given == recorded
+        || (pipeline.embargo_source == EmbargoSource::Now && source == EmbargoSource::Now);
+    if same {
+        return Ok(recorded);
+    }
+    let compared = match pipeline.embargo_source {
+        EmbargoSource::Flag | EmbargoSource::Now => true,
+        // The pipeline's value is what the release was staged from; once the instant was set by
+        // a flag or moved by `reschedule`, the file is expected to be out of date.
+        EmbargoSource::Pipeline | EmbargoSource::Reschedule => source == EmbargoSource::Pipeline,
+    };
+    if !compared {
+        return Ok(recorded);
+    }
+    let (where_, fix) = match pipeline.embargo_source {
+        EmbargoSource::Pipeline | EmbargoSource::Reschedule => (
+            format!("{file} says `embargo: {}`", clock::display(given)),
+            format!(
+                "put `embargo:` back to {} in {file}",
+                clock::display(recorded)
+            ),
+        ),
+        _ => (
+            format!("--embargo says {}", clock::display(given)),
+            "leave --embargo out".to_string(),
+        ),
+    };
+    let move_it = if given < recorded {
+        format!(
+            "`embargo reschedule {file} --embargo \"{}\" --earlier` (publishing earlier than announced breaks the embargo for everyone who was told the date)",
+            clock::display(given)
+        )
+    } else {
+        format!(
+            "`embargo reschedule {file} --embargo \"{}\"`",
+            clock::display(given)
+        )
+    };
+    Err(Error::bad_input(format!(
+        "{where_}, but {tag} was staged to be published at {} ({}): the staged instant is the contract",
+        clock::display(recorded),
+        if given < recorded {
+            "the new one is earlier"
+        } else {
+            "the new one is later"
+        },
+    ))
+    .with_hint(format!("to keep the staged instant, {fix}; to move it, {move_it}")))
+}
+
+/// `run` must not stage a release whose embargo has already passed (a value left over from the
+/// last release would put the fix out at the next cron run), unless the lead said `now`.
+pub fn refuse_past_embargo(pipeline: &Pipeline) -> Result<(), Error> {
+    let Some(at) = pipeline.embargo else {
+        return Ok(());
+    };
+    if pipeline.embargo_source == EmbargoSource::Now || at > Timestamp::now() {
+        return Ok(());
+    }
+    let said = match pipeline.embargo_source {
+        EmbargoSource::Flag => "--embargo".to_string(),
+        _ => format!("`embargo:` in {}", pipeline.file.display()),
+    };
+    Err(Error::bad_input(format!(
+        "the embargo {} ({said}) has already passed ({}): staging now would let the next `publish --if-due` make the fix public at once",
+        clock::display(at),
+        clock::until(at)
+    ))
+    .with_hint(
+        "give the instant announced for this release (`--embargo \"YYYY-MM-DD HH:MM UTC\"` or `embargo:`); \
+         if the vulnerability is already public, pass `--embargo now` to publish right after staging",
+    ))
+}
+
+/// One way the pipeline, the flags or the remotes differ from what a release was cut or staged
+/// from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    /// What differs: `fix commits`, `targets`, `build`, `checks`, `GitHub repository`, ...
+    pub what: String,
+    pub recorded: String,
+    pub now: String,
+}
+
+impl Drift {
+    pub fn line(&self) -> String {
+        format!(
+            "{}: recorded {}; now {}",
+            self.what, self.recorded, self.now
+        )
+    }
+}
+
+/// What a release was started from, per completed stage, compared with what the pipeline and
+/// the remotes give now. `current` is built by the caller from the plan.
+#[derive(Debug, Clone, Default)]
+pub struct Current {
+    pub fix_commits: Vec<String>,
+    /// `None` when the targets were not resolved (no cherry_pick section is `Some(vec![])`).
+    pub targets: Option<Vec<String>>,
+    pub build: String,
+    pub checks: String,
+    pub github_repository: Option<String>,
+}
+
+/// Every difference between the journal's records and `current`, for the stages that completed.
+pub fn drift(entries: &[Entry], current: &Current) -> Vec<Drift> {
+    let completed = |stage| last_of(entries, stage).filter(|e| e.event == Event::Completed);
+    let mut out = Vec::new();
+    if let Some(e) = completed(Stage::Prepare) {
+        let then: Vec<String> = e.detail["fix_commits"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["sha"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if then != current.fix_commits {
+            out.push(Drift {
+                what: "fix commits".into(),
+                recorded: commits(&then),
+                now: commits(&current.fix_commits),
+            });
+        }
+    }
+    let field = |stage, key: &str| {
+        completed(stage)
+            .and_then(|e| e.detail.get(key))
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    if let Some(then) = field(Stage::Build, "spec")
+        && then != current.build
+    {
+        out.push(Drift {
+            what: "build (steps, artifacts or checksums file)".into(),
+            recorded: format!("fingerprint {then}"),
+            now: format!("fingerprint {}", current.build),
+        });
+    }
+    if let Some(then) = field(Stage::Verify, "spec")
+        && then != current.checks
+    {
+        out.push(Drift {
+            what: "verify (the checks)".into(),
+            recorded: format!("fingerprint {then}"),
+            now: format!("fingerprint {}", current.checks),
+        });
+    }
+    if let (Some(e), Some(now)) = (completed(Stage::CherryPick), &current.targets)
+        && let Some(then) = e.detail.get("targets").and_then(|t| t.as_array())
+    {
+        let then: Vec<String> = then
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect();
+        if &then != now {
+            out.push(Drift {
+                what: "cherry-pick targets".into(),
+                recorded: list(&then),
+                now: list(now),
+            });
+        }
+    }
+    if let Some(e) = completed(Stage::Stage)
+        && let Some(contract) = e
+            .detail
+            .get("contract")
+            .and_then(|c| serde_json::from_value::<Contract>(c.clone()).ok())
+        && contract.github_repository != current.github_repository
+    {
+        out.push(Drift {
+            what: "GitHub repository".into(),
+            recorded: contract.github_repository.unwrap_or_else(|| "none".into()),
+            now: current
+                .github_repository
+                .clone()
+                .unwrap_or_else(|| "none".into()),
+        });
+    }
+    out
+}
+
+fn commits(shas: &[String]) -> String {
+    format!(
+        "{} commit(s) [{}]",
+        shas.len(),
+        shas.iter()
+            .map(|s| crate::git::abbrev(s).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        format!("[{}]", items.join(", "))
+    }
+}
+
+/// The refusal for a release whose pipeline drifted, with both ways forward.
+pub fn refuse_drift(drift: &[Drift], tag: &str, pipeline: &Pipeline, command: &str) -> Error {
+    let file = pipeline.file.display();
+    Error::bad_input(format!(
+        "the pipeline no longer matches what {tag} was started from:\n{}",
+        drift
+            .iter()
+            .map(|d| format!("  - {}", d.line()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    ))
+    .with_hint(format!(
+        "to release the change, `embargo abort {file}` and run again (the same version is cut anew); \
+         to go on with what was recorded, `embargo {command} {file} --keep-staged` (journaled)"
+    ))
+}

@@ -1,0 +1,525 @@
+//! The staged release is the contract: the instant, the fix, the targets and the checks it was
+//! staged with hold until it is published, whatever the pipeline or the flags say later; the
+//! ways to change it (`reschedule`, `abort`, `--keep-staged`) are explicit and journaled. Each
+//! test is an attack a careless operator or a stale file would make.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Fixture, Run};
+
+fn at(seconds: i64) -> String {
+    let at = jiff::Timestamp::now().as_second() + seconds;
+    jiff::Timestamp::from_second(at).unwrap().to_string()
+}
+
+fn public_refs(f: &Fixture) -> String {
+    f.git_in(&f.sample.public, &["for-each-ref", "--format=%(refname)"])
+}
+
+#[track_caller]
+fn says(run: &Run, words: &[&str]) {
+    for w in words {
+        assert!(run.all().contains(w), "missing `{w}` in\n{}", run.all());
+    }
+}
+
+/// A pipeline whose `embargo:` is `embargo`.
+fn pipeline_at(f: &Fixture, embargo: &str) -> String {
+    let text =
+        common::without_publish(embargo::sample::PIPELINE).replace("2036-12-01 16:00 UTC", embargo);
+    f.pipeline(&text).to_str().unwrap().to_string()
+}
+
+/// Adds a commit to the private fix branch (the fix team pushed more after staging).
+fn push_another_fix_commit(f: &Fixture) -> String {
+    let fix = embargo::sample::FIX_BRANCH;
+    f.git(&[
+        "fetch",
+        "-q",
+        "security",
+        &format!("{fix}:refs/heads/{fix}"),
+    ]);
+    f.git(&["checkout", "-q", fix]);
+    std::fs::write(
+        f.work().join("HARDENING.md"),
+        "also check the token's audience\n",
+    )
+    .unwrap();
+    f.git(&["add", "HARDENING.md"]);
+    f.git(&["commit", "-q", "-m", "Check the token's audience too"]);
+    f.git(&["push", "-q", "security", fix]);
+    let sha = f.git(&["rev-parse", "HEAD"]);
+    f.git(&["checkout", "-q", "master"]);
+    f.git(&["branch", "-q", "-D", fix]);
+    sha
+}
+
+#[test]
+fn publish_never_goes_earlier_than_the_staged_instant_whatever_the_flag_says() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(3 * 86400));
+    f.embargo(&["run", &p]).expect(0);
+    let before = public_refs(&f);
+
+    // The attack seen on main: a flag a minute in the past published at once, 3 days early.
+    let early = f.embargo(&["publish", &p, "--if-due", "--embargo", &at(-60)]);
+    early.expect(2);
+    says(
+        &early,
+        &["--embargo says", "the new one is earlier", "--earlier"],
+    );
+    let now = f.embargo(&["publish", &p, "--embargo", "now"]);
+    now.expect(2);
+    // Without the flag the cron path waits for the recorded instant.
+    let cron = f.embargo(&["publish", &p, "--if-due"]);
+    cron.expect(0);
+    says(&cron, &["is not due"]);
+    assert_eq!(public_refs(&f), before);
+}
+
+#[test]
+fn an_embargo_edited_in_the_pipeline_after_staging_is_refused() {
+    let f = Fixture::new();
+    let staged_for = at(3 * 86400);
+    let p = pipeline_at(&f, &staged_for);
+    f.embargo(&["run", &p]).expect(0);
+    let before = public_refs(&f);
+    let p = pipeline_at(&f, &at(-60));
+    let cron = f.embargo(&["publish", &p, "--if-due"]);
+    cron.expect(2);
+    says(
+        &cron,
+        &[
+            "says `embargo:",
+            "was staged to be published at",
+            "reschedule",
+        ],
+    );
+    // Later is refused too: publishing at the recorded instant would be earlier than the file says.
+    let p = pipeline_at(&f, &at(9 * 86400));
+    f.embargo(&["publish", &p, "--if-due"]).expect(2);
+    let run = f.embargo(&["run", &p]);
+    run.expect(2);
+    assert_eq!(public_refs(&f), before);
+}
+
+#[test]
+fn a_release_staged_with_a_later_flag_waits_for_it_though_the_file_says_earlier() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(-3600));
+    f.embargo(&["run", &p, "--embargo", &at(3600)]).expect(0);
+    let cron = f.embargo(&["publish", &p, "--if-due"]);
+    cron.expect(0);
+    says(&cron, &["is not due"]);
+    assert!(!public_refs(&f).contains("v1.0.2"));
+}
+
+#[test]
+fn run_refuses_an_embargo_that_has_passed_unless_it_is_now() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(-3600));
+    let run = f.embargo(&["run", &p]);
+    run.expect(2);
+    says(&run, &["has already passed", "--embargo now"]);
+    assert!(
+        !f.work()
+            .join(".git/embargo/security-release/v1.0.2/manifest.json")
+            .exists()
+    );
+    assert!(f.git(&["branch", "--list", "v1.0.2"]).is_empty());
+
+    // `now`: the vulnerability is public; publish right after staging.
+    f.embargo(&["run", &p, "--embargo", "now"]).expect(0);
+    let publish = f.embargo(&["publish", &p, "--if-due"]);
+    publish.expect(0);
+    says(&publish, &["release v1.0.2 is public"]);
+}
+
+#[test]
+fn now_is_taken_only_from_the_command_line() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, "now");
+    let run = f.embargo(&["run", &p]);
+    run.expect(2);
+    says(&run, &["`now` is only taken from the command line"]);
+}
+
+#[test]
+fn reschedule_moves_the_instant_later_freely_and_earlier_only_when_told() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p]).expect(0);
+
+    let later = f.embargo(&["reschedule", &p, "--embargo", &at(2 * 86400 + 1800)]);
+    later.expect(0);
+    says(&later, &["the embargo moved from"]);
+    // The file is now out of date; the rescheduled instant rules.
+    let cron = f.embargo(&["publish", &p, "--if-due"]);
+    cron.expect(0);
+    says(&cron, &["is not due", "(in 2d 0h)"]);
+
+    let earlier = f.embargo(&["reschedule", &p, "--embargo", &at(3600)]);
+    earlier.expect(2);
+    says(&earlier, &["is earlier than the instant", "--earlier"]);
+    let past = f.embargo(&["reschedule", &p, "--embargo", &at(-60), "--earlier"]);
+    past.expect(2);
+    says(&past, &["has already passed", "--embargo now --earlier"]);
+
+    let status = f.embargo(&["status", &p]);
+    says(&status, &["reschedule"]);
+
+    f.embargo(&["reschedule", &p, "--embargo", "now", "--earlier"])
+        .expect(0);
+    let publish = f.embargo(&["publish", &p, "--if-due"]);
+    publish.expect(0);
+    says(&publish, &["release v1.0.2 is public"]);
+    let after = f.embargo(&["reschedule", &p, "--embargo", &at(3600)]);
+    after.expect(2);
+    let journal = std::fs::read_to_string(f.state_dir("v1.0.2").join("journal.jsonl")).unwrap();
+    assert_eq!(
+        journal.matches("\"stage\":\"reschedule\"").count(),
+        2,
+        "{journal}"
+    );
+}
+
+#[test]
+fn a_fix_that_moved_after_staging_is_named_and_refused() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p]).expect(0);
+    let third = push_another_fix_commit(&f);
+
+    let plan = f.embargo(&["plan", &p]);
+    plan.expect(0);
+    says(&plan, &["Check the token's audience too"]);
+    for args in [vec!["run", &p], vec!["publish", &p, "--if-due"]] {
+        let run = f.embargo(&args);
+        run.expect(2);
+        says(
+            &run,
+            &[
+                "no longer matches what v1.0.2 was started from",
+                "fix commits: recorded 1 commit(s)",
+                "now 2 commit(s) [",
+                &third[..7],
+                "embargo abort",
+                "--keep-staged",
+            ],
+        );
+    }
+    // Keeping what was staged is explicit and journaled, and asked once.
+    let keep = f.embargo(&["run", &p, "--keep-staged"]);
+    keep.expect(0);
+    says(&keep, &["going on with what was recorded"]);
+    f.embargo(&["run", &p]).expect(0);
+    let journal = std::fs::read_to_string(f.state_dir("v1.0.2").join("journal.jsonl")).unwrap();
+    assert!(journal.contains("\"stage\":\"keep-staged\""), "{journal}");
+    assert!(
+        !f.git(&["log", "--format=%s", "v1.0.2"])
+            .contains("audience")
+    );
+}
+
+#[test]
+fn targets_and_checks_changed_after_staging_are_named() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p]).expect(0);
+    let text = std::fs::read_to_string(&p).unwrap();
+
+    // master left out of `onto` after its pick branch was staged.
+    std::fs::write(
+        &p,
+        text.replace("onto: [master, \"release-*\"]", "onto: [\"release-*\"]"),
+    )
+    .unwrap();
+    let run = f.embargo(&["run", &p]);
+    run.expect(2);
+    says(
+        &run,
+        &["cherry-pick targets: recorded [master, release-1.0, release-1.1]"],
+    );
+
+    // A new check that would fail must not be reported as passed.
+    std::fs::write(
+        &p,
+        text.replace(
+            "verify:\n",
+            "verify:\n  - name: new-check\n    run: \"false\"\n",
+        ),
+    )
+    .unwrap();
+    let run = f.embargo(&["run", &p]);
+    run.expect(2);
+    says(&run, &["verify (the checks)"]);
+    assert!(!run.all().contains("checks passed on these artifacts"));
+}
+
+#[test]
+fn a_typo_in_onto_is_refused_with_the_branches_that_look_close() {
+    let f = Fixture::new();
+    let text = common::without_publish(embargo::sample::PIPELINE).replace(
+        "onto: [master, \"release-*\"]",
+        "onto: [master, \"relase-*\"]",
+    );
+    let p = f.pipeline(&text);
+    let plan = f.embargo(&["plan", p.to_str().unwrap()]);
+    plan.expect(2);
+    says(&plan, &["`relase-*` matches no branch", "release-1.0"]);
+    // And plan shows what each glob matched.
+    let p = f.default_pipeline();
+    let plan = f.embargo(&["plan", p.to_str().unwrap()]);
+    plan.expect(0);
+    says(&plan, &["master, release-1.0, release-1.1"]);
+}
+
+#[test]
+fn abort_takes_back_a_staged_release_and_the_same_version_can_be_cut_again() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p]).expect(0);
+    assert!(f.git_in(&f.sample.private, &["tag"]).contains("v1.0.2"));
+    // The freeze refuses deleting the tag by hand: abort is the way back.
+    f.git_fails(&["tag", "-d", "v1.0.2"]);
+
+    let abort = f.embargo(&["abort", &p]);
+    abort.expect(0);
+    says(&abort, &["aborted v1.0.2", "can be cut again"]);
+    for refname in ["v1.0.2", "cherry-pick/v1.0.2/release-1.1"] {
+        let private = f.git_in(&f.sample.private, &["for-each-ref", "--format=%(refname)"]);
+        assert!(!private.contains(refname), "{private}");
+        assert!(
+            !f.git(&["for-each-ref", "--format=%(refname)"])
+                .contains(refname)
+        );
+    }
+    let archived = f.work().join(".git/embargo/security-release/aborted");
+    assert_eq!(std::fs::read_dir(&archived).unwrap().count(), 1);
+    assert!(!f.state_dir("v1.0.2").exists());
+
+    // Cut again with a new fix: v1.0.2 once more, now with both fix commits.
+    push_another_fix_commit(&f);
+    let again = f.embargo(&["run", &p]);
+    again.expect(0);
+    says(&again, &["release v1.0.2 frozen"]);
+    assert!(
+        f.git(&["log", "--format=%s", "v1.0.2"])
+            .contains("audience")
+    );
+    // Once public, abort is refused.
+    f.embargo(&["reschedule", &p, "--embargo", "now", "--earlier"])
+        .expect(0);
+    f.embargo(&["publish", &p, "--if-due"]).expect(0);
+    let late = f.embargo(&["abort", &p]);
+    late.expect(2);
+    assert!(f.git_in(&f.sample.public, &["tag"]).contains("v1.0.2"));
+}
+
+#[test]
+fn a_run_after_publishing_says_the_fix_is_released_and_writes_nothing() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p, "--embargo", "now"]).expect(0);
+    f.embargo(&["publish", &p, "--if-due"]).expect(0);
+    let again = f.embargo(&["run", &p]);
+    again.expect(0);
+    says(&again, &["the fix is already released in v1.0.2"]);
+    assert!(!f.state_dir("v1.0.3").exists());
+    let json = f.embargo(&["run", &p, "--json"]);
+    json.expect(0);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["outcome"], "released");
+    assert_eq!(value["tag"], "v1.0.2");
+}
+
+/// What a CI publish job does: a fresh clone of the public repository, the private remote
+/// added, the state folder copied in from the job that staged.
+fn fresh_clone_with_state(f: &Fixture) -> std::path::PathBuf {
+    let clone = f.sample.root.join("ci-job");
+    let url = f.sample.public.display().to_string();
+    f.git_in(
+        &f.sample.root,
+        &["clone", "-q", &url, clone.to_str().unwrap()],
+    );
+    f.git_in(
+        &clone,
+        &[
+            "remote",
+            "add",
+            "security",
+            f.sample.private.to_str().unwrap(),
+        ],
+    );
+    copy_dir(&f.work().join(".git/embargo"), &clone.join(".git/embargo"));
+    std::fs::create_dir_all(clone.join("pipelines")).unwrap();
+    clone
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_later_job_resumes_and_publishes_from_a_copy_of_the_state_folder() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p, "--embargo", "now"]).expect(0);
+    let clone = fresh_clone_with_state(&f);
+    let pipeline = clone.join("pipelines/security-release.yaml");
+    std::fs::copy(&p, &pipeline).unwrap();
+    let p = pipeline.to_str().unwrap();
+
+    let run = f.embargo(&["run", p, "--embargo", "now"]);
+    run.expect(0);
+    says(&run, &["brought back", "release v1.0.2 frozen"]);
+    let publish = f.embargo(&["publish", p, "--if-due", "--embargo", "now"]);
+    publish.expect(0);
+    says(&publish, &["release v1.0.2 is public"]);
+    for r in [
+        "refs/tags/v1.0.2",
+        "refs/heads/cherry-pick/v1.0.2/release-1.1",
+    ] {
+        assert_eq!(
+            f.git_in(&f.sample.public, &["rev-parse", r]),
+            f.git(&["rev-parse", r]),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn a_fresh_clone_whose_private_remote_lost_the_staged_refs_is_an_integrity_violation() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p]).expect(0);
+    let clone = fresh_clone_with_state(&f);
+    let pipeline = clone.join("pipelines/security-release.yaml");
+    std::fs::copy(&p, &pipeline).unwrap();
+    f.git_in(
+        &f.sample.private,
+        &[
+            "update-ref",
+            "-d",
+            "refs/heads/cherry-pick/v1.0.2/release-1.1",
+        ],
+    );
+    let publish = f.embargo(&["publish", pipeline.to_str().unwrap(), "--if-due"]);
+    publish.expect(3);
+    says(
+        &publish,
+        &["refs/heads/cherry-pick/v1.0.2/release-1.1", "was staged"],
+    );
+}
+
+#[test]
+fn the_pipeline_finds_its_clone_wherever_embargo_is_run_from() {
+    let f = Fixture::new();
+    let text = common::without_publish(embargo::sample::PIPELINE);
+    // No repository.path: the repository that holds the pipeline file.
+    let p = f.pipeline(&text.replace("  path: .\n", ""));
+    let elsewhere = f.sample.root.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_embargo"))
+        .args(["plan", p.to_str().unwrap()])
+        .current_dir(&elsewhere)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(f.sample.env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("patch version    1.0.2"));
+    // A relative repository.path is relative to the pipeline's folder, not the current one.
+    let p = f.pipeline(&text.replace("  path: .\n", "  path: ..\n"));
+    let plan = f.embargo(&["plan", p.to_str().unwrap()]);
+    plan.expect(0);
+}
+
+#[test]
+fn errors_are_json_on_stdout_with_json() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(-3600));
+    let run = f.embargo(&["run", &p, "--json"]);
+    run.expect(2);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(value["error"]["exit_code"], 2);
+    assert_eq!(value["error"]["kind"], "bad-input");
+    assert!(
+        value["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("--embargo now")
+    );
+
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p]).expect(0);
+    for (args, outcome) in [
+        (vec!["publish", &p, "--if-due", "--json"], "not-due"),
+        (vec!["publish", &p, "--dry-run", "--json"], "dry-run"),
+    ] {
+        let run = f.embargo(&args);
+        run.expect(0);
+        let value: serde_json::Value =
+            serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+        assert_eq!(value["outcome"], outcome);
+    }
+}
+
+#[test]
+fn a_dry_run_makes_the_same_shas_as_the_real_run_without_a_fixed_committer_date() {
+    let f = Fixture::new();
+    // Who commits comes from the clone's config, and when from the fix: no GIT_COMMITTER_*.
+    f.git(&["config", "user.name", "Release Lead"]);
+    f.git(&["config", "user.email", "lead@example.org"]);
+    let p = f.default_pipeline();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_embargo"))
+            .args(args)
+            .current_dir(f.work())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(
+                f.sample
+                    .env
+                    .iter()
+                    .filter(|(k, _)| !k.starts_with("GIT_COMMITTER_"))
+                    .map(|(k, v)| (k, v)),
+            )
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            value["release_commit"].as_str().unwrap().to_string(),
+            value["tag_object"].as_str().unwrap().to_string(),
+        )
+    };
+    let dry = run(&["run", p.to_str().unwrap(), "--dry-run", "--json"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let real = run(&["run", p.to_str().unwrap(), "--json"]);
+    assert_eq!(dry, real);
+    assert!(
+        f.git(&["log", "-1", "--format=%cn", "v1.0.2"])
+            .contains("Release Lead")
+    );
+}

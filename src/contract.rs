@@ -30,6 +30,9 @@ pub struct Contract {
     pub github_repository: Option<String>,
     pub private_remote: String,
     pub public_remote: String,
+    /// Where the private remote pushed to, after every rewrite (credentials removed).
+    #[serde(default)]
+    pub private_push: Vec<String>,
 }
 
 /// A short fingerprint of a part of the pipeline, recorded with the stage that used it, so that
@@ -250,6 +253,8 @@ pub struct Current {
     pub build: String,
     pub checks: String,
     pub github_repository: Option<String>,
+    pub private_remote: String,
+    pub public_remote: String,
 }
 
 /// Every difference between the journal's records and `current`, for the stages that completed.
@@ -318,16 +323,37 @@ pub fn drift(entries: &[Entry], current: &Current) -> Vec<Drift> {
             .detail
             .get("contract")
             .and_then(|c| serde_json::from_value::<Contract>(c.clone()).ok())
-        && contract.github_repository != current.github_repository
     {
-        out.push(Drift {
-            what: "GitHub repository".into(),
-            recorded: contract.github_repository.unwrap_or_else(|| "none".into()),
-            now: current
-                .github_repository
-                .clone()
-                .unwrap_or_else(|| "none".into()),
-        });
+        if contract.github_repository != current.github_repository {
+            out.push(Drift {
+                what: "GitHub repository".into(),
+                recorded: contract.github_repository.unwrap_or_else(|| "none".into()),
+                now: current
+                    .github_repository
+                    .clone()
+                    .unwrap_or_else(|| "none".into()),
+            });
+        }
+        for (what, then, now) in [
+            (
+                "repository.private",
+                &contract.private_remote,
+                &current.private_remote,
+            ),
+            (
+                "repository.public",
+                &contract.public_remote,
+                &current.public_remote,
+            ),
+        ] {
+            if then != now {
+                out.push(Drift {
+                    what: what.into(),
+                    recorded: format!("`{then}`"),
+                    now: format!("`{now}`"),
+                });
+            }
+        }
     }
     out
 }

@@ -41,6 +41,9 @@ pub struct Plan {
     /// The public branches the fix is picked onto: what `cherry_pick.onto` matches, less
     /// `skip` and the patch branch.
     pub targets: Vec<String>,
+    /// Where a push to the private remote lands, after every rewrite in the clone's git
+    /// configuration (proven not to be the public repository).
+    pub private_push: Vec<String>,
     pub embargo: Option<Timestamp>,
     pub state_dir: PathBuf,
     /// Where the patch version's tag or branch already exists (a run refuses to start over it).
@@ -108,6 +111,12 @@ pub fn resolve(
     let (repo, git, clone) = (&workspace.repo, &workspace.git, &workspace.clone);
     remote::check_remote(clone, "repository.private", &pipeline.repository.private)?;
     remote::check_remote(clone, "repository.public", &pipeline.repository.public)?;
+    // Read in the clone itself (a dry run's scratch repository only includes its configuration).
+    let private_push = crate::git::privacy::prove_private(
+        &git.in_dir(&clone.path),
+        &pipeline.repository.private,
+        &pipeline.repository.public,
+    )?;
     let private = remote::list(git, "private", &pipeline.repository.private)?;
     let public = remote::list(git, "public", &pipeline.repository.public)?;
 
@@ -223,6 +232,7 @@ pub fn resolve(
         fix_source,
         fix_commits,
         targets,
+        private_push,
         embargo: pipeline.embargo,
         state_dir,
         already_exists,

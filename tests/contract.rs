@@ -523,3 +523,104 @@ fn a_dry_run_makes_the_same_shas_as_the_real_run_without_a_fixed_committer_date(
             .contains("Release Lead")
     );
 }
+
+/// Sets up the clone for one attack and returns what `repository.private` says.
+type Attack = Box<dyn Fn(&Fixture) -> String>;
+
+/// Every way the clone's configuration can send a "private" push to the public repository.
+#[test]
+fn a_private_remote_that_leads_to_the_public_repository_is_refused_before_any_push() {
+    let attacks: Vec<(&str, Attack)> = vec![
+        (
+            "the same remote",
+            Box::new(|_f: &Fixture| "origin".to_string()),
+        ),
+        (
+            "the public URL",
+            Box::new(|f: &Fixture| format!("file://{}/", f.sample.public.display())),
+        ),
+        (
+            "a pushurl",
+            Box::new(|f: &Fixture| {
+                let public = f.sample.public.display().to_string();
+                f.git(&["config", "remote.security.pushurl", &public]);
+                "security".to_string()
+            }),
+        ),
+        (
+            "an insteadOf rewrite",
+            Box::new(|f: &Fixture| {
+                let public = f.sample.public.display().to_string();
+                let private = f.sample.private.display().to_string();
+                f.git(&["config", &format!("url.{public}.insteadOf"), &private]);
+                "security".to_string()
+            }),
+        ),
+        (
+            "a pushInsteadOf rewrite",
+            Box::new(|f: &Fixture| {
+                let public = f.sample.public.display().to_string();
+                let private = f.sample.private.display().to_string();
+                f.git(&["config", &format!("url.{public}.pushInsteadOf"), &private]);
+                "security".to_string()
+            }),
+        ),
+    ];
+    for (what, attack) in attacks {
+        let f = Fixture::new();
+        let private = attack(&f);
+        let text = common::without_publish(embargo::sample::PIPELINE)
+            .replace("private: security", &format!("private: \"{private}\""));
+        let p = f.pipeline(&text);
+        let before = public_refs(&f);
+        for args in [vec!["plan"], vec!["run"], vec!["run", "--dry-run"]] {
+            let mut args = args.clone();
+            args.push(p.to_str().unwrap());
+            let run = f.embargo(&args);
+            assert_eq!(run.code, 2, "{what}: {args:?}\n{}", run.all());
+            assert!(
+                run.stderr.contains("which is the public repository"),
+                "{what}: {}",
+                run.stderr
+            );
+        }
+        assert_eq!(public_refs(&f), before, "{what}");
+        // Not even the fix's objects reached it.
+        let fix = f.git_in(
+            &f.sample.private,
+            &[
+                "rev-parse",
+                &format!("refs/heads/{}", embargo::sample::FIX_BRANCH),
+            ],
+        );
+        assert!(
+            f.sample
+                .git(&f.sample.public, &["cat-file", "-e", &fix])
+                .is_err(),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn a_build_step_that_reroutes_the_private_remote_cannot_push_publicly() {
+    let f = Fixture::new();
+    let public = f.sample.public.display().to_string();
+    let text = common::without_publish(embargo::sample::PIPELINE).replace(
+        "      run: ./build.sh\n",
+        &format!(
+            "      run: ./build.sh && git -C \"$EMBARGO_CLONE_FOR_TEST\" config remote.security.pushurl {public}\n      env: {{ EMBARGO_CLONE_FOR_TEST: {} }}\n",
+            f.work().display()
+        ),
+    );
+    let p = f.pipeline(&text);
+    let run = f.embargo(&["run", p.to_str().unwrap()]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    // Refused before the push, or (where builds cannot see the clone) the step itself failed.
+    assert!(
+        run.all().contains("which is the public repository") || run.code == 1,
+        "{}",
+        run.all()
+    );
+    assert!(!public_refs(&f).contains("v1.0.2"));
+}

@@ -195,6 +195,8 @@ pub(super) fn hold_to_record(
         build: contract::build_fingerprint(pipeline),
         checks: contract::checks_fingerprint(pipeline),
         github_repository: pipeline.github.as_ref().map(|g| g.repository.clone()),
+        private_remote: pipeline.repository.private.clone(),
+        public_remote: pipeline.repository.public.clone(),
     };
     let drift = unaccepted(journal, contract::drift(journal.entries(), &current));
     if drift.is_empty() {

@@ -191,6 +191,11 @@ pub fn plan_text(pipeline: &Pipeline, plan: &Plan) -> String {
             None => "not set (needed to publish)".to_string(),
         }
     );
+    let _ = writeln!(
+        out,
+        "  private pushes   to {} (not the public repository)",
+        plan.private_push.join(", ")
+    );
     let _ = writeln!(out, "  state            {}", plan.state_dir.display());
     let _ = writeln!(out, "  stages");
     for (i, (stage, text)) in stage_lines(pipeline, plan).iter().enumerate() {

@@ -393,6 +393,7 @@ fn contract(
         github_repository: ctx.pipeline.github.as_ref().map(|g| g.repository.clone()),
         private_remote: ctx.pipeline.repository.private.clone(),
         public_remote: ctx.pipeline.repository.public.clone(),
+        private_push: ctx.plan.private_push.clone(),
     }
 }
 

@@ -57,6 +57,21 @@ pub fn run(
     picked: &Picked,
 ) -> Result<Staged, Error> {
     let private = &ctx.pipeline.repository.private;
+    // Proven at plan time, and again now: a build step or anyone else may have rewritten the
+    // clone's configuration since.
+    let pushes_to = crate::git::privacy::prove_private(
+        &ctx.git.in_dir(ctx.clone_dir),
+        private,
+        &ctx.pipeline.repository.public,
+    )?;
+    if pushes_to != ctx.plan.private_push {
+        return Err(Error::integrity(format!(
+            "where the private remote `{private}` pushes changed during the run: it was {}, it is now {}",
+            ctx.plan.private_push.join(", "),
+            pushes_to.join(", ")
+        ))
+        .with_hint("nothing was pushed; find out what changed the clone's git configuration"));
+    }
     let refs = refs(prepared, frozen, picked);
     // `<sha>:<ref>` pushes exactly the recorded object, whatever the local ref says by now.
     let specs: Vec<String> = refs

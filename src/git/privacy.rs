@@ -1,0 +1,208 @@
+//! The private remote must really be private: where git will push for `repository.private`,
+//! after every rewrite the clone's configuration applies (`remote.<name>.pushurl`,
+//! `url.<base>.insteadOf`, `url.<base>.pushInsteadOf`), must not be the public repository under any
+//! spelling. A fix pushed "privately" to the public repository is the leak this tool exists to
+//! prevent, so this is proven before the first push and again right before every push.
+
+use std::path::Path;
+
+use super::GitError;
+use super::cli::GitCli;
+
+/// Where git sends a push to `remote` (a remote name or a URL), after all rewrites: one URL per
+/// push destination, credentials removed.
+pub fn push_urls(git: &GitCli, remote: &str) -> Result<Vec<String>, GitError> {
+    urls(git, remote, true)
+}
+
+/// Where git fetches `remote` from, and pushes it to: every URL that means that repository.
+pub fn all_urls(git: &GitCli, remote: &str) -> Result<Vec<String>, GitError> {
+    let mut out = urls(git, remote, false)?;
+    out.extend(urls(git, remote, true)?);
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn urls(git: &GitCli, remote: &str, push: bool) -> Result<Vec<String>, GitError> {
+    if remote.starts_with('-') {
+        return Err(GitError::bad_input(format!(
+            "the remote `{remote}` starts with `-`: git would read it as an option"
+        )));
+    }
+    let configured = git
+        .output(
+            "reading the clone's remotes",
+            &["config", "--get", &format!("remote.{remote}.url")],
+        )
+        .map(|(ok, _)| ok)
+        .unwrap_or(false);
+    if !configured {
+        // A URL: git applies the same rewrites to it on a push as to a remote's URL.
+        return Ok(vec![redact(&rewrite(git, remote, push)?)]);
+    }
+    let mut args = vec!["remote", "get-url", "--all"];
+    if push {
+        args.push("--push");
+    }
+    args.push(remote);
+    let out = git.run(
+        &format!(
+            "finding where the remote `{remote}` {}",
+            if push { "pushes to" } else { "fetches from" }
+        ),
+        &args,
+    )?;
+    Ok(out
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(redact)
+        .collect())
+}
+
+/// `url` after the clone's `url.<base>.insteadOf` (and, for a push, `pushInsteadOf`, which wins)
+/// rules, as git applies them: the longest matching prefix is replaced by its base.
+fn rewrite(git: &GitCli, url: &str, push: bool) -> Result<String, GitError> {
+    let (_, out) = git.output(
+        "reading the clone's URL rewrites",
+        &["config", "--get-regexp", r"^url\..*\.(push)?insteadof$"],
+    )?;
+    let mut rules: Vec<(bool, String, String)> = Vec::new();
+    for line in out.stdout.lines() {
+        let Some((key, prefix)) = line.split_once(' ') else {
+            continue;
+        };
+        let Some(key) = key.strip_prefix("url.") else {
+            continue;
+        };
+        if let Some(base) = key.strip_suffix(".pushinsteadof") {
+            rules.push((true, base.to_string(), prefix.to_string()));
+        } else if let Some(base) = key.strip_suffix(".insteadof") {
+            rules.push((false, base.to_string(), prefix.to_string()));
+        }
+    }
+    let longest = |for_push: bool| {
+        rules
+            .iter()
+            .filter(|(p, _, prefix)| *p == for_push && url.starts_with(prefix.as_str()))
+            .max_by_key(|(_, _, prefix)| prefix.len())
+            .map(|(_, base, prefix)| format!("{base}{}", &url[prefix.len()..]))
+    };
+    Ok(push
+        .then(|| longest(true))
+        .flatten()
+        .or_else(|| longest(false))
+        .unwrap_or_else(|| url.to_string()))
+}
+
+/// A URL without the credentials it may carry (`https://user:token@host/...`).
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://{host}{path}"),
+        None => url.to_string(),
+    }
+}
+
+/// One spelling per repository: `git@github.com:org/app.git`, `ssh://git@github.com/org/app`,
+/// `https://GitHub.com/org/app/` all become `github.com/org/app`; a local path becomes its
+/// canonical path.
+pub fn same_repository_key(url: &str) -> String {
+    let url = redact(url);
+    let (host, path) = if let Some((scheme, rest)) = url.split_once("://") {
+        if scheme == "file" {
+            return local_key(rest);
+        }
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        // A port is part of where, not of what: the same host on another port is the same
+        // server in every case that matters here.
+        let host = host.split(':').next().unwrap_or(host);
+        (host.to_ascii_lowercase(), path.to_string())
+    } else if let Some((left, path)) = url.split_once(':')
+        && !left.contains('/')
+        && !Path::new(&url).exists()
+    {
+        let host = left.rsplit_once('@').map_or(left, |(_, h)| h);
+        (host.to_ascii_lowercase(), format!("/{path}"))
+    } else {
+        return local_key(&url);
+    };
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    let path = path.trim_end_matches('/');
+    let path = if host.contains("github") {
+        path.to_ascii_lowercase()
+    } else {
+        path.to_string()
+    };
+    format!("{host}{path}")
+}
+
+fn local_key(path: &str) -> String {
+    let p = Path::new(path);
+    let p = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let text = p.display().to_string();
+    let text = text.trim_end_matches('/');
+    text.strip_suffix(".git").unwrap_or(text).to_string()
+}
+
+/// Proves that a push to `private` cannot land in the repository behind `public`, and returns
+/// where it pushes (credentials removed), for the record and for the re-check before each push.
+pub fn prove_private(git: &GitCli, private: &str, public: &str) -> Result<Vec<String>, GitError> {
+    let pushes = push_urls(git, private)?;
+    let public_urls = all_urls(git, public)?;
+    for push in &pushes {
+        let key = same_repository_key(push);
+        if let Some(public_url) = public_urls.iter().find(|u| same_repository_key(u) == key) {
+            return Err(GitError::bad_input(format!(
+                "repository.private `{}` pushes to {push}, which is the public repository \
+                 (repository.public `{}` is {public_url}): staging there would publish the fix",
+                redact(private),
+                redact(public)
+            ))
+            .with_hint(
+                "point repository.private at the private security repository, and check \
+                 `git remote -v` and any remote.<name>.pushurl, url.<base>.insteadOf or \
+                 url.<base>.pushInsteadOf in the clone's git configuration",
+            ));
+        }
+    }
+    Ok(pushes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spelling_of_one_github_repository_is_the_same_key() {
+        let key = same_repository_key("https://github.com/acme/app");
+        for url in [
+            "git@github.com:acme/app.git",
+            "ssh://git@github.com/acme/app.git",
+            "https://x-access-token:secret@GitHub.com/acme/app.git/",
+            "https://github.com/ACME/App",
+        ] {
+            assert_eq!(same_repository_key(url), key, "{url}");
+        }
+        assert_ne!(
+            same_repository_key("git@github.com:acme/app-security.git"),
+            key
+        );
+    }
+
+    #[test]
+    fn credentials_never_survive_redaction() {
+        assert_eq!(
+            redact("https://x-access-token:s3cret@example.org/a.git"),
+            "https://example.org/a.git"
+        );
+        assert_eq!(redact("git@example.org:a.git"), "git@example.org:a.git");
+    }
+}

@@ -179,7 +179,9 @@ fn reschedule_moves_the_instant_later_freely_and_earlier_only_when_told() {
     after.expect(2);
     let journal = std::fs::read_to_string(f.state_dir("v1.0.2").join("journal.jsonl")).unwrap();
     assert_eq!(
-        journal.matches("\"stage\":\"reschedule\"").count(),
+        journal
+            .matches("\"stage\":\"reschedule\",\"event\":\"completed\"")
+            .count(),
         2,
         "{journal}"
     );
@@ -623,4 +625,189 @@ fn a_build_step_that_reroutes_the_private_remote_cannot_push_publicly() {
         run.all()
     );
     assert!(!public_refs(&f).contains("v1.0.2"));
+}
+
+#[test]
+fn publish_proves_the_picks_instead_of_trusting_an_edited_journal() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p, "--embargo", "now"]).expect(0);
+    // Any commit of the clone, put where the journal names the release-1.1 pick.
+    let pick = f.git(&["rev-parse", "cherry-pick/v1.0.2/release-1.1"]);
+    let other = f.git(&["rev-parse", "master"]);
+    let journal = f.state_dir("v1.0.2").join("journal.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.contains(&pick));
+    std::fs::write(&journal, text.replace(&pick, &other)).unwrap();
+    let before = public_refs(&f);
+    let publish = f.embargo(&["publish", &p, "--if-due"]);
+    publish.expect(3);
+    says(&publish, &["picking the fix onto release-1.1"]);
+    assert_eq!(public_refs(&f), before);
+}
+
+#[test]
+fn a_pick_branch_deleted_from_the_private_remote_is_noticed_before_publishing() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p, "--embargo", "now"]).expect(0);
+    f.git_in(
+        &f.sample.private,
+        &[
+            "update-ref",
+            "-d",
+            "refs/heads/cherry-pick/v1.0.2/release-1.1",
+        ],
+    );
+    let before = public_refs(&f);
+    let publish = f.embargo(&["publish", &p, "--if-due"]);
+    publish.expect(3);
+    says(
+        &publish,
+        &["refs/heads/cherry-pick/v1.0.2/release-1.1", "missing"],
+    );
+    assert_eq!(public_refs(&f), before);
+}
+
+#[test]
+fn a_state_dir_that_is_not_a_releases_is_refused_and_left_alone() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p]).expect(0);
+    let decoy = f.sample.root.join("decoy");
+    std::fs::create_dir(&decoy).unwrap();
+    std::fs::write(decoy.join("precious.txt"), "keep me\n").unwrap();
+    let before = common::snapshot(&decoy);
+    for command in ["abort", "publish", "reschedule", "status"] {
+        let mut args = vec![command, &p, "--state-dir", decoy.to_str().unwrap()];
+        if command == "reschedule" {
+            args.extend(["--embargo", "now", "--earlier"]);
+        }
+        let run = f.embargo(&args);
+        assert_eq!(run.code, 2, "{command}: {}", run.all());
+        says(&run, &["is not the state folder of a release"]);
+        assert_eq!(common::snapshot(&decoy), before, "{command}");
+    }
+    assert!(f.state_dir("v1.0.2").join("manifest.json").is_file());
+}
+
+#[test]
+fn a_reschedule_added_to_the_journal_by_hand_is_an_integrity_violation() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p]).expect(0);
+    let journal = f.state_dir("v1.0.2").join("journal.jsonl");
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.push_str(&format!(
+        "{{\"at\":\"{}\",\"stage\":\"reschedule\",\"event\":\"completed\",\"detail\":{{\"earlier\":true,\"from\":null,\"to\":\"{}\"}}}}\n",
+        at(0),
+        at(-60)
+    ));
+    std::fs::write(&journal, text).unwrap();
+    let publish = f.embargo(&["publish", &p, "--if-due"]);
+    publish.expect(3);
+    says(&publish, &["disagrees with itself about the embargo"]);
+    assert!(!public_refs(&f).contains("v1.0.2"));
+}
+
+#[test]
+fn a_staged_ref_edited_in_the_journal_is_never_pushed() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p, "--embargo", "now"]).expect(0);
+    // The journal's patch branch now names the bare fix commit instead of the release commit.
+    let release = f.git(&["rev-parse", "v1.0.2^{commit}"]);
+    let fix = f.git_in(
+        &f.sample.private,
+        &[
+            "rev-parse",
+            &format!("refs/heads/{}", embargo::sample::FIX_BRANCH),
+        ],
+    );
+    let journal = f.state_dir("v1.0.2").join("journal.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let last = text.lines().last().unwrap().replace(&release, &fix);
+    std::fs::write(&journal, format!("{text}{last}\n")).unwrap();
+    let publish = f.embargo(&["publish", &p, "--if-due"]);
+    publish.expect(3);
+    says(&publish, &["not the frozen release"]);
+    assert!(!public_refs(&f).contains("v1.0.2"));
+}
+
+#[test]
+fn a_public_remote_pointed_elsewhere_after_staging_is_drift() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p, "--embargo", "now"]).expect(0);
+    let elsewhere = f.sample.root.join("elsewhere.git");
+    f.git_in(
+        &f.sample.root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            f.sample.public.to_str().unwrap(),
+            elsewhere.to_str().unwrap(),
+        ],
+    );
+    f.git(&["remote", "set-url", "origin", elsewhere.to_str().unwrap()]);
+    let publish = f.embargo(&["publish", &p, "--if-due"]);
+    publish.expect(2);
+    says(&publish, &["the public repository's URL: recorded"]);
+    assert!(
+        !f.git_in(&elsewhere, &["for-each-ref", "--format=%(refname)"])
+            .contains("v1.0.2")
+    );
+}
+
+#[test]
+fn an_abort_cut_short_blocks_publishing_until_it_is_finished() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p, "--embargo", "now"]).expect(0);
+    let crashed = f.embargo_env(
+        &["abort", &p],
+        &[("EMBARGO_TEST_CRASH_AT", "abort:after-private-delete")],
+    );
+    assert_ne!(crashed.code, 0);
+    let publish = f.embargo(&["publish", &p, "--if-due"]);
+    publish.expect(2);
+    says(&publish, &["is being taken back", "embargo abort"]);
+    assert!(!public_refs(&f).contains("v1.0.2"));
+    f.embargo(&["abort", &p]).expect(0);
+    assert!(
+        !f.git(&["for-each-ref", "--format=%(refname)"])
+            .contains("v1.0.2")
+    );
+    // The archive can never be published or rescheduled.
+    let archive = std::fs::read_dir(f.work().join(".git/embargo/security-release/aborted"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let archive = archive.to_str().unwrap();
+    let reschedule = f.embargo(&[
+        "reschedule",
+        &p,
+        "--state-dir",
+        archive,
+        "--embargo",
+        "now",
+        "--earlier",
+    ]);
+    reschedule.expect(2);
+    says(&reschedule, &["was aborted"]);
+    f.embargo(&["publish", &p, "--state-dir", archive, "--if-due"])
+        .expect(2);
+    assert!(!public_refs(&f).contains("v1.0.2"));
+}
+
+#[test]
+fn a_usage_error_with_json_is_json() {
+    let f = Fixture::new();
+    let run = f.embargo(&["run", "--json", "--no-such-flag", "x.yaml"]);
+    run.expect(2);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(value["error"]["exit_code"], 2);
 }

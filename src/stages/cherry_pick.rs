@@ -23,6 +23,11 @@ pub struct Pick {
     pub target_commit: String,
     pub branch: String,
     pub commit: String,
+    /// The commits picked (the fix, or the target's own backport), oldest first: with the
+    /// target commit and the release commit's committer they make `commit` again, which is how
+    /// publish proves a pick instead of trusting the journal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fix: Vec<String>,
 }
 
 /// A target that needs a manual backport.
@@ -126,6 +131,7 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Picked, Error> {
                     target_commit: tip.to_string(),
                     branch,
                     commit: commit.to_string(),
+                    fix: commits.iter().map(Oid::to_string).collect(),
                 });
             }
             Err(ApplyError::Conflict {

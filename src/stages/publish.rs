@@ -262,6 +262,7 @@ pub fn preflight(job: &Job<'_>, client: Option<&Client>) -> Result<(), Error> {
         Some(&dist),
         job.manifest,
     )?;
+    prove_staged(job)?;
     if let (Some(client), Some(draft)) = (client, &job.staged.draft) {
         let release = releases::get(client, draft.release_id)?;
         let files = super::draft::uploads(&dist, &job.built());
@@ -291,6 +292,112 @@ pub fn preflight(job: &Job<'_>, client: Option<&Client>) -> Result<(), Error> {
     Ok(())
 }
 
+/// What publishing will push, proven from the frozen record and the repositories rather than
+/// taken from the journal: exactly the patch branch, the tag and one branch per pick; every pick
+/// made again from its target commit and its fix with the release commit's committer gives the
+/// very commit staged; and the private remote holds every staged ref as staged.
+pub fn prove_staged(job: &Job<'_>) -> Result<(), Error> {
+    let manifest = job.manifest;
+    let mut expected = vec![
+        stage::PushedRef {
+            refname: format!("refs/heads/{}", manifest.patch_branch),
+            target: manifest.release_commit.clone(),
+        },
+        stage::PushedRef {
+            refname: format!("refs/tags/{}", manifest.tag),
+            target: manifest.tag_object.clone(),
+        },
+    ];
+    expected.extend(job.picked.picks.iter().map(|p| stage::PushedRef {
+        refname: format!("refs/heads/{}", p.branch),
+        target: p.commit.clone(),
+    }));
+    if job.staged.refs != expected {
+        return Err(Error::integrity(format!(
+            "the journal's staged refs are not the frozen release and its picks: {}",
+            job.staged
+                .refs
+                .iter()
+                .filter(|r| !expected.contains(r))
+                .map(|r| format!("{} {}", r.refname, r.target))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_hint("the state folder was edited; restore it from a copy you trust"));
+    }
+    let targets: Option<&Vec<String>> = job.staged.contract.as_ref().map(|c| &c.targets);
+    let oid = |sha: &str| {
+        git2::Oid::from_str(sha)
+            .map_err(|_| Error::integrity(format!("`{sha}` in the journal is not an object id")))
+    };
+    let release = job
+        .repo
+        .repo
+        .find_commit(oid(&manifest.release_commit)?)
+        .map_err(crate::git::failed("reading the release commit"))?;
+    let committer = release.committer().to_owned();
+    for pick in &job.picked.picks {
+        if let Some(targets) = targets
+            && !targets.contains(&pick.target)
+        {
+            return Err(Error::integrity(format!(
+                "the pick onto {} is not one of the targets staged: {}",
+                pick.target,
+                targets.join(", ")
+            )));
+        }
+        let fix: Vec<git2::Oid> = if pick.fix.is_empty() {
+            manifest
+                .fix_commits
+                .iter()
+                .map(|c| oid(&c.sha))
+                .collect::<Result<_, _>>()?
+        } else {
+            pick.fix.iter().map(|c| oid(c)).collect::<Result<_, _>>()?
+        };
+        let again = crate::git::apply::apply(job.repo, oid(&pick.target_commit)?, &fix, &committer)
+            .map_err(|e| {
+                Error::integrity(format!(
+                    "the pick onto {} cannot be made again from its target commit {}: {e:?}",
+                    pick.target, pick.target_commit
+                ))
+            })?;
+        if again.to_string() != pick.commit {
+            return Err(Error::integrity(format!(
+                "the pick branch {} holds {}, but picking the fix onto {} ({}) gives {again}",
+                pick.branch, pick.commit, pick.target, pick.target_commit
+            ))
+            .with_hint(
+                "the journal or the pick branch was changed after staging; find out who changed it",
+            ));
+        }
+    }
+    let private = remote::list(job.git, "private", &job.staged.remote)?;
+    for r in &job.staged.refs {
+        let there = if let Some(tag) = r.refname.strip_prefix("refs/tags/") {
+            private.tags.get(tag).map(|t| t.object.to_string())
+        } else {
+            r.refname
+                .strip_prefix("refs/heads/")
+                .and_then(|b| private.heads.get(b))
+                .map(|o| o.to_string())
+        };
+        if there.as_deref() != Some(r.target.as_str()) {
+            return Err(Error::integrity(format!(
+                "{} on {} is {}, but {} was staged",
+                r.refname,
+                private.describe(),
+                there.unwrap_or_else(|| "missing".into()),
+                r.target
+            ))
+            .with_hint(
+                "the private remote no longer holds what was staged; find out who changed it",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Stage 7, at or after the embargo: public push, release published, pull requests, every
 /// asset read back. Each step looks at what is already done, so a rerun after a crash finishes
 /// the work without doing anything twice.
@@ -310,6 +417,14 @@ pub fn run(job: &Job<'_>, client: Option<&Client>) -> Result<Published, Error> {
         None,
         job.manifest,
     )?;
+
+    // The draft, read back right before anything goes public: it must be the release this run
+    // created, exactly as staged. The window left is the milliseconds between this read and the
+    // PATCH below; with GitHub's immutable releases on, nothing can change after the PATCH.
+    let read_back = match (client, &job.staged.draft) {
+        (Some(client), Some(draft)) => Some(read_back(client, draft)?),
+        _ => None,
+    };
 
     let public = &job.pipeline.repository.public;
     let specs: Vec<String> = job
@@ -345,7 +460,10 @@ pub fn run(job: &Job<'_>, client: Option<&Client>) -> Result<Published, Error> {
     if let (Some(client), Some(draft), Some(spec)) =
         (client, &job.staged.draft, &job.pipeline.github)
     {
-        let release = releases::get(client, draft.release_id)?;
+        let release = match read_back {
+            Some(release) => release,
+            None => releases::get(client, draft.release_id)?,
+        };
         let release = if release.draft {
             let make_latest = make_latest_now(job, draft.make_latest)?;
             releases::publish(client, release.id, make_latest)?
@@ -415,6 +533,72 @@ pub fn run(job: &Job<'_>, client: Option<&Client>) -> Result<Published, Error> {
 
     prove_public(job.git, public, job.manifest)?;
     Ok(published)
+}
+
+/// The release on GitHub is the draft as staged: the same id, tag, name and notes, and exactly
+/// the staged assets (names, sizes and, where GitHub gives them, digests). Anything else is an
+/// integrity violation before the public push.
+pub fn read_back(client: &Client, draft: &super::draft::Draft) -> Result<releases::Release, Error> {
+    let release = releases::get(client, draft.release_id)?;
+    let differs = |what: String| {
+        Error::integrity(format!(
+            "the draft release {} is not what was staged: {what}",
+            draft.html_url
+        ))
+        .with_hint("nothing was made public; find out who changed the draft, then run `embargo run` again to restage it")
+    };
+    if release.id != draft.release_id {
+        return Err(differs(format!(
+            "its id is {}, not {}",
+            release.id, draft.release_id
+        )));
+    }
+    if !draft.name.is_empty() && release.name.as_deref() != Some(draft.name.as_str()) {
+        return Err(differs(format!(
+            "its name is {:?}, not {:?}",
+            release.name.unwrap_or_default(),
+            draft.name
+        )));
+    }
+    if !draft.body_sha256.is_empty()
+        && super::draft::sha256_text(release.body.as_deref().unwrap_or("")) != draft.body_sha256
+    {
+        return Err(differs("its notes were changed".to_string()));
+    }
+    let assets = releases::list_assets(client, release.id)?;
+    for asset in &assets {
+        match draft.assets.iter().find(|s| s.name == asset.name) {
+            None => {
+                return Err(differs(format!(
+                    "it has an asset that was not staged: {}",
+                    asset.name
+                )));
+            }
+            Some(staged) => {
+                if asset.size != staged.size
+                    || asset.sha256().is_some_and(|sha| sha != staged.sha256)
+                    || asset.state != "uploaded"
+                {
+                    return Err(differs(format!(
+                        "its asset {} is not the built file ({} bytes, {}; {} bytes, sha256 {} was built)",
+                        asset.name,
+                        asset.size,
+                        asset.digest.as_deref().unwrap_or("no digest"),
+                        staged.size,
+                        staged.sha256
+                    )));
+                }
+            }
+        }
+    }
+    if let Some(missing) = draft
+        .assets
+        .iter()
+        .find(|s| !assets.iter().any(|a| a.name == s.name))
+    {
+        return Err(differs(format!("its asset {} is gone", missing.name)));
+    }
+    Ok(release)
 }
 
 /// The public remote holds exactly the frozen tag.

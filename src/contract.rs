@@ -33,6 +33,9 @@ pub struct Contract {
     /// Where the private remote pushed to, after every rewrite (credentials removed).
     #[serde(default)]
     pub private_push: Vec<String>,
+    /// Every URL of the public repository when the release was staged.
+    #[serde(default)]
+    pub public_urls: Vec<String>,
 }
 
 /// A short fingerprint of a part of the pipeline, recorded with the stage that used it, so that
@@ -200,6 +203,43 @@ pub fn staged_instant(
     .with_hint(format!("to keep the staged instant, {fix}; to move it, {move_it}")))
 }
 
+/// The instant the journal gives must be the one the manifest holds: `reschedule` writes both,
+/// so a difference means one of them was edited by hand.
+pub fn record_agrees(entries: &[Entry], manifest: &crate::journal::Manifest) -> Result<(), Error> {
+    let (Some((journal, _)), Some(contract)) = (recorded_instant(entries), &manifest.contract)
+    else {
+        return Ok(());
+    };
+    if journal == contract.embargo {
+        return Ok(());
+    }
+    let show = |t: Option<Timestamp>| t.map(clock::display).unwrap_or_else(|| "none".into());
+    if interrupted_reschedule(entries, manifest) {
+        return Err(Error::bad_input(format!(
+            "a reschedule to {} was interrupted before it was journaled",
+            show(contract.embargo)
+        ))
+        .with_hint("run the same `embargo reschedule` again to finish it (or reschedule to the instant you want)"));
+    }
+    Err(Error::integrity(format!(
+        "the state folder disagrees with itself about the embargo: the journal says {}, manifest.json says {}",
+        show(journal),
+        show(contract.embargo)
+    ))
+    .with_hint("one of them was edited by hand; restore the state folder from a copy you trust"))
+}
+
+/// Whether the journal ends its reschedules with one that started and did not finish, to the
+/// instant the manifest already holds.
+pub fn interrupted_reschedule(entries: &[Entry], manifest: &crate::journal::Manifest) -> bool {
+    let Some(last) = last_of(entries, Stage::Reschedule) else {
+        return false;
+    };
+    last.event == Event::Started
+        && serde_json::from_value::<Rescheduled>(last.detail.clone())
+            .is_ok_and(|r| Some(r.to) == manifest.contract.as_ref().and_then(|c| c.embargo))
+}
+
 /// `run` must not stage a release whose embargo has already passed (a value left over from the
 /// last release would put the fix out at the next cron run), unless the lead said `now`.
 pub fn refuse_past_embargo(pipeline: &Pipeline) -> Result<(), Error> {
@@ -255,6 +295,7 @@ pub struct Current {
     pub github_repository: Option<String>,
     pub private_remote: String,
     pub public_remote: String,
+    pub public_urls: Vec<String>,
 }
 
 /// Every difference between the journal's records and `current`, for the stages that completed.
@@ -332,6 +373,13 @@ pub fn drift(entries: &[Entry], current: &Current) -> Vec<Drift> {
                     .github_repository
                     .clone()
                     .unwrap_or_else(|| "none".into()),
+            });
+        }
+        if !contract.public_urls.is_empty() && contract.public_urls != current.public_urls {
+            out.push(Drift {
+                what: "the public repository's URL".into(),
+                recorded: contract.public_urls.join(", "),
+                now: current.public_urls.join(", "),
             });
         }
         for (what, then, now) in [

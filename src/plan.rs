@@ -44,6 +44,8 @@ pub struct Plan {
     /// Where a push to the private remote lands, after every rewrite in the clone's git
     /// configuration (proven not to be the public repository).
     pub private_push: Vec<String>,
+    /// Every URL of the public repository (fetch and push, after rewrites, no credentials).
+    pub public_urls: Vec<String>,
     pub embargo: Option<Timestamp>,
     pub state_dir: PathBuf,
     /// Where the patch version's tag or branch already exists (a run refuses to start over it).
@@ -117,6 +119,8 @@ pub fn resolve(
         &pipeline.repository.private,
         &pipeline.repository.public,
     )?;
+    let public_urls =
+        crate::git::privacy::all_urls(&git.in_dir(&clone.path), &pipeline.repository.public)?;
     let private = remote::list(git, "private", &pipeline.repository.private)?;
     let public = remote::list(git, "public", &pipeline.repository.public)?;
 
@@ -233,6 +237,7 @@ pub fn resolve(
         fix_commits,
         targets,
         private_push,
+        public_urls,
         embargo: pipeline.embargo,
         state_dir,
         already_exists,

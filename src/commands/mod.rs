@@ -26,7 +26,19 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
         Command::Plan(args) => {
             let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
             let workspace = open_workspace(&pipeline, &cwd, None)?;
-            let plan = plan::resolve(&pipeline, &workspace, args.common.state_dir.as_deref())?;
+            let mut plan = plan::resolve(&pipeline, &workspace, args.common.state_dir.as_deref())?;
+            // Once staged, the recorded instant is the one that counts.
+            let entries = journal::read(&plan.state_dir.join("journal.jsonl"))?;
+            if let Some((Some(at), _)) = crate::contract::recorded_instant(&entries)
+                && Some(at) != plan.embargo
+            {
+                eprintln!(
+                    "note: {} is staged for {}; that instant, not the pipeline's, is the one publish uses",
+                    plan.tag,
+                    crate::clock::display(at)
+                );
+                plan.embargo = Some(at);
+            }
             if args.common.json {
                 print_json(&summary::plan_json(&pipeline, &plan))?;
             } else {
@@ -139,6 +151,7 @@ fn state_dirs(
     given: Option<&Path>,
 ) -> Result<Vec<PathBuf>, Error> {
     if let Some(dir) = given {
+        release_state(dir)?;
         return Ok(vec![dir.to_path_buf()]);
     }
     let root = repo.common_dir().join("embargo").join(&pipeline.name);
@@ -153,6 +166,47 @@ fn state_dirs(
         .unwrap_or_default();
     dirs.sort();
     Ok(dirs)
+}
+
+/// `--state-dir` must name the state folder of a release: commands that take it write a lock
+/// and journal entries into it, and `abort` moves it, so any other folder is refused before
+/// anything is written.
+fn release_state(dir: &Path) -> Result<(), Error> {
+    let journal = dir.join("journal.jsonl");
+    let entries = if journal.is_file() {
+        journal::read(&journal)?
+    } else {
+        Vec::new()
+    };
+    if entries.iter().any(|e| e.stage == Stage::Prepare) {
+        return Ok(());
+    }
+    Err(Error::bad_input(format!(
+        "--state-dir: {} is not the state folder of a release (it has no journal of one)",
+        dir.display()
+    ))
+    .with_hint(
+        "name the folder `embargo status` lists for the release, like .git/embargo/<name>/<tag>",
+    ))
+}
+
+/// Refuses to go on with a release that is being, or was, taken back.
+fn refuse_aborted(entries: &[Entry], dir: &Path) -> Result<(), Error> {
+    match journal::last_of(entries, Stage::Abort) {
+        Some(e) if e.event == Event::Completed => Err(Error::bad_input(format!(
+            "the release in {} was aborted at {}",
+            dir.display(),
+            e.at
+        ))
+        .with_hint("cut it again with `embargo run`; an aborted release is never published")),
+        Some(e) => Err(Error::bad_input(format!(
+            "the release in {} is being taken back: `embargo abort` started at {} and did not finish",
+            dir.display(),
+            e.at
+        ))
+        .with_hint("finish it with `embargo abort` (it picks up where it stopped)")),
+        None => Ok(()),
+    }
 }
 
 /// Where a release stands, from its journal.

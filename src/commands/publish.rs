@@ -48,6 +48,7 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     };
     // Read after taking the lock: a runner that held it may just have finished.
     let mut journal = Journal::open(&dir)?;
+    super::refuse_aborted(journal.entries(), &dir)?;
     if let Some(done) = journal.completed(Stage::Publish) {
         let published: Published = detail(&journal, Stage::Publish)?;
         // Done, but still exactly what was frozen? A tag moved on the public remote afterwards
@@ -75,6 +76,7 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     let staged: Staged = detail(&journal, Stage::Stage)?;
     // The instant and everything else publishing depends on come from the record, never from
     // what the pipeline says now.
+    contract::record_agrees(journal.entries(), &manifest)?;
     let embargo = contract::staged_instant(&pipeline, journal.entries(), &manifest.tag)?;
     let mut plan = plan::resolve(&pipeline, &workspace, Some(&dir)).map_err(|e| {
         e.context(format!(

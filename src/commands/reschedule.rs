@@ -19,6 +19,7 @@ pub fn execute(args: RescheduleArgs, cwd: &Path) -> Result<Exit, Error> {
     let dir = staged_release(&clone, &pipeline, args.state_dir.as_deref(), true)?;
     let _lock = crate::lock::lock(&dir, "reschedule")?;
     let mut journal = Journal::open(&dir)?;
+    super::refuse_aborted(journal.entries(), &dir)?;
     let release = dir.display();
     match standing(journal.entries()) {
         Standing::Published => {
@@ -35,6 +36,9 @@ pub fn execute(args: RescheduleArgs, cwd: &Path) -> Result<Exit, Error> {
         Standing::Staged => {}
     }
     let mut manifest = Manifest::read(&dir)?;
+    if !contract::interrupted_reschedule(journal.entries(), &manifest) {
+        contract::record_agrees(journal.entries(), &manifest)?;
+    }
     let (recorded, _) = contract::recorded_instant(journal.entries()).unwrap_or_default();
     let now = args.embargo.trim().eq_ignore_ascii_case("now");
     let to = if now {
@@ -82,12 +86,16 @@ pub fn execute(args: RescheduleArgs, cwd: &Path) -> Result<Exit, Error> {
     };
     let detail = serde_json::to_value(&record)
         .map_err(|e| Error::stage_failed(format!("cannot record the new instant: {e}")))?;
-    journal.record(Stage::Reschedule, Event::Completed, detail, None)?;
+    // Announced, written, then journaled: a crash in between leaves a `started` entry that
+    // names the new instant, and the next command says to finish the move.
+    journal.record(Stage::Reschedule, Event::Started, detail.clone(), None)?;
     if let Some(contract) = manifest.contract.as_mut() {
         contract.embargo = Some(to);
         contract.embargo_source = EmbargoSource::Reschedule;
         manifest.write(&dir)?;
     }
+    crate::failpoint::hit("reschedule:before-journal");
+    journal.record(Stage::Reschedule, Event::Completed, detail, None)?;
     say(
         args.json,
         "rescheduled",

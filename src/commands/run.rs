@@ -135,8 +135,10 @@ pub fn run(
     }
     let _lock = crate::lock::lock(&plan.state_dir, "run")?;
     let mut journal = Journal::open(&plan.state_dir)?;
+    super::refuse_aborted(journal.entries(), &plan.state_dir)?;
     let staged = journal.completed(Stage::Stage).is_some();
     if staged {
+        contract::record_agrees(journal.entries(), &Manifest::read(&plan.state_dir)?)?;
         contract::staged_instant(pipeline, journal.entries(), &plan.tag)?;
     } else {
         contract::refuse_past_embargo(pipeline)?;
@@ -197,6 +199,7 @@ pub(super) fn hold_to_record(
         github_repository: pipeline.github.as_ref().map(|g| g.repository.clone()),
         private_remote: pipeline.repository.private.clone(),
         public_remote: pipeline.repository.public.clone(),
+        public_urls: plan.public_urls.clone(),
     };
     let drift = unaccepted(journal, contract::drift(journal.entries(), &current));
     if drift.is_empty() {

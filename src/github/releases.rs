@@ -26,6 +26,8 @@ pub struct Release {
     pub draft: bool,
     #[serde(default)]
     pub name: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
     pub upload_url: String,
     #[serde(default)]
     pub html_url: String,
@@ -84,9 +86,14 @@ pub struct DraftSpec<'a> {
     pub make_latest: bool,
 }
 
-/// Finds the release for the tag or creates it as a draft.
+/// Finds the release for the tag or creates it as a draft. A draft is taken as ours only if
+/// its body carries `spec.body`'s ownership mark (see `stages::draft`): a draft somebody else
+/// made for the tag, with their notes and assets, is never adopted.
 pub fn find_or_create_draft(client: &Client, spec: &DraftSpec<'_>) -> Result<Release, Error> {
     if let Some(existing) = find_by_tag(client, spec.tag)? {
+        if existing.draft && existing.body.as_deref() != Some(spec.body) {
+            return Err(foreign_draft(&existing));
+        }
         return Ok(existing);
     }
     let body = json!({
@@ -102,12 +109,24 @@ pub fn find_or_create_draft(client: &Client, spec: &DraftSpec<'_>) -> Result<Rel
         Err(Failure::Unknown(e)) => {
             // The draft may have been created before the connection broke: look first.
             match find_by_tag(client, spec.tag)? {
+                Some(r) if r.draft && r.body.as_deref() != Some(spec.body) => {
+                    Err(foreign_draft(&r))
+                }
                 Some(r) => Ok(r),
                 None => Err(Error::from(e).with_hint("no draft was created; run again")),
             }
         }
         Err(other) => Err(other.into()),
     }
+}
+
+fn foreign_draft(release: &Release) -> Error {
+    Error::bad_input(format!(
+        "a draft release for {} exists on GitHub that this release did not create (id {}, {}): \
+         its notes and assets would be published as ours",
+        release.tag_name, release.id, release.html_url
+    ))
+    .with_hint("find out who made it and delete it, then run again")
 }
 
 pub fn list_assets(client: &Client, release: u64) -> Result<Vec<Asset>, Error> {

@@ -375,7 +375,15 @@ pub fn status_text(pipeline: &Pipeline, releases: &[(PathBuf, Vec<Entry>)]) -> S
                 }
             );
         }
-        for e in entries.iter().filter(|e| !Stage::ALL.contains(&e.stage)) {
+        let last_reschedule = entries.iter().rposition(|e| e.stage == Stage::Reschedule);
+        let shown = entries.iter().enumerate().filter(|(i, e)| {
+            !Stage::ALL.contains(&e.stage)
+                // A reschedule's `started` matters only when it did not finish.
+                && (e.stage != Stage::Reschedule
+                    || e.event == Event::Completed
+                    || last_reschedule == Some(*i))
+        });
+        for (_, e) in shown {
             let _ = writeln!(
                 out,
                 "  {:<12} {:<26} {}",
@@ -401,7 +409,13 @@ fn source_words(source: crate::pipeline::EmbargoSource) -> &'static str {
 /// A journal event that is not a stage, in words.
 fn event_words(e: &Entry) -> String {
     match e.stage {
-        Stage::Reschedule => format!("moved to {}", e.detail["to"].as_str().unwrap_or("?")),
+        Stage::Reschedule if e.event == Event::Completed => {
+            format!("moved to {}", e.detail["to"].as_str().unwrap_or("?"))
+        }
+        Stage::Reschedule => format!(
+            "moving to {} did not finish",
+            e.detail["to"].as_str().unwrap_or("?")
+        ),
         Stage::KeepStaged => format!(
             "kept the record over {} change(s)",
             e.detail["drift"].as_array().map(Vec::len).unwrap_or(0)

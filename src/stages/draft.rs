@@ -35,6 +35,45 @@ pub struct Draft {
     pub html_url: String,
     pub make_latest: bool,
     pub assets: Vec<StagedAsset>,
+    /// The release's name and the SHA-256 of its body as created, for the read-back at the
+    /// instant (empty in journals written before they were recorded).
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub body_sha256: String,
+}
+
+/// The mark at the end of the notes that makes a draft this release's own: a random value kept
+/// in the state folder (`draft.mark`), written before the draft is created, so that a rerun after
+/// a crash finds its own draft and never adopts one somebody else made for the tag.
+fn ownership_mark(state_dir: &Path) -> Result<String, Error> {
+    let path = state_dir.join("draft.mark");
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && text.trim().len() == 32
+    {
+        return Ok(text.trim().to_string());
+    }
+    let mut bytes = [0u8; 16];
+    let fail =
+        |e: std::io::Error| Error::stage_failed(format!("cannot write {}: {e}", path.display()));
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").map_err(fail)?,
+        &mut bytes,
+    )
+    .map_err(fail)?;
+    let mark: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut file = std::fs::File::create(&path).map_err(fail)?;
+    std::io::Write::write_all(&mut file, mark.as_bytes()).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    Ok(mark)
+}
+
+pub fn sha256_text(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A file to publish: an artifact or the checksums file, from `dist/`.
@@ -116,7 +155,11 @@ pub fn run(
     let name = spec
         .name
         .expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
-    let body = notes(ctx, spec, prepared)?;
+    let body = format!(
+        "{}\n\n<!-- embargo: {} -->\n",
+        notes(ctx, spec, prepared)?.trim_end(),
+        ownership_mark(ctx.state_dir())?
+    );
     let release = releases::find_or_create_draft(
         &client,
         &DraftSpec {
@@ -151,6 +194,8 @@ pub fn run(
         html_url: release.html_url,
         make_latest,
         assets,
+        name,
+        body_sha256: sha256_text(&body),
     })
 }
 

@@ -394,6 +394,7 @@ fn contract(
         private_remote: ctx.pipeline.repository.private.clone(),
         public_remote: ctx.pipeline.repository.public.clone(),
         private_push: ctx.plan.private_push.clone(),
+        public_urls: ctx.plan.public_urls.clone(),
     }
 }
 

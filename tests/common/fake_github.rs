@@ -449,6 +449,14 @@ impl FakeGitHub {
     }
 
     /// Adds an uploaded asset to a release. Returns its id.
+    /// Rewrites a release's notes behind the client's back.
+    pub fn set_release_body(&self, release_id: u64, body: &str) {
+        let mut st = self.inner.lock();
+        if let Some(r) = st.releases.get_mut(&release_id) {
+            r.body = Some(body.to_string());
+        }
+    }
+
     pub fn seed_asset(&self, release_id: u64, name: &str, bytes: &[u8]) -> u64 {
         let now = self.inner.now();
         let mut st = self.inner.lock();

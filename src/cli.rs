@@ -142,10 +142,20 @@ pub struct PublishArgs {
     /// Wait for the embargo with a countdown, then publish.
     #[arg(long, conflicts_with = "if_due")]
     pub wait: bool,
-    /// For a cron job: publish if the embargo has passed and the release is not yet published;
-    /// otherwise say when it is due and exit 0.
+    /// For a cron job: publish if the embargo has passed and the release is not yet published,
+    /// or prove everything and wait for it if it is less than --within away; otherwise say when
+    /// it is due and exit 0.
     #[arg(long)]
     pub if_due: bool,
+    /// With --if-due: how close the instant must be for this run to wait for it (longer than the
+    /// cron's period, so that one run is always waiting at the instant).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10m",
+        requires = "if_due"
+    )]
+    pub within: String,
     /// Print the pushes and API calls publishing would make, and do nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -29,6 +29,12 @@ fn malformed(text: &str) -> String {
     )
 }
 
+/// Whether `instant` is at most `window` from now (or already past).
+pub fn within(instant: Timestamp, window: std::time::Duration) -> bool {
+    let left = instant.as_millisecond() - Timestamp::now().as_millisecond();
+    left <= window.as_millis().min(i64::MAX as u128) as i64
+}
+
 /// How far an instant is, in words: `in 2d 3h`, `in 4m 10s`, `5s ago`.
 pub fn until(instant: Timestamp) -> String {
     let secs = instant.as_second() - Timestamp::now().as_second();

@@ -811,3 +811,27 @@ fn a_usage_error_with_json_is_json() {
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(value["error"]["exit_code"], 2);
 }
+
+#[test]
+fn a_cron_run_shortly_before_the_instant_waits_for_it_and_is_on_time() {
+    let f = Fixture::new();
+    let soon = at(4);
+    let p = pipeline_at(&f, &soon);
+    f.embargo(&["run", &p]).expect(0);
+    // Far from the instant by --within: not due, nothing waits.
+    let far = f.embargo(&["publish", &p, "--if-due", "--within", "1s"]);
+    far.expect(0);
+    says(&far, &["is not due"]);
+    let run = f.embargo(&["publish", &p, "--if-due", "--json"]);
+    run.expect(0);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let at: jiff::Timestamp = value["published_at"].as_str().unwrap().parse().unwrap();
+    let embargo: jiff::Timestamp = soon.parse().unwrap();
+    let late = at.as_millisecond() - embargo.as_millisecond();
+    assert!(
+        (0..1000).contains(&late),
+        "published {late} ms after the embargo"
+    );
+    // --wait needs no --within, and --within needs --if-due.
+    f.embargo(&["publish", &p, "--within", "5m"]).expect(2);
+}

@@ -262,21 +262,25 @@ fn upload_one(
         total: file.size,
     });
     let started = Instant::now();
-    let done = std::sync::atomic::AtomicBool::new(false);
+    // The progress reporter ticks every 100 ms and stops the moment the upload ends (the
+    // channel closes), so a small asset costs its transfer and nothing more.
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let result = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while !done.load(Ordering::Relaxed) {
+        let progress = &progress;
+        scope.spawn(move || {
+            loop {
                 reporter.emit(Event::TransferProgress {
                     name: &file.name,
                     done: progress.load(Ordering::Relaxed),
                 });
-                std::thread::sleep(Duration::from_millis(100));
+                match stopped.recv_timeout(Duration::from_millis(100)) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                    _ => break,
+                }
             }
         });
-        let result = releases::upload(
-            client, release, &file.path, &file.name, file.size, &progress,
-        );
-        done.store(true, Ordering::Relaxed);
+        let result = releases::upload(client, release, &file.path, &file.name, file.size, progress);
+        drop(stop);
         result
     });
     match result {

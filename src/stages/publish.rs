@@ -401,7 +401,9 @@ pub fn prove_staged(job: &Job<'_>) -> Result<(), Error> {
 /// Stage 7, at or after the embargo: public push, release published, pull requests, every
 /// asset read back. Each step looks at what is already done, so a rerun after a crash finishes
 /// the work without doing anything twice.
-pub fn run(job: &Job<'_>, client: Option<&Client>) -> Result<Published, Error> {
+/// `make_latest` is decided before the instant (see [`make_latest_now`]): reading the public tags
+/// after it would only make the release later.
+pub fn run(job: &Job<'_>, client: Option<&Client>, make_latest: bool) -> Result<Published, Error> {
     if !due(job.embargo, client.and_then(Client::skew)) {
         // The caller waited; this is the last guard against publishing early.
         return Err(Error::integrity(format!(
@@ -465,7 +467,6 @@ pub fn run(job: &Job<'_>, client: Option<&Client>) -> Result<Published, Error> {
             None => releases::get(client, draft.release_id)?,
         };
         let release = if release.draft {
-            let make_latest = make_latest_now(job, draft.make_latest)?;
             releases::publish(client, release.id, make_latest)?
         } else {
             release
@@ -618,9 +619,9 @@ pub fn prove_public(git: &GitCli, public: &str, manifest: &Manifest) -> Result<(
     }
 }
 
-/// `make_latest` as decided at staging, checked again against the public tags now: a newer
-/// release may have appeared on a later line meanwhile.
-fn make_latest_now(job: &Job<'_>, staged_choice: bool) -> Result<bool, Error> {
+/// `make_latest` as decided at staging, checked again against the public tags right before the
+/// instant: a newer release may have appeared on a later line meanwhile.
+pub fn make_latest_now(job: &Job<'_>, staged_choice: bool) -> Result<bool, Error> {
     let Some(spec) = &job.pipeline.github else {
         return Ok(false);
     };

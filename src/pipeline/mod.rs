@@ -837,6 +837,15 @@ impl Checker<'_> {
                         format!("publish.github.api_url: `{url}` must be an http(s) URL, like https://api.github.com"),
                     ));
                 }
+                if let Some(why) = crate::github::api_url_problem(url) {
+                    return Err(self.at(
+                        u.referenced,
+                        format!(
+                            "publish.github.api_url: `{}` cannot be sent the GitHub token: {why}",
+                            crate::redact::redact_url(url)
+                        ),
+                    ));
+                }
                 url.to_string()
             }
             None => "https://api.github.com".to_string(),

@@ -20,6 +20,7 @@ pub mod process;
 pub mod redact;
 pub mod report;
 pub mod sample;
+pub mod sandbox;
 pub mod secret;
 pub mod stages;
 pub mod version;

@@ -5,6 +5,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    if let Some(code) = embargo::sandbox::helper_main() {
+        return code;
+    }
+    embargo::sandbox::harden_runner();
     let cli = embargo::cli::Cli::parse();
     match embargo::commands::execute(cli) {
         Ok(code) => ExitCode::from(code.as_u8()),

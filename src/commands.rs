@@ -184,6 +184,6 @@ fn state_dirs(
 pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::stage_failed(format!("cannot encode the output as JSON: {e}")))?;
-    println!("{text}");
+    println!("{}", crate::redact::redact_url(&text));
     Ok(())
 }

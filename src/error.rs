@@ -91,7 +91,7 @@ impl Error {
         }
     }
 
-    /// The text shown on stderr.
+    /// The text shown on stderr, with credentials in URLs redacted whatever their source.
     pub fn render(&self) -> String {
         let label = match self.kind {
             Kind::BadInput => "error",
@@ -106,7 +106,7 @@ impl Error {
         if self.kind == Kind::Integrity {
             out.push_str("\n  nothing further was done.");
         }
-        out
+        crate::redact::redact_url(&out)
     }
 }
 

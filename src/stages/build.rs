@@ -33,15 +33,21 @@ pub fn fresh_dir(path: &Path) -> Result<(), Error> {
 
 /// A private (0700) temporary folder outside the clone for a stage's steps, removed when dropped.
 pub fn private_folder(stage: &str) -> Result<tempfile::TempDir, Error> {
-    tempfile::Builder::new()
+    use std::os::unix::fs::PermissionsExt;
+    let failed = |e: std::io::Error| {
+        Error::stage_failed(format!(
+            "cannot create a private folder for the {stage} in {}: {e}",
+            std::env::temp_dir().display()
+        ))
+    };
+    let dir = tempfile::Builder::new()
         .prefix(&format!("embargo-{stage}-"))
+        .permissions(fs::Permissions::from_mode(0o700))
         .tempdir()
-        .map_err(|e| {
-            Error::stage_failed(format!(
-                "cannot create a private folder for the {stage} in {}: {e}",
-                std::env::temp_dir().display()
-            ))
-        })
+        .map_err(failed)?;
+    // Whatever the umask and the platform's defaults: only this user may look inside.
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(failed)?;
+    Ok(dir)
 }
 
 /// The sandbox for a stage's steps: the clone, its git folder, the state folder and a dry run's

@@ -60,7 +60,7 @@ impl Status {
             Status::Exited(c) => format!("exited with status {c}"),
             Status::Signalled(s) => format!("was killed by signal {s}"),
             Status::TimedOut => format!(
-                "did not finish within its timeout of {} and was killed with its whole process group",
+                "did not finish within its timeout of {} and was killed with every process it started",
                 humanize(timeout)
             ),
         }

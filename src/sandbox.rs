@@ -51,6 +51,8 @@ pub struct Sandbox {
     pub hide: Vec<PathBuf>,
     /// `(source, target)`: `source` visible read-only at `target` inside the namespaces.
     pub read_only: Vec<(PathBuf, PathBuf)>,
+    /// Folders that stay writable; every other mount is made read-only inside the namespaces.
+    pub writable: Vec<PathBuf>,
 }
 
 impl Sandbox {
@@ -82,6 +84,7 @@ impl Sandbox {
                 namespaces: reason.is_none(),
                 hide: Vec::new(),
                 read_only: Vec::new(),
+                writable: Vec::new(),
             },
             reason,
         )
@@ -98,6 +101,9 @@ impl Sandbox {
             }
             for (source, target) in &self.read_only {
                 cmd.arg("--read-only").arg(source).arg(target);
+            }
+            for dir in &self.writable {
+                cmd.arg("--writable").arg(dir);
             }
         }
         cmd.arg("--").arg("/bin/sh").arg("-c").arg(command);
@@ -133,6 +139,7 @@ struct HelperArgs {
     namespaces: bool,
     hide: Vec<PathBuf>,
     read_only: Vec<(PathBuf, PathBuf)>,
+    writable: Vec<PathBuf>,
     program: Vec<OsString>,
 }
 
@@ -142,6 +149,7 @@ fn parse(args: &[OsString]) -> Result<HelperArgs, String> {
         namespaces: false,
         hide: Vec::new(),
         read_only: Vec::new(),
+        writable: Vec::new(),
         program: Vec::new(),
     };
     let mut i = 0;
@@ -162,6 +170,10 @@ fn parse(args: &[OsString]) -> Result<HelperArgs, String> {
             "--read-only" => {
                 parsed.read_only.push((value(1)?, value(2)?));
                 i += 2;
+            }
+            "--writable" => {
+                parsed.writable.push(value(1)?);
+                i += 1;
             }
             "--" => {
                 parsed.program = args[i + 1..].to_vec();
@@ -266,7 +278,100 @@ fn enter_namespaces(args: &HelperArgs) -> Result<(), String> {
             Some("mode=000,size=4k"),
         )?;
     }
+    // The step may write its own folders, the temporary folders and its home; the rest of the
+    // file system (the tools the runner runs next, the system's git configuration) is
+    // read-only, which matters when the runner is root and so is the step's owner outside.
+    let mut writable: Vec<PathBuf> = Vec::new();
+    for dir in &args.writable {
+        if dir.is_dir() && !writable.contains(dir) {
+            mount(Some(dir), dir, None, libc::MS_BIND | libc::MS_REC, None)?;
+            writable.push(dir.clone());
+        }
+    }
+    for point in mount_points() {
+        let skip = point.starts_with("/proc")
+            || point.starts_with("/dev")
+            || writable.iter().any(|w| point.starts_with(w))
+            || args.hide.iter().any(|h| point.starts_with(h))
+            || args.read_only.iter().any(|(_, t)| point.starts_with(t));
+        if skip {
+            continue;
+        }
+        let result = mount(
+            None,
+            &point,
+            None,
+            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | kept_flags(&point),
+            None,
+        );
+        // The root must be read-only; a mount below a hidden folder is out of reach anyway.
+        if point == Path::new("/") {
+            result?;
+        }
+    }
     Ok(())
+}
+
+/// Every mount point of this mount namespace, outermost first.
+fn mount_points() -> Vec<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut points: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape(p)))
+        .collect();
+    points.sort_by_key(|p| p.components().count());
+    points.dedup();
+    points
+}
+
+/// mountinfo writes a space, tab, newline and backslash in a path as `\040` and so on.
+fn unescape(path: &str) -> OsString {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 4])
+                .ok()
+                .and_then(|t| u8::from_str_radix(t, 8).ok())
+        {
+            out.push(b);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    OsString::from(std::ffi::OsStr::from_bytes(&out))
+}
+
+/// The flags of the mount at `point` that a remount must repeat: the kernel refuses to drop
+/// `nosuid`, `nodev` or `noexec` from a mount inherited from a more privileged namespace.
+fn kept_flags(point: &Path) -> libc::c_ulong {
+    let Ok(path) = c_path(point) else {
+        return 0;
+    };
+    // SAFETY: statvfs writes into the zeroed struct we pass; the path is NUL-terminated.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return 0;
+    }
+    let mut flags = 0;
+    for (st, ms) in [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+    ] {
+        if stat.f_flag & st != 0 {
+            flags |= ms;
+        }
+    }
+    flags
 }
 
 /// In the first process of the new PID namespace: a `/proc` that shows only the step's own
@@ -338,6 +443,11 @@ fn helper(args: &[OsString]) -> Result<ExitCode, String> {
             // SAFETY: ends the forked child.
             unsafe { libc::_exit(125) };
         }
+        // The working folder was entered before the mounts: enter it again through them, or
+        // the step would see it read-only.
+        if let Ok(cwd) = std::env::current_dir() {
+            let _ = std::env::set_current_dir(cwd);
+        }
         let e = Command::new(program).args(rest).exec();
         eprintln!(
             "embargo sandbox: cannot run {}: {e}",
@@ -357,7 +467,11 @@ fn helper(args: &[OsString]) -> Result<ExitCode, String> {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    kill_descendants();
+    // In the namespaces, the kernel ended every process of the step with its first one (and
+    // `/proc` here now shows the step's PID namespace, whose numbers mean nothing outside it).
+    if !args.namespaces {
+        kill_descendants();
+    }
     Ok(match ended {
         Some(Ended::Exited(code)) => ExitCode::from(code.clamp(0, 255) as u8),
         Some(Ended::Signalled(sig)) => {

@@ -147,6 +147,50 @@ fn the_checkout_is_outside_the_clone_private_and_removed_after_the_build() {
     assert!(!f.state_dir("v1.0.2").join("checkout").exists());
 }
 
+#[test]
+fn a_build_step_cannot_redirect_the_private_push_through_git_configuration() {
+    let f = Fixture::new();
+    let gitconfig = f.sample.root.join("gitconfig");
+    assert!(gitconfig.is_file(), "the sample's global git configuration");
+    // The runner's git reads this file (GIT_CONFIG_GLOBAL): pushes meant for the private
+    // remote would go to the public one.
+    let attack = format!(
+        "git config --file '{}' url.'{}'.pushInsteadOf '{}'; ./build.sh",
+        gitconfig.display(),
+        f.sample.public.display(),
+        f.sample.private.display()
+    );
+    let pipeline = f.default_pipeline_with(&[("run: ./build.sh", &format!("run: {attack}"))]);
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    run.expect(3);
+    assert!(
+        run.stderr
+            .contains(&format!("`binaries` changed {}", gitconfig.display())),
+        "{}",
+        run.stderr
+    );
+    let public_refs = f.git_in(&f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    assert!(!public_refs.contains("v1.0.2"), "{public_refs}");
+}
+
+#[test]
+fn a_build_step_cannot_change_files_outside_its_folders() {
+    let f = Fixture::new();
+    // Where the runner's own binary lives: a step that could write there could replace a tool
+    // the runner runs next.
+    let binary_dir = Path::new(env!("CARGO_BIN_EXE_embargo")).parent().unwrap();
+    let planted = binary_dir.join(format!("planted-{}", std::process::id()));
+    let pipeline = f.default_pipeline_with(&[(
+        "run: ./build.sh",
+        &format!("run: touch '{}'; ./build.sh", planted.display()),
+    )]);
+    let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
+    let written = planted.exists();
+    let _ = std::fs::remove_file(&planted);
+    run.expect(0);
+    assert!(!written, "a build step wrote {}", planted.display());
+}
+
 /// Runs the sample's build with `step` as its only step (with `timeout`) and returns the run.
 fn run_step(f: &Fixture, step: &str, timeout: &str) -> Run {
     let pipeline = f.default_pipeline_with(&[
@@ -258,14 +302,11 @@ fn a_build_log_keeps_its_first_and_last_mebibytes_and_marks_the_cut() {
 #[test]
 fn a_hard_link_to_a_file_outside_the_checkout_is_refused_as_an_artifact() {
     let f = Fixture::new();
-    let outside = f.sample.root.join("signing.key");
-    std::fs::write(&outside, "PRIVATE KEY").unwrap();
+    // Next to the checkout, outside it (in the sandbox, a file elsewhere is on another mount and
+    // cannot be linked at all).
     let pipeline = f.default_pipeline_with(&[(
         "run: ./build.sh",
-        &format!(
-            "run: ./build.sh && ln '{}' dist/key.tar.gz",
-            outside.display()
-        ),
+        "run: ./build.sh && echo PRIVATE KEY > ../signing.key && ln ../signing.key dist/key.tar.gz",
     )]);
     let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
     run.expect(2);

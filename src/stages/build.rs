@@ -76,6 +76,17 @@ pub fn sandbox(ctx: &Context<'_>, work: &Path) -> Sandbox {
     // Outer folders first: a folder inside one already covered needs nothing more.
     hide.sort_by_key(|d| d.components().count());
     sandbox.hide = hide;
+    // Where a step may write: its own folder, the temporary folders, its home (caches).
+    sandbox.writable = [
+        Some(work.clone()),
+        Some(std::env::temp_dir()),
+        Some(PathBuf::from("/var/tmp")),
+        std::env::var_os("HOME").map(PathBuf::from),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|d| d.canonicalize().unwrap_or(d))
+    .collect();
     ctx.reporter.emit(Event::Note(&match unavailable {
         None => "steps run in their own user, mount and PID namespaces: the clone, the state folder and the runner are out of their sight".to_string(),
         Some(why) => format!(
@@ -83,6 +94,72 @@ pub fn sandbox(ctx: &Context<'_>, work: &Path) -> Sandbox {
         ),
     }));
     sandbox
+}
+
+/// The git configuration files that decide where the runner's pushes go (remote URLs,
+/// `insteadOf` rewrites, `sshCommand`), as they were before the steps. A step that changes one
+/// (possible where the sandbox cannot hide them: the user's own files, or no namespaces) stops
+/// the release before anything is pushed.
+pub struct ConfigWatch {
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
+}
+
+impl ConfigWatch {
+    pub fn new(ctx: &Context<'_>) -> ConfigWatch {
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let home = env("HOME");
+        let mut paths = vec![
+            ctx.repo.common_dir().join("config"),
+            ctx.repo.common_dir().join("config.worktree"),
+            ctx.clone_dir.join(".git").join("config"),
+        ];
+        match env("GIT_CONFIG_GLOBAL") {
+            Some(global) => paths.push(global),
+            None => {
+                paths.extend(home.as_ref().map(|h| h.join(".gitconfig")));
+                paths.extend(
+                    env("XDG_CONFIG_HOME")
+                        .or_else(|| home.as_ref().map(|h| h.join(".config")))
+                        .map(|c| c.join("git").join("config")),
+                );
+            }
+        }
+        if env("GIT_CONFIG_NOSYSTEM").is_none() {
+            paths.push(env("GIT_CONFIG_SYSTEM").unwrap_or_else(|| PathBuf::from("/etc/gitconfig")));
+        }
+        let mut files: Vec<(PathBuf, Option<Vec<u8>>)> = Vec::new();
+        for path in paths {
+            if !files.iter().any(|(p, _)| *p == path) {
+                let bytes = fs::read(&path).ok();
+                files.push((path, bytes));
+            }
+        }
+        ConfigWatch { files }
+    }
+
+    /// Fails (exit 3) if `step` changed, created or deleted one of the files.
+    pub fn check(&self, step: &str) -> Result<(), Error> {
+        for (path, before) in &self.files {
+            let now = fs::read(path).ok();
+            if now != *before {
+                return Err(Error::integrity(format!(
+                    "`{step}` changed {}, git configuration that decides where the release is pushed ({})",
+                    path.display(),
+                    match (before, &now) {
+                        (None, _) => "it created the file".to_string(),
+                        (_, None) => "it deleted the file".to_string(),
+                        (Some(a), Some(b)) => format!("{} bytes before, {} now", a.len(), b.len()),
+                    }
+                ))
+                .with_hint("nothing was pushed; restore the file, then find out why the build writes there"));
+            }
+        }
+        Ok(())
+    }
 }
 
 pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Built, Error> {
@@ -108,10 +185,13 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Built, Error> {
     fresh_dir(&dist)?;
     let log = state.join("build.log");
     let sandbox = sandbox(ctx, work.path());
+    let watch = ConfigWatch::new(ctx);
     for step in &ctx.pipeline.build.steps {
         let mut job = step_job(ctx, step, &checkout, &log, &prepared.release_commit, &[]);
         job.sandbox = Some(sandbox.clone());
-        run_job(ctx, &job)?;
+        let outcome = run_job(ctx, &job);
+        watch.check(&step.name)?;
+        outcome?;
         crate::failpoint::hit(&format!("build:after-step:{}", step.name));
     }
     let built = collect(ctx, prepared, &checkout, &dist)?;

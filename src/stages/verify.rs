@@ -4,7 +4,7 @@
 //! The scratch folders are in a private temporary folder outside the clone, removed afterwards.
 //! In the sandbox the artifacts are visible read-only, and the state folder not at all.
 
-use super::build::{fresh_dir, private_folder, run_job, sandbox, step_job};
+use super::build::{ConfigWatch, fresh_dir, private_folder, run_job, sandbox, step_job};
 use super::{Context, Prepared, Verified};
 use crate::error::Error;
 
@@ -39,7 +39,10 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Verified, Error> {
             &extra,
         );
         job.sandbox = Some(sandbox.clone());
-        let outcome = run_job(ctx, &job)?;
+        let watch = ConfigWatch::new(ctx);
+        let outcome = run_job(ctx, &job);
+        watch.check(&check.step.name)?;
+        let outcome = outcome?;
         if let Some(expect) = &check.expect_stdout {
             let wanted = expect.expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
             if !outcome.stdout.contains(&wanted) {

@@ -26,6 +26,11 @@ use std::time::Duration;
 
 /// The first argument that makes the binary the step helper instead of the CLI.
 pub const HELPER_ARG: &str = "__embargo-step-sandbox";
+/// What the helper prints when probed, so that a binary that is not the helper is recognised.
+const PROBE_MARK: &str = "embargo step helper";
+/// For the tests of the fallback only: steps run without namespaces, as where the kernel
+/// refuses them.
+pub const NO_NAMESPACES_ENV: &str = "EMBARGO_TEST_NO_NAMESPACES";
 
 /// The user a step runs as inside the namespaces when the runner is root: not root, so the
 /// step has no capability in its namespace and cannot remove the mounts that hide the clone.
@@ -56,9 +61,10 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// A sandbox through this binary; namespaces when the kernel allows them here. Returns the
-    /// reason when it does not.
-    pub fn detect() -> (Sandbox, Option<String>) {
+    /// A sandbox through this binary, with namespaces when the kernel allows them here, and the
+    /// reason when it does not. `None` when this binary cannot be the helper (a program that
+    /// embeds the library): steps then run as plain `sh -c` in their own process group.
+    pub fn detect() -> (Option<Sandbox>, Option<String>) {
         let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
         let probe = Command::new(&program)
             .arg(HELPER_ARG)
@@ -66,26 +72,46 @@ impl Sandbox {
             .env_clear()
             .stdin(std::process::Stdio::null())
             .output();
-        let reason = match probe {
-            Ok(out) if out.status.success() => None,
-            Ok(out) => Some(
+        let out = match probe {
+            Ok(out) if String::from_utf8_lossy(&out.stdout).contains(PROBE_MARK) => out,
+            Ok(_) => {
+                return (
+                    None,
+                    Some(format!("{} is not the step helper", program.display())),
+                );
+            }
+            Err(e) => {
+                return (
+                    None,
+                    Some(format!("cannot start {}: {e}", program.display())),
+                );
+            }
+        };
+        let reason = if !std::env::var_os(NO_NAMESPACES_ENV)
+            .unwrap_or_default()
+            .is_empty()
+        {
+            Some(format!("turned off by {NO_NAMESPACES_ENV}"))
+        } else if out.status.success() {
+            None
+        } else {
+            Some(
                 String::from_utf8_lossy(&out.stderr)
                     .trim()
                     .lines()
                     .last()
                     .unwrap_or("the namespaces could not be set up")
                     .to_string(),
-            ),
-            Err(e) => Some(format!("cannot start {}: {e}", program.display())),
+            )
         };
         (
-            Sandbox {
+            Some(Sandbox {
                 program,
                 namespaces: reason.is_none(),
                 hide: Vec::new(),
                 read_only: Vec::new(),
                 writable: Vec::new(),
-            },
+            }),
             reason,
         )
     }
@@ -389,6 +415,7 @@ fn mount_own_proc() -> Result<(), String> {
 fn helper(args: &[OsString]) -> Result<ExitCode, String> {
     let args = parse(args)?;
     if args.probe {
+        println!("{PROBE_MARK}");
         enter_namespaces(&args)?;
         // SAFETY: fork in a single-threaded process; the child only mounts and exits.
         let pid = unsafe { libc::fork() };

@@ -77,6 +77,66 @@ fn a_build_step_cannot_read_the_token_from_the_runner() {
 }
 
 #[test]
+fn without_namespaces_a_step_still_cannot_read_the_token_or_leave_processes_behind() {
+    let w = World::new();
+    let token = w.gh.token().to_string();
+    let seen = w.f.sample.root.join("seen");
+    let marker = w.f.sample.root.join("survived");
+    // The step's parent is the helper; the runner is the helper's parent. As root the runner's
+    // environment is readable here (its block is scrubbed); as a user it is not (non-dumpable).
+    let p = with_step(
+        &w,
+        &format!(
+            "run: |
+        R=$(cut -d' ' -f4 /proc/$PPID/stat);              (cat /proc/$PPID/environ; cat /proc/$R/environ; env) > '{}' 2>&1;              setsid sh -c 'sleep 2; touch {}' & ./build.sh",
+            seen.display(),
+            marker.display()
+        ),
+    );
+    let run = w.embargo_env(&["run", &p], &[(embargo::sandbox::NO_NAMESPACES_ENV, "1")]);
+    run.expect(0);
+    assert!(
+        run.stderr.contains("steps run without namespaces"),
+        "{}",
+        run.stderr
+    );
+    let seen = std::fs::read_to_string(&seen).expect("the step ran");
+    assert!(seen.contains("EMBARGO_VERSION=1.0.2"), "{seen}");
+    assert_absent("what the build step read", &seen, &token);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !marker.exists(),
+        "a process the step left behind outlived it"
+    );
+}
+
+#[test]
+fn without_namespaces_a_setsid_child_is_gone_when_the_step_times_out() {
+    let f = Fixture::new();
+    let marker = f.sample.root.join("survived");
+    let pipeline = f.default_pipeline_with(&[
+        (
+            "run: ./build.sh",
+            &format!(
+                "run: setsid sh -c 'sleep 3; touch {}' & sleep 60",
+                marker.display()
+            ),
+        ),
+        ("timeout: 5m", "timeout: 1s"),
+    ]);
+    let run = f.embargo_env(
+        &["run", pipeline.to_str().unwrap()],
+        &[(embargo::sandbox::NO_NAMESPACES_ENV, "1")],
+    );
+    run.expect(1);
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        !marker.exists(),
+        "a process of the step outlived its timeout"
+    );
+}
+
+#[test]
 fn a_build_step_cannot_reach_the_clone_or_push_the_fix_publicly() {
     let f = Fixture::new();
     let public = f.sample.public.display().to_string();
@@ -364,7 +424,7 @@ fn remotes_and_a_fix_starting_with_a_dash_are_refused_and_run_nothing() {
     ];
     for (from, to) in &pipelines {
         let pipeline = f.default_pipeline_with(&[(from, to)]);
-        for command in ["plan", "run"] {
+        for command in ["plan", "run", "publish", "status"] {
             let run = f.embargo(&[command, pipeline.to_str().unwrap()]);
             run.expect(2);
             assert!(run.stderr.contains("starts with `-`"), "{}", run.stderr);

@@ -53,11 +53,22 @@ pub fn private_folder(stage: &str) -> Result<tempfile::TempDir, Error> {
 /// The sandbox for a stage's steps: the clone, its git folder, the state folder and a dry run's
 /// scratch repository hidden. Before any step runs, the token is taken out of the runner's
 /// environment, so that no step can read it there.
-pub fn sandbox(ctx: &Context<'_>, work: &Path) -> Sandbox {
+pub fn sandbox(ctx: &Context<'_>, work: &Path) -> Option<Sandbox> {
     for name in ctx.secret_env() {
         crate::secret::take_env(&name);
     }
-    let (mut sandbox, unavailable) = Sandbox::detect();
+    let (sandbox, unavailable) = Sandbox::detect();
+    ctx.reporter.emit(Event::Note(&match (&sandbox, &unavailable) {
+        (Some(_), None) => "steps run in their own user, mount and PID namespaces: the clone, the state folder and the runner are out of their sight".to_string(),
+        (Some(_), Some(why)) => format!(
+            "steps run without namespaces ({why}); the runner is still out of their reach unless they run as root, and every process they start is ended with them"
+        ),
+        (None, why) => format!(
+            "steps run without the sandbox ({}); every process in a step's group is ended with it",
+            why.as_deref().unwrap_or("no helper")
+        ),
+    }));
+    let mut sandbox = sandbox?;
     let work = work.canonicalize().unwrap_or_else(|_| work.to_path_buf());
     let mut hide: Vec<PathBuf> = Vec::new();
     for dir in [
@@ -87,13 +98,7 @@ pub fn sandbox(ctx: &Context<'_>, work: &Path) -> Sandbox {
     .flatten()
     .map(|d| d.canonicalize().unwrap_or(d))
     .collect();
-    ctx.reporter.emit(Event::Note(&match unavailable {
-        None => "steps run in their own user, mount and PID namespaces: the clone, the state folder and the runner are out of their sight".to_string(),
-        Some(why) => format!(
-            "steps run without namespaces ({why}); the runner is still out of their reach unless they run as root, and every process they start is ended with them"
-        ),
-    }));
-    sandbox
+    Some(sandbox)
 }
 
 /// The git configuration files that decide where the runner's pushes go (remote URLs,
@@ -188,7 +193,7 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Built, Error> {
     let watch = ConfigWatch::new(ctx);
     for step in &ctx.pipeline.build.steps {
         let mut job = step_job(ctx, step, &checkout, &log, &prepared.release_commit, &[]);
-        job.sandbox = Some(sandbox.clone());
+        job.sandbox = sandbox.clone();
         let outcome = run_job(ctx, &job);
         watch.check(&step.name)?;
         outcome?;

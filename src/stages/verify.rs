@@ -12,13 +12,14 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Verified, Error> {
     let log = ctx.state_dir().join("verify.log");
     let work = private_folder("verify")?;
     let mut sandbox = sandbox(ctx, work.path());
-    let dist = if sandbox.namespaces {
-        let seen = work.path().join("dist");
-        fresh_dir(&seen)?;
-        sandbox.read_only.push((ctx.dist_dir(), seen.clone()));
-        seen
-    } else {
-        ctx.dist_dir()
+    let dist = match &mut sandbox {
+        Some(sandbox) if sandbox.namespaces => {
+            let seen = work.path().join("dist");
+            fresh_dir(&seen)?;
+            sandbox.read_only.push((ctx.dist_dir(), seen.clone()));
+            seen
+        }
+        _ => ctx.dist_dir(),
     };
     let mut passed = Vec::new();
     for (i, check) in ctx.pipeline.verify.iter().enumerate() {
@@ -38,7 +39,7 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Verified, Error> {
             &prepared.release_commit,
             &extra,
         );
-        job.sandbox = Some(sandbox.clone());
+        job.sandbox = sandbox.clone();
         let watch = ConfigWatch::new(ctx);
         let outcome = run_job(ctx, &job);
         watch.check(&check.step.name)?;

@@ -91,14 +91,17 @@ fn pump(stream: impl Read, tx: mpsc::SyncSender<Line>, wrap: fn(Vec<u8>) -> Line
         let (consumed, ended) = match reader.fill_buf() {
             Ok([]) | Err(_) => break,
             Ok(chunk) => {
-                let (part, ended) = match chunk.iter().position(|b| *b == b'\n') {
-                    Some(i) => (&chunk[..=i], true),
+                let (body, ended) = match chunk.iter().position(|b| *b == b'\n') {
+                    Some(i) => (&chunk[..i], true),
                     None => (chunk, false),
                 };
-                let room = MAX_LINE.saturating_sub(line.len());
-                line.extend_from_slice(&part[..part.len().min(room)]);
-                dropped += part.len().saturating_sub(room) as u64;
-                (part.len(), ended)
+                let keep = body.len().min(MAX_LINE.saturating_sub(line.len()));
+                line.extend_from_slice(&body[..keep]);
+                dropped += (body.len() - keep) as u64;
+                if ended {
+                    line.push(b'\n');
+                }
+                (body.len() + usize::from(ended), ended)
             }
         };
         reader.consume(consumed);
@@ -376,6 +379,54 @@ mod tests {
         assert!(lines.contains(&"oops".to_string()));
         let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
         assert!(log.contains("v=1.0.1") && log.contains("oops"));
+    }
+
+    #[test]
+    fn a_long_line_is_cut_and_the_cut_marked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lines = Vec::new();
+        let command = "head -c 1000000 /dev/zero | tr '\\0' a; echo; echo next";
+        let out = run(
+            &job(dir.path(), command, Duration::from_secs(30)),
+            &mut |l| lines.push(l.to_string()),
+        )
+        .unwrap();
+        assert_eq!(out.status, Status::Exited(0));
+        assert_eq!(
+            lines.len(),
+            2,
+            "{:?}",
+            lines.iter().map(|l| l.len()).collect::<Vec<_>>()
+        );
+        assert!(lines[0].starts_with(&"a".repeat(MAX_LINE)));
+        assert!(lines[0].ends_with(&format!(
+            "[line cut: {} more bytes not kept]",
+            1_000_000 - MAX_LINE
+        )));
+        assert_eq!(lines[1], "next");
+    }
+
+    #[test]
+    fn the_log_keeps_the_first_and_last_part_and_marks_the_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let command = "echo FIRST; yes 0123456789abcdef | head -n 2000000; echo LAST";
+        let out = run(
+            &job(dir.path(), command, Duration::from_secs(60)),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(out.status, Status::Exited(0));
+        let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+        assert!(log.len() < 2 * LOG_KEEP + 4096, "{} bytes", log.len());
+        let cut = 2_000_000 * 17 + 11 - 2 * LOG_KEEP;
+        assert!(log.contains("FIRST") && log.contains("LAST"));
+        let marker = log.find("[log cut: ").expect("the cut is marked");
+        let said: usize = log[marker + 10..]
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(said.abs_diff(cut) < 200, "cut {said}, expected about {cut}");
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub fn sandbox(ctx: &Context<'_>, work: &Path) -> Option<Sandbox> {
     .into_iter()
     .flatten()
     .map(|d| d.canonicalize().unwrap_or(d))
+    // A home of `/` (some containers) must not make the whole file system writable.
+    .filter(|d| d.parent().is_some())
     .collect();
     Some(sandbox)
 }

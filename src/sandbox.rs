@@ -452,16 +452,23 @@ fn helper(args: &[OsString]) -> Result<ExitCode, String> {
     if args.namespaces {
         enter_namespaces(&args)?;
     }
+    // SAFETY: getpid has no preconditions.
+    let helper_pid = unsafe { libc::getpid() };
     // SAFETY: the helper is single-threaded, so the child may run any code until it execs.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(os_error("fork"));
     }
     if pid == 0 {
-        // SAFETY: prctl only changes this process's settings.
+        // SAFETY: prctl and getppid only concern this process.
         unsafe {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
             libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+            // The helper died before the line above: nobody would end this step. (In a PID
+            // namespace the parent is outside it and shows as 0.)
+            if !args.namespaces && libc::getppid() != helper_pid {
+                libc::_exit(125);
+            }
         }
         if args.namespaces
             && let Err(e) = mount_own_proc()

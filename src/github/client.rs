@@ -240,7 +240,7 @@ impl Client {
     fn describe(&self, method: &Method, url: &str) -> String {
         // Query strings can be long (upload names); the path says which call it was.
         let path = url.split('?').next().unwrap_or(url);
-        format!("{method} {path}")
+        format!("{method} {}", crate::redact::redact_url(path))
     }
 
     /// Sends a request, retrying where that is safe; returns the response of a 2xx or 3xx.

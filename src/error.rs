@@ -101,14 +101,14 @@ impl Error {
                     Kind::StageFailed => "stage-failed",
                     Kind::Integrity => "integrity",
                 },
-                "message": self.message,
-                "hint": self.hint,
+                "message": crate::redact::redact_url(&self.message),
+                "hint": self.hint.as_deref().map(crate::redact::redact_url),
             }
         });
         serde_json::to_string_pretty(&value).unwrap_or_default()
     }
 
-    /// The text shown on stderr.
+    /// The text shown on stderr, with credentials in URLs redacted whatever their source.
     pub fn render(&self) -> String {
         let label = match self.kind {
             Kind::BadInput => "error",
@@ -123,7 +123,7 @@ impl Error {
         if self.kind == Kind::Integrity {
             out.push_str("\n  nothing further was done.");
         }
-        out
+        crate::redact::redact_url(&out)
     }
 }
 

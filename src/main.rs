@@ -5,6 +5,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    if let Some(code) = embargo::sandbox::helper_main() {
+        return code;
+    }
+    embargo::sandbox::harden_runner();
     let cli = match embargo::cli::Cli::try_parse() {
         Ok(cli) => cli,
         // With --json anywhere on the line, a usage error is JSON on stdout too (exit 2, as

@@ -396,13 +396,16 @@ fn build_runs_in_a_clean_checkout_not_the_working_tree() {
     let f = Fixture::new();
     // A dirty working tree must not leak into the release.
     std::fs::write(f.work().join("app.sh"), "#!/bin/sh\necho compromised\n").unwrap();
-    let pipeline = f.default_pipeline();
+    // The checkout is removed after the build: the step keeps what it saw, outside the clone.
+    let pipeline = f.default_pipeline_with(&[(
+        "run: ./build.sh",
+        "run: cp -p app.sh build.sh \"$HOME/\" && ./build.sh",
+    )]);
     f.embargo(&["run", pipeline.to_str().unwrap()]).expect(0);
-    let checkout = f.state_dir("v1.0.2").join("checkout/app.sh");
-    let text = std::fs::read_to_string(checkout).unwrap();
+    let text = std::fs::read_to_string(f.sample.root.join("app.sh")).unwrap();
     assert!(!text.contains("compromised"));
     assert!(
-        std::fs::metadata(f.state_dir("v1.0.2").join("checkout/build.sh"))
+        std::fs::metadata(f.sample.root.join("build.sh"))
             .unwrap()
             .permissions()
             .mode()
@@ -868,7 +871,10 @@ fn publish_wait_is_never_early_and_close_to_the_instant() {
 fn build_steps_and_checks_run_with_a_clean_environment() {
     let f = Fixture::new();
     let pipeline = f.default_pipeline_with(&[
-        ("run: ./build.sh", "run: env > build-env.txt && ./build.sh"),
+        (
+            "run: ./build.sh",
+            "run: env > \"$HOME/build-env.txt\" && ./build.sh",
+        ),
         (
             "  checksums: SHA256SUMS",
             "  checksums: SHA256SUMS\n  env_passthrough: [RELEASE_CHANNEL]",
@@ -883,8 +889,7 @@ fn build_steps_and_checks_run_with_a_clean_environment() {
         ],
     );
     run.expect(0);
-    let env =
-        std::fs::read_to_string(f.state_dir("v1.0.2").join("checkout/build-env.txt")).unwrap();
+    let env = std::fs::read_to_string(f.sample.root.join("build-env.txt")).unwrap();
     let names: Vec<&str> = env
         .lines()
         .filter_map(|l| l.split_once('=').map(|(k, _)| k))

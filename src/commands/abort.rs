@@ -113,10 +113,7 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
         serde_json::Value::Null,
         None,
     )?;
-    let remote_name = staged
-        .as_ref()
-        .map(|s| s.remote.clone())
-        .unwrap_or_else(|| pipeline.repository.private.clone());
+    let remote_name = pipeline.repository.private.clone();
     let deleted_private = delete_private(&workspace.git, &remote_name, &ours, reporter.as_ref())?;
     crate::failpoint::hit("abort:after-private-delete");
     if let (Some(client), Some(draft)) = (&client, &draft) {

@@ -270,7 +270,7 @@ fn staged_release(
 pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::stage_failed(format!("cannot encode the output as JSON: {e}")))?;
-    println!("{text}");
+    println!("{}", crate::redact::redact_url(&text));
     Ok(())
 }
 
@@ -289,7 +289,7 @@ pub(crate) fn say(
         }
         print_json(&value)
     } else {
-        println!("{text}");
+        println!("{}", crate::redact::redact_url(text));
         Ok(())
     }
 }

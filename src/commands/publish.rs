@@ -92,8 +92,13 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         "publish",
         reporter.as_ref(),
     )?;
-    let restored =
-        crate::stages::stage::restore(&workspace.repo, &workspace.git, &journal, &manifest)?;
+    let restored = crate::stages::stage::restore(
+        &workspace.repo,
+        &workspace.git,
+        &pipeline.repository.private,
+        &journal,
+        &manifest,
+    )?;
     if restored > 0 {
         reporter.emit(Event::Note(&format!(
             "brought back {restored} staged ref(s) from the private remote into this clone"

@@ -157,6 +157,7 @@ pub fn run(
         let restored = stages::stage::restore(
             &workspace.repo,
             &workspace.git,
+            &pipeline.repository.private,
             &journal,
             &Manifest::read(&plan.state_dir)?,
         )?;
@@ -197,8 +198,8 @@ pub(super) fn hold_to_record(
         build: contract::build_fingerprint(pipeline),
         checks: contract::checks_fingerprint(pipeline),
         github_repository: pipeline.github.as_ref().map(|g| g.repository.clone()),
-        private_remote: pipeline.repository.private.clone(),
-        public_remote: pipeline.repository.public.clone(),
+        private_remote: crate::redact::redact_url(&pipeline.repository.private),
+        public_remote: crate::redact::redact_url(&pipeline.repository.public),
         public_urls: plan.public_urls.clone(),
     };
     let drift = unaccepted(journal, contract::drift(journal.entries(), &current));

@@ -1,5 +1,10 @@
 //! The git CLI, for everything that talks to a remote. Every call carries a one-line summary of
 //! what it is for; its output is kept so that a failure can show what git said.
+//!
+//! git runs with a minimal environment (never the publishing token: a hook or a credential
+//! helper must not find it) and with hooks turned off: a build step could have planted a
+//! `pre-push` hook, and the runner's own commands need none. The freeze's
+//! `reference-transaction` hook stays installed for the people working in the clone.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -64,7 +69,11 @@ impl GitCli {
         for setting in &self.config {
             cmd.arg("-c").arg(setting);
         }
+        // Last, so that no included configuration can turn hooks back on.
+        cmd.arg("-c").arg("core.hooksPath=/dev/null");
         cmd.args(args);
+        cmd.env_clear();
+        cmd.envs(passed_environment(std::env::vars_os()));
         // Never stop to ask for a password: a CI job would hang until its timeout.
         cmd.env("GIT_TERMINAL_PROMPT", "0");
         for (k, v) in &self.env {
@@ -100,12 +109,54 @@ impl GitCli {
     }
 }
 
+/// The variables of the runner's environment git gets: what it needs to find itself, its
+/// configuration, the user's identity, SSH agents, proxies and certificates. Nothing else, so
+/// no token and no variable a build could have meant for a hook.
+pub fn passed_environment(
+    vars: impl Iterator<Item = (OsString, OsString)>,
+) -> Vec<(OsString, OsString)> {
+    const NAMES: &[&str] = &[
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "XDG_CONFIG_HOME",
+        "SSH_AUTH_SOCK",
+        "SSH_AGENT_PID",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ];
+    // GIT_CONFIG_COUNT/KEY_n/VALUE_n (how CI passes `http.extraheader`), GIT_SSH_COMMAND,
+    // GIT_CONFIG_GLOBAL, GIT_AUTHOR_*, GIT_COMMITTER_*, ...
+    let wanted = |name: &str| {
+        (NAMES.contains(&name) || name.starts_with("LC_") || name.starts_with("GIT_"))
+            && !name.contains("TOKEN")
+            && !crate::secret::is_secret(name)
+    };
+    vars.filter(|(k, _)| k.to_str().is_some_and(wanted))
+        .collect()
+}
+
 /// The error for a git command that failed: the command, its exit code and its last words.
+/// Credentials in URLs, in the arguments or in what git said, are redacted.
 pub fn failure(summary: &str, args: &[&str], output: &Output) -> GitError {
-    let said = last_lines(&output.stderr, 8);
+    let said = crate::redact::redact_url(&last_lines(&output.stderr, 8));
+    let summary = crate::redact::redact_url(summary);
     GitError::failed(format!(
         "{summary} failed: `git {}` exited with {}{}",
-        args.join(" "),
+        crate::redact::redact_url(&args.join(" ")),
         output
             .code
             .map(|c| c.to_string())

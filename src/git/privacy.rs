@@ -8,6 +8,7 @@ use std::path::Path;
 
 use super::GitError;
 use super::cli::GitCli;
+use crate::redact::redact_url as redact;
 
 /// Where git sends a push to `remote` (a remote name or a URL), after all rewrites: one URL per
 /// push destination, credentials removed.
@@ -95,18 +96,6 @@ fn rewrite(git: &GitCli, url: &str, push: bool) -> Result<String, GitError> {
         .flatten()
         .or_else(|| longest(false))
         .unwrap_or_else(|| url.to_string()))
-}
-
-/// A URL without the credentials it may carry (`https://user:token@host/...`).
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((_, host)) => format!("{scheme}://{host}{path}"),
-        None => url.to_string(),
-    }
 }
 
 /// One spelling per repository: `git@github.com:org/app.git`, `ssh://git@github.com/org/app`,
@@ -201,7 +190,7 @@ mod tests {
     fn credentials_never_survive_redaction() {
         assert_eq!(
             redact("https://x-access-token:s3cret@example.org/a.git"),
-            "https://example.org/a.git"
+            "https://***@example.org/a.git"
         );
         assert_eq!(redact("git@example.org:a.git"), "git@example.org:a.git");
     }

@@ -31,13 +31,27 @@ pub struct TagRef {
 }
 
 impl RemoteRefs {
+    /// The remote for messages, with any credentials in its URL redacted.
     pub fn describe(&self) -> String {
-        format!("the {} remote `{}`", self.role, self.remote)
+        format!(
+            "the {} remote `{}`",
+            self.role,
+            crate::redact::redact_url(&self.remote)
+        )
     }
 }
 
 /// Checks that `remote` is a remote of the clone or looks like a URL or path git can reach.
+/// A remote starting with `-` is refused: git would read it as an option (`--upload-pack=...`
+/// runs a command).
 pub fn check_remote(repo: &LocalRepo, key: &str, remote: &str) -> Result<(), GitError> {
+    if remote.starts_with('-') {
+        return Err(GitError::bad_input(format!(
+            "{key}: `{}` starts with `-`, so git would read it as an option",
+            crate::redact::redact_url(remote)
+        ))
+        .with_hint("give a remote name of the clone or the repository's URL"));
+    }
     let configured: Vec<String> = repo
         .repo
         .remotes()
@@ -59,6 +73,7 @@ pub fn check_remote(repo: &LocalRepo, key: &str, remote: &str) -> Result<(), Git
     if looks_like_url {
         return Ok(());
     }
+    let remote = &crate::redact::redact_url(remote);
     Err(GitError::bad_input(format!(
         "{key}: `{remote}` is not a remote of {} (its remotes: {}) and does not look like a URL",
         repo.path.display(),
@@ -75,14 +90,16 @@ pub fn check_remote(repo: &LocalRepo, key: &str, remote: &str) -> Result<(), Git
 
 /// Lists a remote's branches and tags.
 pub fn list(git: &GitCli, role: &'static str, remote: &str) -> Result<RemoteRefs, GitError> {
+    let shown = crate::redact::redact_url(remote);
     let out = git
         .run(
-            &format!("listing the refs of the {role} remote `{remote}`"),
+            &format!("listing the refs of the {role} remote `{shown}`"),
             // Only branches, tags and HEAD: a GitHub remote also has a ref per pull request,
             // often tens of thousands, and the patterns let the server leave them out.
             &[
                 "ls-remote",
                 "--symref",
+                "--end-of-options",
                 remote,
                 "HEAD",
                 "refs/heads/*",
@@ -95,7 +112,7 @@ pub fn list(git: &GitCli, role: &'static str, remote: &str) -> Result<RemoteRefs
                 ..e
             }
             .with_hint(format!(
-                "check that the {role} remote `{remote}` exists and that this machine can read it"
+                "check that the {role} remote `{shown}` exists and that this machine can read it"
             ))
         })?;
     parse_ls_remote(&out.stdout, role, remote)
@@ -122,7 +139,8 @@ fn parse_ls_remote(text: &str, role: &'static str, remote: &str) -> Result<Remot
         }
         let Ok(oid) = Oid::from_str(left) else {
             return Err(GitError::failed(format!(
-                "unexpected line from `git ls-remote {remote}`: {line}"
+                "unexpected line from `git ls-remote {}`: {line}",
+                crate::redact::redact_url(remote)
             )));
         };
         if let Some(branch) = name.strip_prefix("refs/heads/") {
@@ -168,6 +186,7 @@ pub fn fetch_objects(
         "--no-write-fetch-head",
         "--refmap=",
         "--no-recurse-submodules",
+        "--end-of-options",
         remote.remote.as_str(),
     ];
     for (refname, _) in &missing {

@@ -39,6 +39,8 @@ pub struct Client {
     uploads: reqwest::Client,
     runtime: tokio::runtime::Runtime,
     pub api: String,
+    /// Where the token may go: the API's host and the host GitHub takes uploads on.
+    token_hosts: Vec<String>,
     pub repository: String,
     token: Token,
     attempts: u32,
@@ -94,7 +96,7 @@ pub enum Payload {
 impl Client {
     /// A client for the pipeline's GitHub repository; the token comes from `token_env`.
     pub fn new(spec: &GitHubSpec) -> Result<Client, Error> {
-        let token = std::env::var(&spec.token_env).unwrap_or_default();
+        let token = crate::secret::take_env(&spec.token_env).unwrap_or_default();
         if token.trim().is_empty() {
             return Err(Error::bad_input(format!(
                 "the GitHub token is missing: the environment variable {} (publish.github.token_env) is not set",
@@ -102,12 +104,28 @@ impl Client {
             ))
             .with_hint("export a token with contents and pull-requests write access (in Actions: GITHUB_TOKEN or an app token)"));
         }
-        let api = std::env::var(API_URL_ENV)
+        let from_env = std::env::var(API_URL_ENV)
             .ok()
-            .filter(|v| !v.trim().is_empty())
+            .filter(|v| !v.trim().is_empty());
+        let setting = if from_env.is_some() {
+            API_URL_ENV
+        } else {
+            "publish.github.api_url"
+        };
+        let api = from_env
             .unwrap_or_else(|| spec.api_url.clone())
             .trim_end_matches('/')
             .to_string();
+        if let Some(why) = super::api_url_problem(&api) {
+            return Err(Error::bad_input(format!(
+                "{setting}: `{}` cannot be sent the GitHub token: {why}",
+                crate::redact::redact_url(&api)
+            ))
+            .with_hint(
+                "use https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise",
+            ));
+        }
+        let token_hosts = token_hosts(&api);
         let base_delay = std::env::var(RETRY_BASE_ENV)
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
@@ -143,6 +161,7 @@ impl Client {
             uploads,
             runtime,
             api,
+            token_hosts,
             repository: spec.repository.clone(),
             token: Token::new(token),
             attempts: 5,
@@ -184,10 +203,44 @@ impl Client {
         }
     }
 
+    /// Refuses to send the token to `url` unless it is on the API's host or GitHub's upload
+    /// host for it, over https (or http to this machine). A URL from an answer (an
+    /// `upload_url`, a `Link` header) pointing elsewhere means someone rewrote GitHub's answer:
+    /// nothing is sent.
+    fn check_destination(&self, call: &str, url: &str) -> Result<(), Failure> {
+        let parsed = reqwest::Url::parse(url).ok();
+        let host = parsed
+            .as_ref()
+            .and_then(|u| u.host_str())
+            .map(str::to_ascii_lowercase);
+        let allowed = match (&parsed, &host) {
+            (Some(u), Some(h)) => {
+                self.token_hosts.contains(h)
+                    && (u.scheme() == "https" || (u.scheme() == "http" && super::is_loopback(u)))
+            }
+            _ => false,
+        };
+        if allowed {
+            return Ok(());
+        }
+        Err(Failure::Failed(GitHubError {
+            kind: GitHubErrorKind::Integrity,
+            message: format!(
+                "{call}: GitHub's answer sends this request to `{}`, which is not the API's host or its upload host ({}); the token was not sent",
+                crate::redact::redact_url(url.split('?').next().unwrap_or(url)),
+                self.token_hosts.join(", ")
+            ),
+            hint: Some(
+                "something between this machine and GitHub rewrites its answers (a proxy?); find it before running again".into(),
+            ),
+            status: None,
+        }))
+    }
+
     fn describe(&self, method: &Method, url: &str) -> String {
         // Query strings can be long (upload names); the path says which call it was.
         let path = url.split('?').next().unwrap_or(url);
-        format!("{method} {path}")
+        format!("{method} {}", crate::redact::redact_url(path))
     }
 
     /// Sends a request, retrying where that is safe; returns the response of a 2xx or 3xx.
@@ -200,6 +253,7 @@ impl Client {
     ) -> Result<Response, Failure> {
         let idempotent = method != Method::POST;
         let call = self.describe(&method, url);
+        self.check_destination(&call, url)?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -328,6 +382,7 @@ impl Client {
         sent: &Arc<AtomicU64>,
     ) -> Result<Value, Failure> {
         let call = self.describe(&Method::POST, url);
+        self.check_destination(&call, url)?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -407,6 +462,22 @@ impl Client {
                 error,
             });
         }
+    }
+}
+
+/// The hosts the token may be sent to for the API at `api`: its own host, and for github.com the
+/// upload host GitHub documents (`uploads.github.com`). GitHub Enterprise takes uploads on the
+/// API's own host. (Redirects need no entry: reqwest drops `Authorization` when a redirect
+/// leaves the host, as for asset downloads.)
+fn token_hosts(api: &str) -> Vec<String> {
+    let host = reqwest::Url::parse(api)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    if host == "api.github.com" {
+        vec![host, "uploads.github.com".to_string()]
+    } else {
+        vec![host]
     }
 }
 
@@ -573,6 +644,29 @@ mod tests {
         assert_eq!(rate_limit_wait(403, &headers), Some(Duration::from_secs(2)));
         assert_eq!(rate_limit_wait(403, &HeaderMap::new()), None);
         assert_eq!(rate_limit_wait(500, &headers), None);
+    }
+
+    #[test]
+    fn the_token_goes_to_the_api_host_and_its_upload_host_only() {
+        assert_eq!(
+            token_hosts("https://api.github.com"),
+            ["api.github.com", "uploads.github.com"]
+        );
+        assert_eq!(
+            token_hosts("https://ghe.example.com/api/v3"),
+            ["ghe.example.com"]
+        );
+        assert_eq!(token_hosts("http://127.0.0.1:8080"), ["127.0.0.1"]);
+        assert_eq!(
+            super::super::api_url_problem("https://ghe.example.com/api/v3"),
+            None
+        );
+        assert_eq!(super::super::api_url_problem("http://127.0.0.1:9"), None);
+        assert_eq!(super::super::api_url_problem("http://[::1]:9"), None);
+        assert_eq!(super::super::api_url_problem("http://localhost:9"), None);
+        assert!(super::super::api_url_problem("http://api.example.com").is_some());
+        assert!(super::super::api_url_problem("http://127.0.0.1.example.com").is_some());
+        assert!(super::super::api_url_problem("ftp://api.github.com").is_some());
     }
 
     #[test]

@@ -9,6 +9,37 @@ use std::fmt;
 
 use crate::error::Error;
 
+/// Whether `host` is this machine (127.0.0.0/8, ::1, `localhost`): the only place plain
+/// `http://` may carry the token.
+pub fn is_loopback(host: &reqwest::Url) -> bool {
+    let Some(name) = host.host_str() else {
+        return false;
+    };
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Why `api_url` cannot be used to send the token to, if it cannot: not an http(s) URL with a
+/// host, or plain `http://` to a host other than this machine (anyone on the way would read
+/// the token).
+pub fn api_url_problem(api_url: &str) -> Option<String> {
+    let url = match reqwest::Url::parse(api_url) {
+        Ok(url) if url.host_str().is_some() => url,
+        _ => return Some("it is not an http(s) URL with a host".into()),
+    };
+    match url.scheme() {
+        "https" => None,
+        "http" if is_loopback(&url) => None,
+        "http" => Some(
+            "plain http:// is only accepted for this machine (127.0.0.1, ::1, localhost): the token would cross the network readable".into(),
+        ),
+        _ => Some("it is not an http(s) URL".into()),
+    }
+}
+
 /// The API token. It is only ever written into the `Authorization` header; every way of
 /// printing it prints `***`.
 #[derive(Clone)]

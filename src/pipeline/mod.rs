@@ -429,6 +429,22 @@ impl Checker<'_> {
         Ok(value.value.clone())
     }
 
+    /// A remote name or URL. One starting with `-` would reach git as an option
+    /// (`--upload-pack=...` runs a command), whichever command reads the pipeline.
+    fn remote(&self, key: &str, value: &Spanned<String>) -> Result<String, PipelineError> {
+        let remote = self.non_empty(key, value)?;
+        if remote.starts_with('-') {
+            return Err(self.at(
+                value.referenced,
+                format!(
+                    "{key}: `{}` starts with `-`, so git would read it as an option; give a remote name of the clone or the repository's URL",
+                    crate::redact::redact_url(&remote)
+                ),
+            ));
+        }
+        Ok(remote)
+    }
+
     fn check(
         &self,
         raw: wire::PipelineFile,
@@ -461,8 +477,8 @@ impl Checker<'_> {
                 .path
                 .as_ref()
                 .map(|p| PathBuf::from(&p.value)),
-            private: self.non_empty("repository.private", &raw.repository.private)?,
-            public: self.non_empty("repository.public", &raw.repository.public)?,
+            private: self.remote("repository.private", &raw.repository.private)?,
+            public: self.remote("repository.public", &raw.repository.public)?,
         };
 
         let tag = match &raw.versioning.tag {
@@ -869,6 +885,15 @@ impl Checker<'_> {
                     return Err(self.at(
                         u.referenced,
                         format!("publish.github.api_url: `{url}` must be an http(s) URL, like https://api.github.com"),
+                    ));
+                }
+                if let Some(why) = crate::github::api_url_problem(url) {
+                    return Err(self.at(
+                        u.referenced,
+                        format!(
+                            "publish.github.api_url: `{}` cannot be sent the GitHub token: {why}",
+                            crate::redact::redact_url(url)
+                        ),
                     ));
                 }
                 url.to_string()

@@ -20,23 +20,29 @@ impl Plain {
     }
 }
 
+use crate::redact::redact_url;
+
 impl Reporter for Plain {
     fn emit(&self, event: Event<'_>) {
         let mut err = std::io::stderr().lock();
         let _ = match event {
             Event::StageStarted(stage) => writeln!(err, "==> {}", stage.name()),
-            Event::StageResumed(stage, note) => {
-                writeln!(err, "==> {}: done in an earlier run ({note})", stage.name())
-            }
+            Event::StageResumed(stage, note) => writeln!(
+                err,
+                "==> {}: done in an earlier run ({})",
+                stage.name(),
+                redact_url(note)
+            ),
             Event::StageFinished {
                 stage,
                 elapsed,
                 summary,
             } => writeln!(
                 err,
-                "  ok {} in {}: {summary}",
+                "  ok {} in {}: {}",
                 stage.name(),
-                humanize(elapsed)
+                humanize(elapsed),
+                redact_url(summary)
             ),
             Event::StageFailed(stage) => writeln!(err, "  FAILED {}", stage.name()),
             Event::StepStarted { name } => {
@@ -64,7 +70,7 @@ impl Reporter for Plain {
                     humanize(elapsed)
                 )
             }
-            Event::Note(text) => writeln!(err, "     {text}"),
+            Event::Note(text) => writeln!(err, "     {}", redact_url(text)),
             Event::TransferStarted { name, total } => {
                 writeln!(err, "     uploading {name} ({total} bytes)")
             }

@@ -154,7 +154,12 @@ fn stage_lines(pipeline: &Pipeline, plan: &Plan) -> Vec<(Stage, String)> {
     lines
 }
 
+/// What `plan` prints, with credentials in remote URLs redacted.
 pub fn plan_text(pipeline: &Pipeline, plan: &Plan) -> String {
+    crate::redact::redact_url(&plan_text_unredacted(pipeline, plan))
+}
+
+fn plan_text_unredacted(pipeline: &Pipeline, plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -225,7 +230,12 @@ pub fn plan_json(pipeline: &Pipeline, plan: &Plan) -> serde_json::Value {
     value
 }
 
+/// What `run` prints, with credentials in remote URLs redacted.
 pub fn run_text(run: &RunSummary) -> String {
+    crate::redact::redact_url(&run_text_unredacted(run))
+}
+
+fn run_text_unredacted(run: &RunSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(out);
     if run.dry_run {
@@ -339,7 +349,12 @@ fn describe(entry: Option<&Entry>) -> (String, String) {
     }
 }
 
+/// What `status` prints, with credentials in remote URLs redacted.
 pub fn status_text(pipeline: &Pipeline, releases: &[(PathBuf, Vec<Entry>)]) -> String {
+    crate::redact::redact_url(&status_text_unredacted(pipeline, releases))
+}
+
+fn status_text_unredacted(pipeline: &Pipeline, releases: &[(PathBuf, Vec<Entry>)]) -> String {
     let mut out = String::new();
     if releases.is_empty() {
         let _ = writeln!(

@@ -22,7 +22,10 @@ impl Terminal {
         }
     }
 
+    /// Prints a line above the spinner; credentials in URLs are redacted (notes and summaries
+    /// name remotes).
     fn println(&self, text: String) {
+        let text = crate::redact::redact_url(&text);
         let guard = self.spinner.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
             Some(bar) => bar.println(text),

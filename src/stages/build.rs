@@ -1,7 +1,13 @@
 //! Stage 2: run the build steps in a clean checkout of the release commit, collect the artifacts
 //! into the state folder's `dist/`, and write the checksums file beside them.
+//!
+//! The checkout lives in a private temporary folder outside the clone and the state folder, so a
+//! plain `git` in a build step finds no repository; it is removed after the build. Steps run in
+//! the sandbox (`crate::sandbox`), which hides the clone and the state folder from them.
 
+use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::{Built, Context, Prepared};
@@ -11,6 +17,7 @@ use crate::git::export;
 use crate::journal::Artifact;
 use crate::process::{self, Job};
 use crate::report::Event;
+use crate::sandbox::Sandbox;
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::stage_failed(format!("{what} {}: {e}", path.display()))
@@ -24,12 +31,148 @@ pub fn fresh_dir(path: &Path) -> Result<(), Error> {
     fs::create_dir_all(path).map_err(|e| io("cannot create", path, e))
 }
 
+/// A private (0700) temporary folder outside the clone for a stage's steps, removed when dropped.
+pub fn private_folder(stage: &str) -> Result<tempfile::TempDir, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let failed = |e: std::io::Error| {
+        Error::stage_failed(format!(
+            "cannot create a private folder for the {stage} in {}: {e}",
+            std::env::temp_dir().display()
+        ))
+    };
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("embargo-{stage}-"))
+        .permissions(fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .map_err(failed)?;
+    // Whatever the umask and the platform's defaults: only this user may look inside.
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(failed)?;
+    Ok(dir)
+}
+
+/// The sandbox for a stage's steps: the clone, its git folder, the state folder and a dry run's
+/// scratch repository hidden. Before any step runs, the token is taken out of the runner's
+/// environment, so that no step can read it there.
+pub fn sandbox(ctx: &Context<'_>, work: &Path) -> Option<Sandbox> {
+    for name in ctx.secret_env() {
+        crate::secret::take_env(&name);
+    }
+    let (sandbox, unavailable) = Sandbox::detect();
+    ctx.reporter.emit(Event::Note(&match (&sandbox, &unavailable) {
+        (Some(_), None) => "steps run in their own user, mount and PID namespaces: the clone, the state folder and the runner are out of their sight".to_string(),
+        (Some(_), Some(why)) => format!(
+            "steps run without namespaces ({why}); the runner is still out of their reach unless they run as root, and every process they start is ended with them"
+        ),
+        (None, why) => format!(
+            "steps run without the sandbox ({}); every process in a step's group is ended with it",
+            why.as_deref().unwrap_or("no helper")
+        ),
+    }));
+    let mut sandbox = sandbox?;
+    let work = work.canonicalize().unwrap_or_else(|_| work.to_path_buf());
+    let mut hide: Vec<PathBuf> = Vec::new();
+    for dir in [
+        ctx.clone_dir.to_path_buf(),
+        ctx.repo.path.clone(),
+        ctx.repo.common_dir(),
+        ctx.git.dir().to_path_buf(),
+        ctx.state_dir().to_path_buf(),
+    ] {
+        let dir = dir.canonicalize().unwrap_or(dir);
+        // Never cover the steps' own folder (a TMPDIR inside the clone, say).
+        if !work.starts_with(&dir) && !hide.contains(&dir) {
+            hide.push(dir);
+        }
+    }
+    // Outer folders first: a folder inside one already covered needs nothing more.
+    hide.sort_by_key(|d| d.components().count());
+    sandbox.hide = hide;
+    // Where a step may write: its own folder, the temporary folders, its home (caches).
+    sandbox.writable = [
+        Some(work.clone()),
+        Some(std::env::temp_dir()),
+        Some(PathBuf::from("/var/tmp")),
+        std::env::var_os("HOME").map(PathBuf::from),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|d| d.canonicalize().unwrap_or(d))
+    // A home of `/` (some containers) must not make the whole file system writable.
+    .filter(|d| d.parent().is_some())
+    .collect();
+    Some(sandbox)
+}
+
+/// The git configuration files that decide where the runner's pushes go (remote URLs,
+/// `insteadOf` rewrites, `sshCommand`), as they were before the steps. A step that changes one
+/// (possible where the sandbox cannot hide them: the user's own files, or no namespaces) stops
+/// the release before anything is pushed.
+pub struct ConfigWatch {
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
+}
+
+impl ConfigWatch {
+    pub fn new(ctx: &Context<'_>) -> ConfigWatch {
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let home = env("HOME");
+        let mut paths = vec![
+            ctx.repo.common_dir().join("config"),
+            ctx.repo.common_dir().join("config.worktree"),
+            ctx.clone_dir.join(".git").join("config"),
+        ];
+        match env("GIT_CONFIG_GLOBAL") {
+            Some(global) => paths.push(global),
+            None => {
+                paths.extend(home.as_ref().map(|h| h.join(".gitconfig")));
+                paths.extend(
+                    env("XDG_CONFIG_HOME")
+                        .or_else(|| home.as_ref().map(|h| h.join(".config")))
+                        .map(|c| c.join("git").join("config")),
+                );
+            }
+        }
+        if env("GIT_CONFIG_NOSYSTEM").is_none() {
+            paths.push(env("GIT_CONFIG_SYSTEM").unwrap_or_else(|| PathBuf::from("/etc/gitconfig")));
+        }
+        let mut files: Vec<(PathBuf, Option<Vec<u8>>)> = Vec::new();
+        for path in paths {
+            if !files.iter().any(|(p, _)| *p == path) {
+                let bytes = fs::read(&path).ok();
+                files.push((path, bytes));
+            }
+        }
+        ConfigWatch { files }
+    }
+
+    /// Fails (exit 3) if `step` changed, created or deleted one of the files.
+    pub fn check(&self, step: &str) -> Result<(), Error> {
+        for (path, before) in &self.files {
+            let now = fs::read(path).ok();
+            if now != *before {
+                return Err(Error::integrity(format!(
+                    "`{step}` changed {}, git configuration that decides where the release is pushed ({})",
+                    path.display(),
+                    match (before, &now) {
+                        (None, _) => "it created the file".to_string(),
+                        (_, None) => "it deleted the file".to_string(),
+                        (Some(a), Some(b)) => format!("{} bytes before, {} now", a.len(), b.len()),
+                    }
+                ))
+                .with_hint("nothing was pushed; restore the file, then find out why the build writes there"));
+            }
+        }
+        Ok(())
+    }
+}
+
 pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Built, Error> {
     let state = ctx.state_dir();
-    let checkout = state.join("checkout");
-    if checkout.exists() {
-        fs::remove_dir_all(&checkout).map_err(|e| io("cannot clear", &checkout, e))?;
-    }
+    let work = private_folder("build")?;
+    let checkout = work.path().join("checkout");
     let tree = git2::Oid::from_str(&prepared.tree)
         .map_err(|_| Error::integrity("the journal's release tree is not an object id"))?;
     let exported = export::export_tree(ctx.repo, tree, &checkout)?;
@@ -48,14 +191,20 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Built, Error> {
     let dist = ctx.dist_dir();
     fresh_dir(&dist)?;
     let log = state.join("build.log");
+    let sandbox = sandbox(ctx, work.path());
+    let watch = ConfigWatch::new(ctx);
     for step in &ctx.pipeline.build.steps {
-        run_job(
-            ctx,
-            &step_job(ctx, step, &checkout, &log, &prepared.release_commit, &[]),
-        )?;
+        let mut job = step_job(ctx, step, &checkout, &log, &prepared.release_commit, &[]);
+        job.sandbox = sandbox.clone();
+        let outcome = run_job(ctx, &job);
+        watch.check(&step.name)?;
+        outcome?;
         crate::failpoint::hit(&format!("build:after-step:{}", step.name));
     }
-    collect(ctx, prepared, &checkout, &dist)
+    let built = collect(ctx, prepared, &checkout, &dist)?;
+    work.close()
+        .map_err(|e| io("cannot remove the build's folder", &checkout, e))?;
+    Ok(built)
 }
 
 /// A build step or check as a job, with the release's values in its environment.
@@ -86,6 +235,7 @@ pub fn step_job(
         env,
         timeout: step.timeout,
         log: log.to_path_buf(),
+        sandbox: None,
     }
 }
 
@@ -154,6 +304,7 @@ fn collect(
         .canonicalize()
         .map_err(|e| io("cannot read", checkout, e))?;
     let mut files: Vec<(String, PathBuf)> = Vec::new();
+    let mut links_inside: Option<BTreeMap<(u64, u64), u64>> = None;
     for template in &ctx.pipeline.build.artifacts {
         let pattern = template.expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
         let full = format!(
@@ -182,6 +333,22 @@ fn collect(
             }
             if !real.is_file() {
                 continue;
+            }
+            // A hard link shares its bytes with a file that may be outside the checkout (a key,
+            // the clone's objects): accepted only when every link to it is inside.
+            let meta = fs::metadata(&real).map_err(|e| io("cannot read", &real, e))?;
+            if meta.nlink() > 1 {
+                let inside = links_inside.get_or_insert_with(|| count_links(&root));
+                let found = inside.get(&(meta.dev(), meta.ino())).copied().unwrap_or(0);
+                if found < meta.nlink() {
+                    return Err(Error::bad_input(format!(
+                        "build.artifacts: {} is a hard link to a file with {} links, {} of them outside the checkout",
+                        path.display(),
+                        meta.nlink(),
+                        meta.nlink() - found
+                    ))
+                    .with_hint("an artifact must be a file the build wrote: copy it instead of linking it"));
+                }
             }
             let name = path
                 .file_name()
@@ -267,6 +434,28 @@ fn collect(
         checksums_sha256: sums_sha,
         spec: crate::contract::build_fingerprint(ctx.pipeline),
     })
+}
+
+/// How many links to each file (by device and inode) are inside `root`, symlinks not followed.
+fn count_links(root: &Path) -> BTreeMap<(u64, u64), u64> {
+    let mut counts = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if meta.is_file() {
+                *counts.entry((meta.dev(), meta.ino())).or_insert(0) += 1;
+            }
+        }
+    }
+    counts
 }
 
 /// On a rerun: every artifact in `dist/` must still be what was built.

@@ -391,8 +391,8 @@ fn contract(
         targets: picked.targets.clone(),
         checks: verified.checks.clone(),
         github_repository: ctx.pipeline.github.as_ref().map(|g| g.repository.clone()),
-        private_remote: ctx.pipeline.repository.private.clone(),
-        public_remote: ctx.pipeline.repository.public.clone(),
+        private_remote: crate::redact::redact_url(&ctx.pipeline.repository.private),
+        public_remote: crate::redact::redact_url(&ctx.pipeline.repository.public),
         private_push: ctx.plan.private_push.clone(),
         public_urls: ctx.plan.public_urls.clone(),
     }

@@ -372,7 +372,7 @@ pub fn prove_staged(job: &Job<'_>) -> Result<(), Error> {
             ));
         }
     }
-    let private = remote::list(job.git, "private", &job.staged.remote)?;
+    let private = remote::list(job.git, "private", &job.pipeline.repository.private)?;
     for r in &job.staged.refs {
         let there = if let Some(tag) = r.refname.strip_prefix("refs/tags/") {
             private.tags.get(tag).map(|t| t.object.to_string())

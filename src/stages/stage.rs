@@ -91,7 +91,9 @@ pub fn run(
     }
     crate::failpoint::hit("stage:after-private-push");
     let mut staged = Staged {
-        remote: private.clone(),
+        // As written for people (the journal travels between CI jobs): without credentials.
+        // Every git command uses the pipeline's remote, which the contract holds unchanged.
+        remote: crate::redact::redact_url(private),
         refs,
         draft: None,
         contract: None,
@@ -142,7 +144,7 @@ fn explain_push(summary: &str, args: &[&str], output: &Output, remote: &str) -> 
 
 /// The private remote has exactly the staged refs.
 pub fn recheck(ctx: &Context<'_>, staged: &Staged) -> Result<(), Error> {
-    let private = remote::list(ctx.git, "private", &staged.remote)?;
+    let private = remote::list(ctx.git, "private", &ctx.pipeline.repository.private)?;
     for r in &staged.refs {
         let actual = if let Some(tag) = r.refname.strip_prefix("refs/tags/") {
             private.tags.get(tag).map(|t| t.object)
@@ -188,6 +190,7 @@ fn on_remote(refs: &remote::RemoteRefs, refname: &str) -> Option<git2::Oid> {
 pub fn restore(
     repo: &crate::git::LocalRepo,
     git: &crate::git::cli::GitCli,
+    private_remote: &str,
     journal: &crate::journal::Journal,
     manifest: &crate::journal::Manifest,
 ) -> Result<usize, Error> {
@@ -207,7 +210,7 @@ pub fn restore(
     if missing.is_empty() {
         return Ok(0);
     }
-    let private = remote::list(git, "private", &staged.remote)?;
+    let private = remote::list(git, "private", private_remote)?;
     let mut wanted = Vec::new();
     for r in &missing {
         let staged_oid = git2::Oid::from_str(&r.target).map_err(|_| {

@@ -1,26 +1,37 @@
 //! Stage 3: the binaries must actually run. Each check runs in a fresh scratch folder with the
 //! artifacts' folder in `$EMBARGO_DIST`; its standard output must contain `expect_stdout`.
+//!
+//! The scratch folders are in a private temporary folder outside the clone, removed afterwards.
+//! In the sandbox the artifacts are visible read-only, and the state folder not at all.
 
-use super::build::{fresh_dir, run_job, step_job};
+use super::build::{ConfigWatch, fresh_dir, private_folder, run_job, sandbox, step_job};
 use super::{Context, Prepared, Verified};
 use crate::error::Error;
 
 pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Verified, Error> {
     let log = ctx.state_dir().join("verify.log");
-    let dist = ctx.dist_dir();
+    let work = private_folder("verify")?;
+    let mut sandbox = sandbox(ctx, work.path());
+    let dist = match &mut sandbox {
+        Some(sandbox) if sandbox.namespaces => {
+            let seen = work.path().join("dist");
+            fresh_dir(&seen)?;
+            sandbox.read_only.push((ctx.dist_dir(), seen.clone()));
+            seen
+        }
+        _ => ctx.dist_dir(),
+    };
     let mut passed = Vec::new();
     for (i, check) in ctx.pipeline.verify.iter().enumerate() {
-        let scratch = ctx.state_dir().join("verify").join(format!(
-            "{}-{}",
-            i + 1,
-            sanitize(&check.step.name)
-        ));
+        let scratch = work
+            .path()
+            .join(format!("{}-{}", i + 1, sanitize(&check.step.name)));
         fresh_dir(&scratch)?;
         let extra = vec![
             ("EMBARGO_DIST".to_string(), dist.display().to_string()),
             ("EMBARGO_SCRATCH".to_string(), scratch.display().to_string()),
         ];
-        let job = step_job(
+        let mut job = step_job(
             ctx,
             &check.step,
             &scratch,
@@ -28,7 +39,11 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Verified, Error> {
             &prepared.release_commit,
             &extra,
         );
-        let outcome = run_job(ctx, &job)?;
+        job.sandbox = sandbox.clone();
+        let watch = ConfigWatch::new(ctx);
+        let outcome = run_job(ctx, &job);
+        watch.check(&check.step.name)?;
+        let outcome = outcome?;
         if let Some(expect) = &check.expect_stdout {
             let wanted = expect.expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
             if !outcome.stdout.contains(&wanted) {
@@ -50,6 +65,7 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Verified, Error> {
         }
         passed.push(check.step.name.clone());
     }
+    drop(work);
     Ok(Verified {
         checks: passed,
         spec: crate::contract::checks_fingerprint(ctx.pipeline),

@@ -214,6 +214,8 @@ struct Inner {
     uploads_addr: SocketAddr,
     api_url: String,
     uploads_url: String,
+    /// Another host for the `upload_url` of releases (a proxy that rewrites it, say).
+    upload_url_host: Mutex<Option<String>>,
     token: String,
     stop: AtomicBool,
     state: Mutex<State>,
@@ -271,6 +273,7 @@ impl FakeGitHub {
             uploads_addr,
             api_url: format!("http://{api_addr}"),
             uploads_url: format!("http://{uploads_addr}"),
+            upload_url_host: Mutex::new(None),
             token: token.to_string(),
             stop: AtomicBool::new(false),
             state: Mutex::new(State {
@@ -311,6 +314,15 @@ impl FakeGitHub {
 
     pub fn token(&self) -> &str {
         &self.inner.token
+    }
+
+    /// Releases name `http://HOST:<uploads port>` in their `upload_url` from now on.
+    pub fn set_upload_url_host(&self, host: &str) {
+        *self
+            .inner
+            .upload_url_host
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(host.to_string());
     }
 
     /// The fake's clock: the real one plus the `Date` skew.
@@ -2258,6 +2270,17 @@ fn url_tag(rel: &Release) -> String {
     }
 }
 
+fn upload_base(inner: &Inner) -> String {
+    match &*inner
+        .upload_url_host
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+    {
+        Some(host) => format!("http://{host}:{}", inner.uploads_addr.port()),
+        None => inner.uploads_url.clone(),
+    }
+}
+
 fn download_url(inner: &Inner, rel: &Release, asset: &Asset) -> String {
     format!(
         "{}/{}/{}/releases/download/{}/{}",
@@ -2303,7 +2326,7 @@ fn release_json(inner: &Inner, rel: &Release) -> Value {
         "url": release_url(inner, rel),
         "html_url": format!("{api}/{o}/{r}/releases/tag/{tag}"),
         "assets_url": format!("{api}/repos/{o}/{r}/releases/{}/assets", rel.id),
-        "upload_url": format!("{}/repos/{o}/{r}/releases/{}/assets{{?name,label}}", inner.uploads_url, rel.id),
+        "upload_url": format!("{}/repos/{o}/{r}/releases/{}/assets{{?name,label}}", upload_base(inner), rel.id),
         "tarball_url": archive("tarball"),
         "zipball_url": archive("zipball"),
         "id": rel.id,

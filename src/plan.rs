@@ -46,6 +46,10 @@ pub struct Plan {
     pub private_push: Vec<String>,
     /// Every URL of the public repository (fetch and push, after rewrites, no credentials).
     pub public_urls: Vec<String>,
+    /// Whether GitHub's immutable releases are on for the repository, in words (`plan` asks
+    /// GitHub when a token is there; nothing else does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub immutable_releases: Option<String>,
     pub embargo: Option<Timestamp>,
     pub state_dir: PathBuf,
     /// Where the patch version's tag or branch already exists (a run refuses to start over it).
@@ -238,6 +242,7 @@ pub fn resolve(
         targets,
         private_push,
         public_urls,
+        immutable_releases: None,
         embargo: pipeline.embargo,
         state_dir,
         already_exists,

@@ -835,3 +835,14 @@ fn a_cron_run_shortly_before_the_instant_waits_for_it_and_is_on_time() {
     // --wait needs no --within, and --within needs --if-due.
     f.embargo(&["publish", &p, "--within", "5m"]).expect(2);
 }
+
+#[test]
+fn a_cron_run_with_nothing_staged_is_green() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    let cron = f.embargo(&["publish", &p, "--if-due"]);
+    cron.expect(0);
+    says(&cron, &["no release is staged; nothing to do"]);
+    // Without --if-due it is still an error: someone expected something to publish.
+    f.embargo(&["publish", &p, "--wait"]).expect(2);
+}

@@ -549,3 +549,28 @@ fn a_draft_changed_after_the_check_before_the_instant_is_never_published() {
         );
     }
 }
+
+#[test]
+fn plan_says_whether_immutable_releases_are_on() {
+    let w = World::new();
+    let off = w.embargo(&["plan", w.p()]);
+    off.expect(0);
+    assert!(
+        off.stdout
+            .contains("immutable        off: a published asset could still be replaced"),
+        "{}",
+        off.stdout
+    );
+    w.gh.set_immutable_releases("example", "app", true);
+    let on = w.embargo(&["plan", w.p(), "--json"]);
+    on.expect(0);
+    let value: serde_json::Value = serde_json::from_str(&on.stdout).unwrap();
+    assert!(
+        value["immutable_releases"]
+            .as_str()
+            .unwrap()
+            .starts_with("on:"),
+        "{value}"
+    );
+    w.no_violations();
+}

@@ -39,6 +39,7 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
                 );
                 plan.embargo = Some(at);
             }
+            plan.immutable_releases = pipeline.github.as_ref().map(immutable_releases);
             if args.common.json {
                 print_json(&summary::plan_json(&pipeline, &plan))?;
             } else {
@@ -70,6 +71,20 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
             print!("{}", crate::pipeline::schema::render());
             Ok(Exit::Done)
         }
+    }
+}
+
+/// Whether the release will be immutable once published, in words for `plan`.
+fn immutable_releases(spec: &crate::pipeline::GitHubSpec) -> String {
+    let answer = crate::github::client::Client::new(spec)
+        .and_then(|client| crate::github::repository::immutable_releases(&client));
+    match answer {
+        Ok(true) => "on: once published, the release's assets and tag cannot change".to_string(),
+        Ok(false) => format!(
+            "off: a published asset could still be replaced on GitHub; turn on immutable releases in {}'s settings",
+            spec.repository
+        ),
+        Err(e) => format!("unknown ({})", e.message),
     }
 }
 
@@ -207,6 +222,16 @@ fn refuse_aborted(entries: &[Entry], dir: &Path) -> Result<(), Error> {
         .with_hint("finish it with `embargo abort` (it picks up where it stopped)")),
         None => Ok(()),
     }
+}
+
+/// Whether no release of this pipeline is staged or published (started ones do not count).
+fn nothing_staged(clone: &LocalRepo, pipeline: &Pipeline) -> Result<bool, Error> {
+    for dir in state_dirs(clone, pipeline, None)? {
+        if standing(&journal::read(&dir.join("journal.jsonl"))?) != Standing::Started {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Where a release stands, from its journal.

@@ -26,6 +26,19 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
     let workspace = open_workspace(&pipeline, cwd, None)?;
     let json = args.common.json;
+    // A cron job runs between releases too: nothing staged is nothing to do, not an error.
+    if args.if_due
+        && args.common.state_dir.is_none()
+        && super::nothing_staged(&workspace.clone, &pipeline)?
+    {
+        say(
+            json,
+            "nothing-staged",
+            &format!("{}: no release is staged; nothing to do", pipeline.name),
+            serde_json::json!({}),
+        )?;
+        return Ok(Exit::Done);
+    }
     let dir = staged_release(
         &workspace.clone,
         &pipeline,

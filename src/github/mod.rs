@@ -4,6 +4,7 @@
 pub mod client;
 pub mod pulls;
 pub mod releases;
+pub mod repository;
 
 use std::fmt;
 

@@ -201,6 +201,9 @@ fn plan_text_unredacted(pipeline: &Pipeline, plan: &Plan) -> String {
         "  private pushes   to {} (not the public repository)",
         plan.private_push.join(", ")
     );
+    if let Some(immutable) = &plan.immutable_releases {
+        let _ = writeln!(out, "  immutable        {immutable}");
+    }
     let _ = writeln!(out, "  state            {}", plan.state_dir.display());
     let _ = writeln!(out, "  stages");
     for (i, (stage, text)) in stage_lines(pipeline, plan).iter().enumerate() {

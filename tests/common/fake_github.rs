@@ -234,6 +234,7 @@ struct RepoState {
     id: u64,
     latest: Option<u64>,
     next_pull_number: u64,
+    immutable_releases: bool,
 }
 
 struct State {
@@ -461,6 +462,15 @@ impl FakeGitHub {
     }
 
     /// Adds an uploaded asset to a release. Returns its id.
+    /// Turns GitHub's immutable releases on for a repository.
+    pub fn set_immutable_releases(&self, owner: &str, repo: &str, on: bool) {
+        let mut st = self.inner.lock();
+        let key = st.repo(owner, repo);
+        if let Some(r) = st.repos.get_mut(&key) {
+            r.immutable_releases = on;
+        }
+    }
+
     /// Rewrites a release's notes behind the client's back.
     pub fn set_release_body(&self, release_id: u64, body: &str) {
         let mut st = self.inner.lock();
@@ -621,6 +631,7 @@ impl State {
                     id,
                     latest: None,
                     next_pull_number: 1,
+                    immutable_releases: false,
                 },
             );
         }
@@ -1583,6 +1594,15 @@ fn route_api(cx: &Cx) -> Reply {
                 cx.path
             ));
             cx.not_found()
+        }
+        ("GET", ["repos", o, r, "immutable-releases"]) => {
+            let mut st = cx.inner.lock();
+            let key = st.repo(o, r);
+            if st.repos[&key].immutable_releases {
+                Reply::json(200, json!({"enabled": true, "enforced_by_owner": false}))
+            } else {
+                cx.not_found()
+            }
         }
         ("GET", ["repos", o, r, "pulls"]) => list_pulls(cx, o, r),
         ("POST", ["repos", o, r, "pulls"]) => create_pull(cx, o, r),

@@ -71,7 +71,11 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
     let public = remote::list(&workspace.git, "public", &pipeline.repository.public)?;
     let public_now: Vec<&str> = ours
         .iter()
-        .filter(|r| on(&public, &r.refname).is_some_and(|oid| oid.to_string() == r.target))
+        .filter(|r| {
+            public
+                .target(&r.refname)
+                .is_some_and(|oid| oid.to_string() == r.target)
+        })
         .map(|r| r.refname.as_str())
         .collect();
     if !public_now.is_empty() {
@@ -227,16 +231,6 @@ fn parse<T: serde::de::DeserializeOwned>(value: Option<serde_json::Value>) -> Op
     value.and_then(|v| serde_json::from_value(v).ok())
 }
 
-fn on(refs: &remote::RemoteRefs, refname: &str) -> Option<git2::Oid> {
-    if let Some(tag) = refname.strip_prefix("refs/tags/") {
-        refs.tags.get(tag).map(|t| t.object)
-    } else {
-        refs.heads
-            .get(refname.strip_prefix("refs/heads/")?)
-            .copied()
-    }
-}
-
 /// One atomic push deleting this release's refs from the private remote: only those that still
 /// hold what this release put there (`--force-with-lease` on each), never someone else's.
 fn delete_private(
@@ -248,7 +242,11 @@ fn delete_private(
     let listed = remote::list(git, "private", private)?;
     let doomed: Vec<&PushedRef> = ours
         .iter()
-        .filter(|r| on(&listed, &r.refname).is_some_and(|oid| oid.to_string() == r.target))
+        .filter(|r| {
+            listed
+                .target(&r.refname)
+                .is_some_and(|oid| oid.to_string() == r.target)
+        })
         .collect();
     if doomed.is_empty() {
         return Ok(Vec::new());

@@ -31,6 +31,17 @@ pub struct TagRef {
 }
 
 impl RemoteRefs {
+    /// What a full ref name points at here: a branch's commit, a tag's own object.
+    pub fn target(&self, refname: &str) -> Option<Oid> {
+        if let Some(tag) = refname.strip_prefix("refs/tags/") {
+            self.tags.get(tag).map(|t| t.object)
+        } else {
+            self.heads
+                .get(refname.strip_prefix("refs/heads/")?)
+                .copied()
+        }
+    }
+
     /// The remote for messages, with any credentials in its URL redacted.
     pub fn describe(&self) -> String {
         format!(

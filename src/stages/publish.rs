@@ -372,30 +372,7 @@ pub fn prove_staged(job: &Job<'_>) -> Result<(), Error> {
             ));
         }
     }
-    let private = remote::list(job.git, "private", &job.pipeline.repository.private)?;
-    for r in &job.staged.refs {
-        let there = if let Some(tag) = r.refname.strip_prefix("refs/tags/") {
-            private.tags.get(tag).map(|t| t.object.to_string())
-        } else {
-            r.refname
-                .strip_prefix("refs/heads/")
-                .and_then(|b| private.heads.get(b))
-                .map(|o| o.to_string())
-        };
-        if there.as_deref() != Some(r.target.as_str()) {
-            return Err(Error::integrity(format!(
-                "{} on {} is {}, but {} was staged",
-                r.refname,
-                private.describe(),
-                there.unwrap_or_else(|| "missing".into()),
-                r.target
-            ))
-            .with_hint(
-                "the private remote no longer holds what was staged; find out who changed it",
-            ));
-        }
-    }
-    Ok(())
+    stage::prove_on_private(job.git, &job.pipeline.repository.private, &job.staged.refs)
 }
 
 /// Stage 7, at or after the embargo: public push, release published, pull requests, every

@@ -144,42 +144,34 @@ fn explain_push(summary: &str, args: &[&str], output: &Output, remote: &str) -> 
 
 /// The private remote has exactly the staged refs.
 pub fn recheck(ctx: &Context<'_>, staged: &Staged) -> Result<(), Error> {
-    let private = remote::list(ctx.git, "private", &ctx.pipeline.repository.private)?;
-    for r in &staged.refs {
-        let actual = if let Some(tag) = r.refname.strip_prefix("refs/tags/") {
-            private.tags.get(tag).map(|t| t.object)
-        } else if let Some(branch) = r.refname.strip_prefix("refs/heads/") {
-            private.heads.get(branch).copied()
-        } else {
-            None
-        };
-        match actual {
-            Some(oid) if oid.to_string() == r.target => {}
-            other => {
-                return Err(Error::integrity(format!(
-                    "{} on {} is {}, but {} was staged",
-                    r.refname,
-                    private.describe(),
-                    other
-                        .map(|o| o.to_string())
-                        .unwrap_or_else(|| "missing".into()),
-                    r.target
-                )));
-            }
+    prove_on_private(ctx.git, &ctx.pipeline.repository.private, &staged.refs)
+}
+
+/// Every ref in `refs` is on the private remote with exactly the staged value.
+pub fn prove_on_private(
+    git: &crate::git::cli::GitCli,
+    private_remote: &str,
+    refs: &[PushedRef],
+) -> Result<(), Error> {
+    let private = remote::list(git, "private", private_remote)?;
+    for r in refs {
+        let actual = private.target(&r.refname);
+        if actual.map(|o| o.to_string()).as_deref() != Some(r.target.as_str()) {
+            return Err(Error::integrity(format!(
+                "{} on {} is {}, but {} was staged",
+                r.refname,
+                private.describe(),
+                actual
+                    .map(|o| o.to_string())
+                    .unwrap_or_else(|| "missing".into()),
+                r.target
+            ))
+            .with_hint(
+                "the private remote no longer holds what was staged; find out who changed it",
+            ));
         }
     }
     Ok(())
-}
-
-/// A ref's value on a listed remote (a tag's own object for a tag).
-fn on_remote(refs: &remote::RemoteRefs, refname: &str) -> Option<git2::Oid> {
-    if let Some(tag) = refname.strip_prefix("refs/tags/") {
-        refs.tags.get(tag).map(|t| t.object)
-    } else {
-        refs.heads
-            .get(refname.strip_prefix("refs/heads/")?)
-            .copied()
-    }
 }
 
 /// A later job may work in a fresh clone with a copy of the state folder (what CI does between
@@ -219,7 +211,7 @@ pub fn restore(
                 r.refname
             ))
         })?;
-        match on_remote(&private, &r.refname) {
+        match private.target(&r.refname) {
             Some(oid) if oid == staged_oid => wanted.push((r.refname.clone(), oid)),
             other => {
                 return Err(Error::integrity(format!(

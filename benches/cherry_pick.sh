@@ -14,7 +14,7 @@
 #   work          the release lead's clone (remotes `origin` and `security`),
 # and measures, for the release of the newest line with cherry_pick.onto [master, "release-*"]
 # (master and every release branch: BENCH_BRANCHES + 1 targets):
-#   1. `embargo run PIPELINE --dry-run`, BENCH_RUNS times (default 5): the wall time of each run
+#   1. `embargo run PIPELINE --dry-run --keep`, BENCH_RUNS times (default 5): the wall time of each run
 #      (target: under 3 s), each in the fresh temporary folder the dry run makes and prints, which
 #      is deleted after the run;
 #   2. the cherry-pick stage alone, from each dry run's journal (state/journal.jsonl: the stage's
@@ -97,7 +97,7 @@ cherry_pick:
   branch: "cherry-pick/{tag}/{target}"
   on_conflict: report
 
-embargo: "2026-12-01 16:00 UTC"
+embargo: "2036-12-01 16:00 UTC"
 EOF
 
 # The targets, as embargo chooses them (the public remote's master and release-* branches), and
@@ -147,12 +147,12 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 
 for ((r = 1; r <= RUNS; r++)); do
     t0=$(now_us)
-    if ! TMPDIR="$DRY_TMP" "$EMBARGO" run "$PIPELINE" --dry-run >"$TMP/dry.out" 2>"$TMP/dry.err"; then
+    if ! TMPDIR="$DRY_TMP" "$EMBARGO" run "$PIPELINE" --dry-run --keep >"$TMP/dry.out" 2>"$TMP/dry.err"; then
         cat "$TMP/dry.out" "$TMP/dry.err" >&2
         fail "embargo run --dry-run failed (run $r)"
     fi
     t1=$(now_us)
-    dir=$(sed -n 's/^ *dry run  *nothing was written outside //p' "$TMP/dry.out")
+    dir=$(sed -n 's/^dry run: nothing was written outside \(.*\) (kept: --keep)$/\1/p' "$TMP/dry.out")
     [[ -n "$dir" && -d "$dir" ]] || {
         cat "$TMP/dry.out" >&2
         fail "the dry run did not say where it wrote (run $r)"

@@ -77,7 +77,7 @@ cherry_pick:
   branch: "cherry-pick/{tag}/{target}"
   on_conflict: report
 
-embargo: "2026-12-01 16:00 UTC"
+embargo: "2036-12-01 16:00 UTC"
 EOF
 
 # --- timing ---

@@ -187,3 +187,323 @@ fn check_takes_the_overrides_run_takes() {
     run.expect(2);
     assert!(run.stderr.contains("--embargo"), "{}", run.stderr);
 }
+
+/// An example pipeline of this project, as a release lead would copy it.
+fn example(name: &str) -> (PathBuf, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("pipelines")
+        .join(name);
+    let text = std::fs::read_to_string(&path).expect("example pipeline");
+    (path, text)
+}
+
+/// A project of the shape an example pipeline expects, with hermetic git (no user or system
+/// configuration, fixed identities and times): master, a `release-X.Y` branch per line holding
+/// its patch tags, public and private bare remotes holding them, and the fix on the private
+/// remote only.
+struct Project {
+    _dir: tempfile::TempDir,
+    work: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+/// The file the fix changes; no release commit touches it, so the fix applies on every line.
+const AUTH: &str = "package auth\n\nfunc AllowAnonymous() bool { return true }\n";
+const FIXED: &str = "package auth\n\nfunc AllowAnonymous() bool { return false }\n";
+
+impl Project {
+    /// `lines`: each line `MAJOR.MINOR` with its last patch number, oldest first; `tag` spells a
+    /// version as the pipeline's `versioning.tag` does.
+    fn new(tag: fn(&str) -> String, lines: &[(&str, u32)]) -> Project {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let root = dir.path().canonicalize().expect("root");
+        std::fs::write(root.join("gitconfig"), "").expect("gitconfig");
+        let date = format!("@{} +0000", embargo::sample::EPOCH);
+        let env: Vec<(String, String)> = [
+            ("GIT_CONFIG_NOSYSTEM", "1"),
+            (
+                "GIT_CONFIG_GLOBAL",
+                &root.join("gitconfig").display().to_string(),
+            ),
+            ("HOME", &root.display().to_string()),
+            ("GIT_AUTHOR_NAME", "Fix Lead"),
+            ("GIT_AUTHOR_EMAIL", "fix-lead@example.org"),
+            ("GIT_AUTHOR_DATE", &date),
+            ("GIT_COMMITTER_NAME", "Release Lead"),
+            ("GIT_COMMITTER_EMAIL", "release-lead@example.org"),
+            ("GIT_COMMITTER_DATE", &date),
+            ("GIT_TERMINAL_PROMPT", "0"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let project = Project {
+            work: root.join("work"),
+            env,
+            _dir: dir,
+        };
+        let work = project.work.clone();
+        project.git(
+            &root,
+            &["init", "-q", "-b", "master", work.to_str().unwrap()],
+        );
+        project.commit(
+            "Initial commit",
+            &[("auth/auth.go", AUTH), ("VERSION", "dev\n")],
+        );
+        for (line, last) in lines {
+            let branch = format!("release-{line}");
+            project.git(&work, &["checkout", "-q", "-b", &branch, "master"]);
+            for patch in 0..=*last {
+                let version = format!("{line}.{patch}");
+                project.commit(&format!("Release {version}"), &[("VERSION", &version)]);
+                let name = tag(&version);
+                project.git(&work, &["tag", "-a", &name, "-m", &name]);
+            }
+            project.git(&work, &["checkout", "-q", "master"]);
+            project.commit(
+                &format!("Open development after {line}"),
+                &[("CHANGELOG.md", &format!("after {line}\n"))],
+            );
+        }
+        project.git(
+            &work,
+            &["checkout", "-q", "-b", "security/CVE-2026-0001", "master"],
+        );
+        project.commit(
+            "Deny anonymous access by default (CVE-2026-0001)",
+            &[("auth/auth.go", FIXED)],
+        );
+        project.git(&work, &["checkout", "-q", "master"]);
+
+        for bare in ["public.git", "security.git"] {
+            let path = root.join(bare);
+            project.git(
+                &root,
+                &[
+                    "init",
+                    "-q",
+                    "--bare",
+                    "-b",
+                    "master",
+                    path.to_str().unwrap(),
+                ],
+            );
+        }
+        let public = root.join("public.git");
+        let private = root.join("security.git");
+        project.git(
+            &work,
+            &["remote", "add", "origin", public.to_str().unwrap()],
+        );
+        project.git(
+            &work,
+            &["remote", "add", "security", private.to_str().unwrap()],
+        );
+        let shared = ["refs/heads/master", "refs/heads/release-*", "refs/tags/*"];
+        project.git(&work, &[&["push", "-q", "origin"][..], &shared].concat());
+        project.git(
+            &work,
+            &[
+                &["push", "-q", "security"][..],
+                &shared,
+                &["refs/heads/security/CVE-2026-0001"],
+            ]
+            .concat(),
+        );
+        // The release lead's clone knows the fix only through the private remote.
+        project.git(&work, &["branch", "-q", "-D", "security/CVE-2026-0001"]);
+        project.git(&work, &["fetch", "-q", "origin"]);
+        project
+    }
+
+    fn git(&self, dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("running git");
+        assert!(
+            out.status.success(),
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn commit(&self, message: &str, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            let full = self.work.join(path);
+            std::fs::create_dir_all(full.parent().expect("parent")).expect("folder");
+            std::fs::write(&full, text).expect("file");
+        }
+        self.git(&self.work, &["add", "-A"]);
+        self.git(&self.work, &["commit", "-q", "-m", message]);
+    }
+
+    /// A branch at a tag's commit, on both remotes, as an earlier security release leaves its
+    /// patch branch.
+    fn branch_at_tag(&self, branch: &str, tag: &str) {
+        let target = format!("{tag}^{{commit}}");
+        self.git(&self.work, &["branch", branch, &target]);
+        let refspec = format!("refs/heads/{branch}");
+        for remote in ["origin", "security"] {
+            self.git(&self.work, &["push", "-q", remote, &refspec]);
+        }
+    }
+
+    /// The example copied into the clone's `pipelines/`, where the pipeline finds its clone.
+    fn copy_example(&self, name: &str) -> PathBuf {
+        let (_, text) = example(name);
+        let dir = self.work.join("pipelines");
+        std::fs::create_dir_all(&dir).expect("pipelines");
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("pipeline");
+        path
+    }
+
+    /// `embargo ARGS` from the project's parent folder (the current directory plays no part),
+    /// with only the project's environment.
+    fn embargo(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_embargo"))
+            .args(args)
+            .current_dir(self.work.parent().expect("root"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("running embargo");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn plan(&self, pipeline: &Path, extra: &[&str]) -> serde_json::Value {
+        let args = [&["plan", pipeline.to_str().unwrap(), "--json"][..], extra].concat();
+        let run = self.embargo(&args);
+        run.expect(0);
+        serde_json::from_str(&run.stdout).expect("plan JSON")
+    }
+}
+
+/// Every example under `pipelines/` passes `embargo check` where it lies (no clone needed).
+#[test]
+fn every_example_pipeline_passes_check() {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    let mut names: Vec<String> = std::fs::read_dir(&folder)
+        .expect("pipelines/")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["generic.yaml", "istio.yaml"]);
+    let place = NoGit::new();
+    for name in &names {
+        let path = folder.join(name);
+        let run = place.check(&["check", path.to_str().unwrap()]);
+        run.expect(0);
+        assert!(run.stdout.starts_with("ok: "), "{}", run.stdout);
+    }
+}
+
+#[test]
+fn the_generic_example_plans_the_next_patch_of_the_latest_line() {
+    let (file, _) = example("generic.yaml");
+    let pipeline = embargo::pipeline::load(&file, &Default::default()).expect("loads");
+    assert_eq!(pipeline.tag.source(), "v{major}.{minor}.{patch}");
+
+    let project = Project::new(|v| format!("v{v}"), &[("1.3", 1), ("1.4", 2)]);
+    // A pre-release on master is never the latest patch release.
+    project.git(
+        &project.work,
+        &["tag", "-a", "v1.5.0-rc.0", "-m", "v1.5.0-rc.0"],
+    );
+    project.git(
+        &project.work,
+        &["push", "-q", "origin", "refs/tags/v1.5.0-rc.0"],
+    );
+    let copy = project.copy_example("generic.yaml");
+
+    let plan = project.plan(&copy, &[]);
+    assert_eq!(plan["line"], "1.4");
+    assert_eq!(plan["previous"]["tag"], "v1.4.2");
+    assert_eq!(plan["version"], "1.4.3");
+    assert_eq!(plan["tag"], "v1.4.3");
+    assert_eq!(plan["patch_branch"], "v1.4.3");
+    assert_eq!(
+        plan["fix_commits"][0]["subject"],
+        "Deny anonymous access by default (CVE-2026-0001)"
+    );
+    assert_eq!(plan["fix_commits"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        plan["targets"],
+        serde_json::json!(["master", "release-1.3", "release-1.4"])
+    );
+    assert_eq!(plan["highest_release"], true);
+
+    // An older line: the same pipeline, one flag.
+    let plan = project.plan(&copy, &["--line", "1.3"]);
+    assert_eq!(plan["tag"], "v1.3.2");
+    assert_eq!(plan["highest_release"], false);
+}
+
+#[test]
+fn the_istio_example_plans_release_branches_without_a_v() {
+    let (file, _) = example("istio.yaml");
+    let pipeline = embargo::pipeline::load(&file, &Default::default()).expect("loads");
+    assert_eq!(pipeline.tag.source(), "{major}.{minor}.{patch}");
+    assert_eq!(pipeline.branch.source(), "release-{version}");
+    assert_eq!(
+        pipeline.build.steps[0]
+            .env
+            .get("GOFLAGS")
+            .map(String::as_str),
+        Some("-trimpath")
+    );
+    let onto: Vec<&str> = pipeline
+        .cherry_pick
+        .as_ref()
+        .map(|c| c.onto.iter().map(|g| g.as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(onto, ["master", "release-*"]);
+
+    let project = Project::new(|v| v.to_string(), &[("1.22", 4), ("1.23", 3), ("1.24", 2)]);
+    // An earlier security release left its patch branch: it matches release-* but is no target.
+    project.branch_at_tag("release-1.24.2", "1.24.2");
+    let copy = project.copy_example("istio.yaml");
+
+    let plan = project.plan(&copy, &[]);
+    assert_eq!(plan["line"], "1.24");
+    assert_eq!(plan["previous"]["tag"], "1.24.2");
+    assert_eq!(plan["tag"], "1.24.3");
+    assert_eq!(plan["patch_branch"], "release-1.24.3");
+    assert_eq!(
+        plan["targets"],
+        serde_json::json!(["master", "release-1.23", "release-1.24"])
+    );
+    assert_eq!(plan["fix_commits"].as_array().map(Vec::len), Some(1));
+
+    // The next supported line, as the pipeline's comment says.
+    let plan = project.plan(&copy, &["--line", "1.23"]);
+    assert_eq!(plan["previous"]["tag"], "1.23.3");
+    assert_eq!(plan["patch_branch"], "release-1.23.4");
+    assert_eq!(plan["highest_release"], false);
+
+    // And the text a release lead reads names the same.
+    let run = project.embargo(&["plan", copy.to_str().unwrap()]);
+    run.expect(0);
+    assert!(
+        run.stdout
+            .contains("patch version    1.24.3 (tag 1.24.3, patch branch release-1.24.3)"),
+        "{}",
+        run.stdout
+    );
+}

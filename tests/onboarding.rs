@@ -507,3 +507,63 @@ fn the_istio_example_plans_release_branches_without_a_v() {
         run.stdout
     );
 }
+
+/// The files that tell a user how to install embargo.
+const INSTALL_DOCS: &[&str] = &["README.md"];
+
+/// crates.io's `embargo` is another program: every documented install names this package and
+/// pins what it installs, and says how to check it.
+#[test]
+fn every_documented_install_names_this_package_and_pins_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+    let package = manifest
+        .split("[package]")
+        .nth(1)
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("name = ")))
+        .map(|n| n.trim_matches('"').to_string())
+        .expect("package name");
+    assert_eq!(package, "embargo-release");
+    assert_eq!(env!("CARGO_PKG_NAME"), package);
+    let version = env!("CARGO_PKG_VERSION");
+
+    for doc in INSTALL_DOCS {
+        let text = std::fs::read_to_string(root.join(doc)).expect("doc");
+        let installs: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("cargo install --locked"))
+            .collect();
+        assert!(!installs.is_empty(), "{doc} says nothing of installing");
+        for line in installs {
+            assert!(
+                line.contains(&package),
+                "{doc}: `{line}` names another package"
+            );
+            let pinned = line.contains(&format!("--version {version}"))
+                || line.contains("--rev")
+                || line.contains("--path");
+            assert!(pinned, "{doc}: `{line}` does not pin what it installs");
+        }
+        // An unpinned install of the other program, however it is spelt.
+        for bad in ["cargo install embargo", "cargo install --locked embargo\n"] {
+            assert!(!text.contains(bad), "{doc} still says `{bad}`");
+        }
+        assert!(
+            text.contains(&format!(
+                "cargo install --list | grep -A1 '^{package} v{version}:'"
+            )),
+            "{doc} does not say how to check the installed package"
+        );
+        assert!(text.contains("embargo --version"), "{doc}");
+    }
+
+    // What the check reads: the program's name and this version.
+    let out = Command::new(env!("CARGO_BIN_EXE_embargo"))
+        .arg("--version")
+        .output()
+        .expect("embargo --version");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("embargo {version}")
+    );
+}

@@ -509,7 +509,10 @@ fn the_istio_example_plans_release_branches_without_a_v() {
 }
 
 /// The files that tell a user how to install embargo.
-const INSTALL_DOCS: &[&str] = &["README.md"];
+const INSTALL_DOCS: &[&str] = &[
+    "README.md",
+    ".github/workflows/security-release.example.yml",
+];
 
 /// crates.io's `embargo` is another program: every documented install names this package and
 /// pins what it installs, and says how to check it.
@@ -566,4 +569,83 @@ fn every_documented_install_names_this_package_and_pins_it() {
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("embargo {version}")
     );
+}
+
+/// The example workflow is what users copy first: it must be meant for the private repository,
+/// carry the state folder in a way upload-artifact keeps, fit GitHub-hosted runners' 6 hours,
+/// never let a cron run cancel a pending release job, and hold least privilege with pinned
+/// actions.
+#[test]
+fn the_example_workflow_is_private_pinned_and_least_privileged() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".github/workflows/security-release.example.yml");
+    let text = std::fs::read_to_string(&path).expect("workflow");
+    let workflow: serde_json::Value = serde_saphyr::from_str(&text).expect("workflow YAML");
+
+    let opening: String = text.lines().take(8).collect::<Vec<_>>().join("\n");
+    assert!(
+        opening.contains("PRIVATE SECURITY REPOSITORY"),
+        "the top must say where the workflow belongs:\n{opening}"
+    );
+    assert_eq!(workflow["permissions"], serde_json::json!({}));
+
+    let jobs = workflow["jobs"].as_object().expect("jobs");
+    assert_eq!(
+        jobs.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["fallback", "publish", "stage"]
+    );
+    let mut groups = std::collections::BTreeSet::new();
+    for (name, job) in jobs {
+        let minutes = job["timeout-minutes"].as_u64().unwrap_or(360);
+        assert!(minutes < 360, "{name}: timeout-minutes {minutes}");
+        assert!(
+            job["permissions"].is_object(),
+            "{name}: no permissions of its own"
+        );
+        assert_eq!(job["concurrency"]["cancel-in-progress"], false, "{name}");
+        let group = job["concurrency"]["group"].as_str().expect("group");
+        assert!(groups.insert(group.to_string()), "{name} shares {group}");
+
+        for step in job["steps"].as_array().expect("steps") {
+            if let Some(uses) = step["uses"].as_str() {
+                let sha = uses.split_once('@').map(|(_, r)| r).unwrap_or("");
+                assert!(
+                    sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{name}: `{uses}` is not pinned by commit"
+                );
+                assert_ne!(
+                    step["with"]["persist-credentials"].as_bool(),
+                    Some(true),
+                    "{name}"
+                );
+                if uses.starts_with("actions/checkout@") {
+                    assert_eq!(step["with"]["persist-credentials"], false, "{name}");
+                }
+                if uses.starts_with("actions/upload-artifact@") {
+                    let path = step["with"]["path"].as_str().unwrap_or("");
+                    assert!(
+                        !path.split('/').any(|p| p.starts_with('.')),
+                        "{name}: upload-artifact skips hidden paths like `{path}`"
+                    );
+                }
+            }
+            let run = step["run"].as_str().unwrap_or("");
+            // No secret in a remote URL: credentials reach git only through extraheader.
+            assert!(!run.contains("@github.com"), "{name}: {run}");
+            if run.contains("embargo run") || run.contains("embargo publish") {
+                assert!(
+                    run.contains(".extraheader"),
+                    "{name}: git gets no credentials"
+                );
+            }
+        }
+    }
+    let stage = text.find("embargo run ").expect("stage");
+    assert!(text[stage..].contains("tar -C .git -czf"));
+    assert!(text.contains("embargo publish \"$EMBARGO_PIPELINE\" --wait"));
+    assert!(text.contains("embargo publish \"$EMBARGO_PIPELINE\" --if-due --within 10m"));
+    // Each pinned action says its version, for the reader and for updates.
+    for line in text.lines().filter(|l| l.contains("uses: ")) {
+        assert!(line.contains(" # v"), "`{line}` does not say its version");
+    }
 }

@@ -24,6 +24,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Validate a pipeline file alone, offline: no repository, no network, no git.
+    ///
+    /// Reads the file exactly as every other command does and reports each problem with its
+    /// file, line and column (exit 2), or prints a one-line summary (exit 0). For an editor
+    /// hook or a pre-commit check; `embargo plan` is the one that looks at the repository.
+    Check(CheckArgs),
     /// Show what a run would do, changing nothing: latest patch release, patch version, fix
     /// commits, embargo, and each stage.
     ///
@@ -79,6 +85,24 @@ pub struct PipelineArgs {
     pub pipeline: PathBuf,
     #[command(flatten)]
     pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The pipeline file, like pipelines/security-release.yaml.
+    pub pipeline: PathBuf,
+    /// The release line MAJOR.MINOR (or `latest`), checked as `run` would take it.
+    #[arg(long, value_name = "MAJOR.MINOR")]
+    pub line: Option<String>,
+    /// The private branch holding the fix, for a pipeline that leaves it to the command line.
+    #[arg(long, value_name = "BRANCH")]
+    pub fix: Option<String>,
+    /// The embargo instant, checked as `run` would take it.
+    #[arg(long, value_name = "TIME")]
+    pub embargo: Option<String>,
+    /// Machine-readable output on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +219,7 @@ impl Cli {
     /// JSON on stdout too).
     pub fn json(&self) -> bool {
         match &self.command {
+            Command::Check(a) => a.json,
             Command::Plan(a) | Command::Status(a) => a.common.json,
             Command::Run(a) => a.common.json,
             Command::Publish(a) => a.common.json,

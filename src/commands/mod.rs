@@ -1,6 +1,7 @@
 //! One function per command: load the pipeline, open the clone, run, print the outcome.
 
 mod abort;
+mod check;
 mod publish;
 mod reschedule;
 mod run;
@@ -23,6 +24,7 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
     let cwd = std::env::current_dir()
         .map_err(|e| Error::bad_input(format!("cannot read the current directory: {e}")))?;
     match cli.command {
+        Command::Check(args) => check::execute(args),
         Command::Plan(args) => {
             let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
             let workspace = open_workspace(&pipeline, &cwd, None)?;

@@ -75,8 +75,21 @@ pub enum Command {
     /// Build a sample project with private and public remotes in a temporary folder and run the
     /// whole flow on it.
     Demo(DemoArgs),
-    /// Print the JSON Schema of the pipeline format.
-    Schema,
+    /// Print the JSON Schema of the pipeline format (or of the advisory file).
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which file's schema.
+    #[arg(value_enum, default_value = "pipeline")]
+    pub format: SchemaFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaFormat {
+    Pipeline,
+    Advisory,
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +219,10 @@ pub struct Common {
     /// Where the release's state lives (default: <git dir>/embargo/<name>/<tag>/).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// The security advisory file (overrides `advisory:` in the pipeline): `plan` shows its
+    /// score and affected versions, `run` writes its OSV record into the state folder.
+    #[arg(long, value_name = "FILE")]
+    pub advisory: Option<PathBuf>,
     /// Machine-readable output on stdout (progress goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -225,7 +242,7 @@ impl Cli {
             Command::Publish(a) => a.common.json,
             Command::Reschedule(a) => a.json,
             Command::Abort(a) => a.json,
-            Command::Demo(_) | Command::Schema => false,
+            Command::Demo(_) | Command::Schema(_) => false,
         }
     }
 }

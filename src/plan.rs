@@ -50,6 +50,9 @@ pub struct Plan {
     /// GitHub when a token is there; nothing else does).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub immutable_releases: Option<String>,
+    /// The advisory as this release carries it (`plan` and `run` fill it in when one is given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<crate::advisory::Review>,
     pub embargo: Option<Timestamp>,
     pub state_dir: PathBuf,
     /// Where the patch version's tag or branch already exists (a run refuses to start over it).
@@ -243,6 +246,7 @@ pub fn resolve(
         private_push,
         public_urls,
         immutable_releases: None,
+        advisory: None,
         embargo: pipeline.embargo,
         state_dir,
         already_exists,

@@ -17,10 +17,15 @@ pub fn execute(args: CheckArgs) -> Result<Exit, Error> {
         line: args.line,
         fix: args.fix,
         embargo: args.embargo,
+        advisory: None,
     };
     // `load` is the reader every command uses: a pipeline `check` accepts is one `plan` and
     // `run` accept, and every error carries the same file:line:column.
     let pipeline = pipeline::load(&args.pipeline, &overrides)?;
+    // And the advisory it names, read the same way (offline too).
+    if let Some(file) = &pipeline.advisory {
+        crate::advisory::load(file)?;
+    }
     let now = Timestamp::now();
     super::say(
         args.json,

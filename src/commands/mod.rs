@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 pub use run::{RunOptions, RunOutcome, run};
 
-use crate::cli::{Cli, Command, Common};
+use crate::cli::{Cli, Command, Common, SchemaFormat};
 use crate::error::{Error, Exit};
 use crate::git::LocalRepo;
 use crate::git::cli::GitCli;
@@ -27,6 +27,12 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
         Command::Check(args) => check::execute(args),
         Command::Plan(args) => {
             let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
+            // Read before the remotes are listed: a mistake in it is found at once.
+            let advisory = pipeline
+                .advisory
+                .as_deref()
+                .map(crate::advisory::load)
+                .transpose()?;
             let workspace = open_workspace(&pipeline, &cwd, None)?;
             let mut plan = plan::resolve(&pipeline, &workspace, args.common.state_dir.as_deref())?;
             // Once staged, the recorded instant is the one that counts.
@@ -42,6 +48,9 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
                 plan.embargo = Some(at);
             }
             plan.immutable_releases = pipeline.github.as_ref().map(immutable_releases);
+            if let Some(advisory) = &advisory {
+                plan.advisory = Some(crate::advisory::review(advisory, &pipeline, &plan));
+            }
             if args.common.json {
                 print_json(&summary::plan_json(&pipeline, &plan))?;
             } else {
@@ -69,8 +78,14 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
             Ok(Exit::Done)
         }
         Command::Demo(args) => crate::sample::demo(args.keep, args.verbose),
-        Command::Schema => {
-            print!("{}", crate::pipeline::schema::render());
+        Command::Schema(args) => {
+            print!(
+                "{}",
+                match args.format {
+                    SchemaFormat::Pipeline => crate::pipeline::schema::render(),
+                    SchemaFormat::Advisory => crate::advisory::schema::render(),
+                }
+            );
             Ok(Exit::Done)
         }
     }
@@ -95,6 +110,7 @@ pub(crate) fn overrides(common: &Common) -> Overrides {
         line: common.line.clone(),
         fix: common.fix.clone(),
         embargo: common.embargo.clone(),
+        advisory: common.advisory.clone(),
     }
 }
 

@@ -118,6 +118,12 @@ pub fn run(
     options: &RunOptions,
     reporter: &dyn Reporter,
 ) -> Result<RunOutcome, Error> {
+    // Read before the remotes are listed: a mistake in it is found at once.
+    let advisory = pipeline
+        .advisory
+        .as_deref()
+        .map(crate::advisory::load)
+        .transpose()?;
     let mut plan = plan::resolve(pipeline, workspace, options.state_dir.as_deref())?;
     let entries = journal::read(&plan.state_dir.join("journal.jsonl"))?;
     let started_here = entries
@@ -176,6 +182,7 @@ pub fn run(
         dry_run: workspace.is_dry_run(),
         clone_dir: &workspace.clone.path,
         github_offline: options.github_offline,
+        advisory: advisory.as_ref(),
     };
     let summary = stages::run(&ctx, &mut journal)?;
     Ok(RunOutcome::Ran(Box::new(plan), Box::new(summary)))

@@ -4,6 +4,7 @@
 pub mod schema;
 pub mod template;
 pub mod wire;
+pub mod yaml;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -17,9 +18,6 @@ use crate::error::Error;
 use crate::version::{LineSpec, TagPattern, Version};
 use template::{Template, Var};
 pub use wire::{MakeLatest, OnConflict};
-
-/// The largest pipeline file read: a pipeline is a page of YAML, not a data set.
-const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// A problem in the pipeline file, with its place.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +57,8 @@ pub struct Overrides {
     pub line: Option<String>,
     pub fix: Option<String>,
     pub embargo: Option<String>,
+    /// `--advisory FILE`, relative to the current directory like every path on the command line.
+    pub advisory: Option<PathBuf>,
 }
 
 /// Names a template can use, by where it stands.
@@ -111,6 +111,10 @@ pub struct Pipeline {
     /// Where `embargo` came from (the staged record compares it differently by source).
     pub embargo_source: EmbargoSource,
     pub github: Option<GitHubSpec>,
+    /// The advisory file (`--advisory`, or `advisory:` resolved against the pipeline's folder);
+    /// read by the commands that show or write the advisory, so that a mistake in it never stops
+    /// `status`, `abort` or `reschedule`.
+    pub advisory: Option<PathBuf>,
 }
 
 /// Where an embargo instant came from.
@@ -229,135 +233,18 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Reads and checks a pipeline file.
 pub fn load(file: &Path, overrides: &Overrides) -> Result<Pipeline, Error> {
-    let meta = std::fs::metadata(file).map_err(|e| {
-        Error::bad_input(format!("cannot read pipeline {}: {e}", file.display())).with_hint(
-            "give the path of a pipeline YAML file, like pipelines/security-release.yaml",
-        )
-    })?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(Error::bad_input(format!(
-            "{}: the file is {} bytes; a pipeline may be at most {MAX_FILE_BYTES} bytes",
-            file.display(),
-            meta.len()
-        )));
-    }
-    let bytes = std::fs::read(file)
-        .map_err(|e| Error::bad_input(format!("cannot read pipeline {}: {e}", file.display())))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        // Locate the bad byte like every other error in the file: line and column (characters).
-        let valid = e.utf8_error().valid_up_to();
-        let before = std::str::from_utf8(&e.as_bytes()[..valid]).unwrap_or_default();
-        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        Error::from(PipelineError {
-            file: file.to_path_buf(),
-            line: before.matches('\n').count() as u64 + 1,
-            column: before[line_start..].chars().count() as u64 + 1,
-            message: format!(
-                "the file is not UTF-8 (invalid byte 0x{:02x} at offset {valid}); save it as UTF-8",
-                e.as_bytes()[valid]
-            ),
-        })
-    })?;
+    let text = yaml::read_text(
+        file,
+        "pipeline",
+        "give the path of a pipeline YAML file, like pipelines/security-release.yaml",
+    )?;
     Ok(parse(file, &text, overrides)?)
 }
 
 /// Parses and checks pipeline text; `file` is only used in messages.
 pub fn parse(file: &Path, text: &str, overrides: &Overrides) -> Result<Pipeline, PipelineError> {
-    let raw = read_wire(file, text)?;
+    let raw: wire::PipelineFile = yaml::parse(file, text, "pipeline")?;
     Checker { file }.check(raw, overrides)
-}
-
-fn read_wire(file: &Path, text: &str) -> Result<wire::PipelineFile, PipelineError> {
-    let options = serde_saphyr::options! {
-        budget: Some(serde_saphyr::Budget::default()),
-        strict_booleans: true,
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
-        with_snippet: false,
-    };
-    serde_saphyr::from_str_with_options::<wire::PipelineFile>(text, options).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
-        // An error met through an alias (`*name`) wraps the error itself.
-        let mut cause = &e;
-        while let serde_saphyr::Error::AliasError { error, .. }
-        | serde_saphyr::Error::WithSnippet { error, .. } = cause
-        {
-            cause = error;
-        }
-        PipelineError {
-            file: file.to_path_buf(),
-            line,
-            column,
-            message: match cause {
-                // serde-saphyr's own wording tells the reader to change its parser options.
-                serde_saphyr::Error::DuplicateMappingKey { key: Some(key), .. } => {
-                    format!("duplicate key `{key}`: a key may appear only once in a mapping")
-                }
-                serde_saphyr::Error::DuplicateMappingKey { key: None, .. } => {
-                    "duplicate key: a key may appear only once in a mapping".to_string()
-                }
-                // These three tell the reader to change Rust types or parser options.
-                serde_saphyr::Error::NullIntoString { .. } => {
-                    "a value is missing here (nothing, `~` or `null` where text belongs)"
-                        .to_string()
-                }
-                serde_saphyr::Error::MultipleDocuments { .. } => {
-                    "a second YAML document (after a `---` line); a pipeline is a single document"
-                        .to_string()
-                }
-                serde_saphyr::Error::BinaryNotUtf8 { .. } => {
-                    "this !!binary value is not UTF-8 text; write the value as plain text"
-                        .to_string()
-                }
-                // Its wording is a Rust debug dump (`budget breached: Nodes { nodes: 250001 }`).
-                serde_saphyr::Error::Budget { breach, .. } => format!(
-                    "the YAML exceeds a limit of the reader ({breach:?}): a pipeline is a page \
-                     of YAML, without deep nesting or aliases that expand to a large document"
-                ),
-                _ => clean_yaml_message(&e.to_string()),
-            },
-        }
-    })
-}
-
-/// serde-saphyr appends its own " at line X, column Y", and for an error met through an alias
-/// " (defined at line X, column Y) (used at line X, column Y)"; the place of the error is already
-/// in our prefix, the place of the anchor is kept.
-fn clean_yaml_message(message: &str) -> String {
-    let mut text = message.lines().next().unwrap_or(message).trim();
-    if let Some(i) = text.rfind(" (used at line ")
-        && is_line_column(&text[i + " (used at line ".len()..], ")")
-    {
-        text = &text[..i];
-    }
-    let mut defined = "";
-    if let Some(i) = text.rfind(" (defined at line ")
-        && is_line_column(&text[i + " (defined at line ".len()..], ")")
-    {
-        defined = &text[i..];
-        text = &text[..i];
-    }
-    if let Some(i) = text.rfind(" at line ")
-        && is_line_column(&text[i + " at line ".len()..], "")
-    {
-        text = &text[..i];
-    }
-    format!("{}{defined}", text.trim_start_matches("error: "))
-}
-
-/// Whether `rest` is exactly `N, column M` and then `close`.
-fn is_line_column(rest: &str, close: &str) -> bool {
-    let Some((line, column)) = rest
-        .strip_suffix(close)
-        .and_then(|r| r.split_once(", column "))
-    else {
-        return false;
-    };
-    [line, column]
-        .iter()
-        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 struct Checker<'a> {
@@ -558,6 +445,20 @@ impl Checker<'_> {
             .map(|g| self.github(g))
             .transpose()?;
 
+        let advisory = match (&overrides.advisory, &raw.advisory) {
+            (Some(cli), _) => Some(cli.clone()),
+            (None, Some(a)) => {
+                let path = self.non_empty("advisory", a)?;
+                Some(
+                    self.file
+                        .parent()
+                        .map(|folder| folder.join(&path))
+                        .unwrap_or_else(|| PathBuf::from(&path)),
+                )
+            }
+            (None, None) => None,
+        };
+
         Ok(Pipeline {
             file: self.file.to_path_buf(),
             name: name.clone(),
@@ -572,6 +473,7 @@ impl Checker<'_> {
             embargo,
             embargo_source,
             github,
+            advisory,
         })
     }
 

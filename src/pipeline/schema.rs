@@ -37,6 +37,7 @@ mod tests {
             "cherry_pick",
             "embargo",
             "publish",
+            "advisory",
         ] {
             assert!(properties.contains_key(key), "{key}");
         }

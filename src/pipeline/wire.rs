@@ -33,6 +33,9 @@ pub struct PipelineFile {
     #[schemars(with = "Option<String>")]
     pub embargo: Option<Spanned<String>>,
     pub publish: Option<Publish>,
+    /// The security advisory of the release (an advisory YAML file), relative to this file.
+    #[schemars(with = "Option<String>")]
+    pub advisory: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -204,6 +204,9 @@ fn plan_text_unredacted(pipeline: &Pipeline, plan: &Plan) -> String {
     if let Some(immutable) = &plan.immutable_releases {
         let _ = writeln!(out, "  immutable        {immutable}");
     }
+    if let Some(advisory) = &plan.advisory {
+        advisory_text(&mut out, advisory);
+    }
     let _ = writeln!(out, "  state            {}", plan.state_dir.display());
     let _ = writeln!(out, "  stages");
     for (i, (stage, text)) in stage_lines(pipeline, plan).iter().enumerate() {
@@ -216,6 +219,83 @@ fn plan_text_unredacted(pipeline: &Pipeline, plan: &Plan) -> String {
         );
     }
     out
+}
+
+/// The advisory section of `plan`: what the advisory will say, for review before anything is
+/// written.
+fn advisory_text(out: &mut String, advisory: &crate::advisory::Review) {
+    let _ = writeln!(
+        out,
+        "  advisory         {} ({})",
+        advisory.summary,
+        advisory.file.display()
+    );
+    for (i, s) in advisory.scores.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{}{:.1} {:<9} {}{}",
+            if i == 0 {
+                "    score          "
+            } else {
+                "                   "
+            },
+            s.score,
+            s.severity,
+            s.vector,
+            s.nomenclature
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(out, "    threshold      {}", advisory.threshold);
+    let _ = writeln!(
+        out,
+        "    CVE            {}",
+        advisory.cve_id.as_deref().unwrap_or("requested at staging")
+    );
+    let _ = writeln!(
+        out,
+        "    GHSA           {}",
+        advisory
+            .ghsa_id
+            .as_deref()
+            .unwrap_or("a draft advisory created at staging")
+    );
+    if !advisory.cwe.is_empty() {
+        let _ = writeln!(out, "    CWE            {}", advisory.cwe.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "    package        {} {}",
+        advisory.package.ecosystem, advisory.package.name
+    );
+    if advisory.affected.is_empty() {
+        let _ = writeln!(out, "    affected       no line with a final release");
+    }
+    let width = advisory
+        .affected
+        .iter()
+        .map(|l| l.affected.len())
+        .max()
+        .unwrap_or(0);
+    for (i, line) in advisory.affected.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{}{:<5} {:<width$}  {}",
+            if i == 0 {
+                "    affected       "
+            } else {
+                "                   "
+            },
+            line.line,
+            line.affected,
+            match &line.patched {
+                Some(v) => format!("patched in {v}"),
+                None => "no fix in this release".to_string(),
+            }
+        );
+    }
 }
 
 pub fn plan_json(pipeline: &Pipeline, plan: &Plan) -> serde_json::Value {
@@ -286,6 +366,9 @@ fn run_text_unredacted(run: &RunSummary) -> String {
         }
     );
     let _ = writeln!(out, "  freeze hook      {}", run.hook);
+    if let Some(osv) = &run.osv {
+        let _ = writeln!(out, "  OSV record       {}", osv.display());
+    }
     let _ = writeln!(out, "  cherry-picks     {}", run.picks.len());
     for p in &run.picks {
         let _ = writeln!(

@@ -37,6 +37,9 @@ pub struct Context<'a> {
     pub clone_dir: &'a Path,
     /// GitHub calls are described instead of made (the demo has no GitHub to talk to).
     pub github_offline: bool,
+    /// The release's security advisory, when one is given: its OSV record is written once the
+    /// release commit is frozen.
+    pub advisory: Option<&'a crate::advisory::Advisory>,
 }
 
 impl Context<'_> {
@@ -121,6 +124,9 @@ pub struct RunSummary {
     pub preview: Vec<String>,
     /// Stages that were already done and only re-checked.
     pub resumed: Vec<Stage>,
+    /// The advisory's OSV record in the state folder, when an advisory is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub osv: Option<PathBuf>,
 }
 
 fn detail<T: DeserializeOwned>(journal: &Journal, stage: Stage) -> Result<Option<T>, Error> {
@@ -290,6 +296,13 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
         },
     )?;
 
+    // The GIT range ends at the release commit, which the freeze has just made final; written on
+    // every run, so a resumed release gets the record too.
+    let osv = ctx
+        .advisory
+        .map(|advisory| write_osv(ctx, advisory, &prepared))
+        .transpose()?;
+
     let picked = resume_or_run(
         ctx,
         journal,
@@ -374,7 +387,31 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
         dry_run: ctx.dry_run,
         preview,
         resumed,
+        osv,
     })
+}
+
+/// Writes the advisory's OSV record into the state folder.
+fn write_osv(
+    ctx: &Context<'_>,
+    advisory: &crate::advisory::Advisory,
+    prepared: &Prepared,
+) -> Result<PathBuf, Error> {
+    use crate::advisory::{osv, ranges};
+    let lines = ranges::affected_lines(ctx.pipeline, ctx.plan);
+    let repository = osv::repository_url(ctx.pipeline, &ctx.plan.public_urls);
+    let record = osv::record(
+        advisory,
+        &osv::Release {
+            pipeline: &ctx.pipeline.name,
+            tag: &prepared.tag,
+            lines: &lines,
+            repository: repository.as_deref(),
+            release_commit: &prepared.release_commit,
+            modified: jiff::Timestamp::now(),
+        },
+    );
+    osv::write(ctx.state_dir(), &record)
 }
 
 /// What the release is staged with: the record every later run and publish is held to.

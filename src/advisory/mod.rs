@@ -1,0 +1,456 @@
+//! The security advisory of a release: the advisory file read and checked with the location of
+//! every mistake, its CVSS vectors scored, the affected versions computed from the tags, and what
+//! `plan` shows of it for review before anything is written. Nothing here touches git or the
+//! network.
+
+pub mod cvss;
+pub mod osv;
+pub mod ranges;
+pub mod schema;
+pub mod wire;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_saphyr::{Location, Spanned};
+
+use crate::error::Error;
+use crate::pipeline::{Pipeline, PipelineError, yaml};
+use crate::plan::Plan;
+pub use cvss::Scored;
+pub use ranges::LineRange;
+pub use wire::CreditType;
+
+/// An advisory whose every value has been checked.
+#[derive(Debug, Clone)]
+pub struct Advisory {
+    pub file: PathBuf,
+    pub summary: String,
+    pub description: String,
+    pub cvss_v3: Option<Scored>,
+    pub cvss_v4: Option<Scored>,
+    pub cwe: Vec<String>,
+    pub package: Package,
+    pub ghsa_id: Option<String>,
+    pub cve_id: Option<String>,
+    pub received: jiff::civil::Date,
+    pub credits: Vec<Credit>,
+    pub mitigations: Option<String>,
+    pub references: Vec<String>,
+    pub people: People,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Package {
+    pub ecosystem: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Credit {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: CreditType,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct People {
+    pub fix_lead: Option<String>,
+    pub release_lead: Option<String>,
+    pub disclosure_lead: Option<String>,
+    pub security_team: Vec<String>,
+}
+
+impl Advisory {
+    /// The scores given, CVSS 3 first.
+    pub fn scores(&self) -> Vec<&Scored> {
+        self.cvss_v3.iter().chain(self.cvss_v4.iter()).collect()
+    }
+}
+
+/// OSV's ecosystems (`affected[].package.ecosystem`, from its schema), which GitHub maps to its own.
+const ECOSYSTEMS: &[&str] = &[
+    "AlmaLinux",
+    "Alpaquita",
+    "Alpine",
+    "Android",
+    "Azure Linux",
+    "BellSoft Hardened Containers",
+    "Bioconductor",
+    "Bitnami",
+    "Chainguard",
+    "CleanStart",
+    "ConanCenter",
+    "CRAN",
+    "crates.io",
+    "Debian",
+    "Docker Hardened Images",
+    "Echo",
+    "FreeBSD",
+    "GHC",
+    "GitHub Actions",
+    "Go",
+    "Hackage",
+    "Hex",
+    "Julia",
+    "Kubernetes",
+    "Linux",
+    "Mageia",
+    "Maven",
+    "MinimOS",
+    "npm",
+    "NuGet",
+    "opam",
+    "openEuler",
+    "openSUSE",
+    "OSS-Fuzz",
+    "Packagist",
+    "Photon OS",
+    "Pub",
+    "PyPI",
+    "Red Hat",
+    "Rocky Linux",
+    "Root",
+    "RubyGems",
+    "SUSE",
+    "SwiftURL",
+    "TuxCare",
+    "Ubuntu",
+    "VSCode",
+    "Wolfi",
+];
+
+/// Reads and checks an advisory file.
+pub fn load(file: &Path) -> Result<Advisory, Error> {
+    let text = yaml::read_text(
+        file,
+        "advisory",
+        "give the path of an advisory YAML file (`advisory:` in the pipeline, relative to it, or --advisory)",
+    )?;
+    Ok(parse(file, &text)?)
+}
+
+/// Parses and checks advisory text; `file` is only used in messages.
+pub fn parse(file: &Path, text: &str) -> Result<Advisory, PipelineError> {
+    let raw: wire::AdvisoryFile = yaml::parse(file, text, "advisory")?;
+    Checker { file, text }.check(raw)
+}
+
+struct Checker<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Checker<'_> {
+    fn at(&self, location: Location, message: impl Into<String>) -> PipelineError {
+        PipelineError {
+            file: self.file.to_path_buf(),
+            line: location.line(),
+            column: location.column(),
+            message: message.into(),
+        }
+    }
+
+    /// The place `offset` bytes into a one-line scalar that starts at `location`: where in a CVSS
+    /// vector the wrong metric stands. A value spread over lines is located at its start.
+    fn inside(&self, value: &Spanned<String>, offset: usize) -> (u64, u64) {
+        let (line, column) = (value.referenced.line(), value.referenced.column());
+        let source = self
+            .text
+            .lines()
+            .nth(line.saturating_sub(1) as usize)
+            .unwrap_or("");
+        let rest: String = source
+            .chars()
+            .skip(column.saturating_sub(1) as usize)
+            .collect();
+        let (quote, rest) = match rest.strip_prefix(['"', '\'']) {
+            Some(r) => (1, r),
+            None => (0, rest.as_str()),
+        };
+        match value.value.get(..offset) {
+            Some(before) if rest.starts_with(before) => {
+                (line, column + quote + before.chars().count() as u64)
+            }
+            _ => (line, column),
+        }
+    }
+
+    fn text(&self, key: &str, value: &Spanned<String>) -> Result<String, PipelineError> {
+        let text = value.value.trim();
+        if text.is_empty() {
+            return Err(self.at(value.referenced, format!("{key} must not be empty")));
+        }
+        Ok(text.to_string())
+    }
+
+    fn check(&self, raw: wire::AdvisoryFile) -> Result<Advisory, PipelineError> {
+        if raw.version.value != 1 {
+            return Err(self.at(
+                raw.version.referenced,
+                format!(
+                    "version: {} is not an advisory format version this embargo knows; only 1 exists",
+                    raw.version.value
+                ),
+            ));
+        }
+        let summary = self.text("summary", &raw.summary)?;
+        if summary.contains('\n') {
+            return Err(self.at(
+                raw.summary.referenced,
+                "summary: one line; the details go into `description`",
+            ));
+        }
+        // GitHub refuses a longer summary, and it would only be found out at staging.
+        if summary.chars().count() > 1024 {
+            return Err(self.at(
+                raw.summary.referenced,
+                "summary: at most 1024 characters; the details go into `description`",
+            ));
+        }
+        let description = self.text("description", &raw.description)?;
+
+        let severity = &raw.severity;
+        let cvss_v3 = severity
+            .value
+            .cvss_v3
+            .as_ref()
+            .map(|v| self.vector("severity.cvss_v3", v, cvss::score_v3))
+            .transpose()?;
+        let cvss_v4 = severity
+            .value
+            .cvss_v4
+            .as_ref()
+            .map(|v| self.vector("severity.cvss_v4", v, cvss::score_v4))
+            .transpose()?;
+        if cvss_v3.is_none() && cvss_v4.is_none() {
+            return Err(self.at(
+                severity.referenced,
+                "severity: give a CVSS vector: cvss_v3 (like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N), cvss_v4, or both",
+            ));
+        }
+
+        let cwe = raw
+            .cwe
+            .iter()
+            .map(|c| {
+                let id = c.value.trim();
+                match id.strip_prefix("CWE-") {
+                    Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                        Ok(id.to_string())
+                    }
+                    _ => Err(self.at(
+                        c.referenced,
+                        format!("cwe: `{id}` is not a CWE id; write it like CWE-287"),
+                    )),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let package = self.package(&raw.package)?;
+        let ghsa_id = raw.ghsa_id.as_ref().map(|g| self.ghsa_id(g)).transpose()?;
+        let cve_id = raw.cve_id.as_ref().map(|c| self.cve_id(c)).transpose()?;
+        let received = raw
+            .received
+            .value
+            .trim()
+            .parse::<jiff::civil::Date>()
+            .map_err(|_| {
+                self.at(
+                    raw.received.referenced,
+                    format!(
+                        "received: `{}` is not a date; write it like 2026-11-02",
+                        raw.received.value.trim()
+                    ),
+                )
+            })?;
+        let credits = raw
+            .credits
+            .iter()
+            .map(|c| {
+                Ok(Credit {
+                    name: self.text("credits.name", &c.name)?,
+                    kind: c.kind,
+                })
+            })
+            .collect::<Result<Vec<_>, PipelineError>>()?;
+        let mitigations = raw
+            .mitigations
+            .as_ref()
+            .map(|m| self.text("mitigations", m))
+            .transpose()?;
+        let references = raw
+            .references
+            .iter()
+            .map(|r| self.url(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let people = match &raw.people {
+            Some(p) => People {
+                fix_lead: p.fix_lead.as_ref().map(|v| v.value.trim().to_string()),
+                release_lead: p.release_lead.as_ref().map(|v| v.value.trim().to_string()),
+                disclosure_lead: p
+                    .disclosure_lead
+                    .as_ref()
+                    .map(|v| v.value.trim().to_string()),
+                security_team: p
+                    .security_team
+                    .iter()
+                    .map(|v| self.text("people.security_team", v))
+                    .collect::<Result<Vec<_>, _>>()?,
+            },
+            None => People::default(),
+        };
+
+        Ok(Advisory {
+            file: self.file.to_path_buf(),
+            summary,
+            description,
+            cvss_v3,
+            cvss_v4,
+            cwe,
+            package,
+            ghsa_id,
+            cve_id,
+            received,
+            credits,
+            mitigations,
+            references,
+            people,
+        })
+    }
+
+    fn vector(
+        &self,
+        key: &str,
+        value: &Spanned<String>,
+        score: fn(&str) -> Result<Scored, cvss::VectorError>,
+    ) -> Result<Scored, PipelineError> {
+        score(value.value.trim()).map_err(|e| {
+            // The offset is into the trimmed text; the value starts where its text does.
+            let lead = value.value.len() - value.value.trim_start().len();
+            let (line, column) = self.inside(value, lead + e.offset);
+            PipelineError {
+                file: self.file.to_path_buf(),
+                line,
+                column,
+                message: format!("{key}: {}", e.message),
+            }
+        })
+    }
+
+    fn package(&self, raw: &wire::Package) -> Result<Package, PipelineError> {
+        let ecosystem = self.text("package.ecosystem", &raw.ecosystem)?;
+        if !ECOSYSTEMS.contains(&ecosystem.as_str()) {
+            let close = ECOSYSTEMS
+                .iter()
+                .find(|e| e.eq_ignore_ascii_case(&ecosystem))
+                .map(|e| format!("did you mean `{e}`? "))
+                .unwrap_or_default();
+            return Err(self.at(
+                raw.ecosystem.referenced,
+                format!(
+                    "package.ecosystem: `{ecosystem}` is not an OSV ecosystem; {close}write it as OSV does, like Go, crates.io, npm, PyPI, Maven, NuGet, RubyGems, Packagist, Hex, Pub"
+                ),
+            ));
+        }
+        Ok(Package {
+            ecosystem,
+            name: self.text("package.name", &raw.name)?,
+        })
+    }
+
+    fn ghsa_id(&self, value: &Spanned<String>) -> Result<String, PipelineError> {
+        let id = value.value.trim();
+        // GHSA-xxxx-xxxx-xxxx, each x from GitHub's own alphabet.
+        let alphabet = |part: &str| {
+            part.len() == 4 && part.bytes().all(|b| b"23456789cfghjmpqrvwx".contains(&b))
+        };
+        let parts: Vec<&str> = id.split('-').collect();
+        if parts.len() == 4 && parts[0] == "GHSA" && parts[1..].iter().all(|p| alphabet(p)) {
+            return Ok(id.to_string());
+        }
+        Err(self.at(
+            value.referenced,
+            format!("ghsa_id: `{id}` is not a GitHub advisory id (GHSA-xxxx-xxxx-xxxx); null to have one created"),
+        ))
+    }
+
+    fn cve_id(&self, value: &Spanned<String>) -> Result<String, PipelineError> {
+        let id = value.value.trim();
+        let ok = match id.strip_prefix("CVE-").and_then(|r| r.split_once('-')) {
+            Some((year, number)) => {
+                year.len() == 4
+                    && year.bytes().all(|b| b.is_ascii_digit())
+                    && number.len() >= 4
+                    && number.bytes().all(|b| b.is_ascii_digit())
+            }
+            None => false,
+        };
+        if ok {
+            return Ok(id.to_string());
+        }
+        Err(self.at(
+            value.referenced,
+            format!("cve_id: `{id}` is not a CVE id (CVE-YYYY-NNNN); null to have one requested at staging"),
+        ))
+    }
+
+    fn url(&self, value: &Spanned<String>) -> Result<String, PipelineError> {
+        let url = value.value.trim();
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        match rest {
+            Some(r)
+                if !r.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+            {
+                Ok(url.to_string())
+            }
+            _ => Err(self.at(
+                value.referenced,
+                format!("references: `{url}` is not an http(s) URL"),
+            )),
+        }
+    }
+}
+
+/// What `plan` shows of the advisory, for review before anything is written.
+#[derive(Debug, Clone, Serialize)]
+pub struct Review {
+    pub file: PathBuf,
+    pub summary: String,
+    pub package: Package,
+    pub scores: Vec<Scored>,
+    /// The process's threshold rule: every score below 4.0 (low).
+    pub may_slow_down: bool,
+    /// The threshold rule's outcome, in words.
+    pub threshold: String,
+    pub cve_id: Option<String>,
+    pub ghsa_id: Option<String>,
+    pub cwe: Vec<String>,
+    pub affected: Vec<LineRange>,
+}
+
+/// The advisory as this release will carry it: the affected lines computed from the plan.
+pub fn review(advisory: &Advisory, pipeline: &Pipeline, plan: &Plan) -> Review {
+    let scores = advisory.scores();
+    let may_slow_down = cvss::may_slow_down(&scores);
+    let highest = scores.iter().map(|s| s.score).fold(0.0, f64::max);
+    let threshold = if may_slow_down {
+        format!("{highest:.1} is below 4.0 (low): the fix team may slow the release down")
+    } else {
+        format!("{highest:.1} is 4.0 or above: the release keeps its pace")
+    };
+    Review {
+        file: advisory.file.clone(),
+        summary: advisory.summary.clone(),
+        package: advisory.package.clone(),
+        scores: scores.into_iter().cloned().collect(),
+        may_slow_down,
+        threshold,
+        cve_id: advisory.cve_id.clone(),
+        ghsa_id: advisory.ghsa_id.clone(),
+        cwe: advisory.cwe.clone(),
+        affected: ranges::affected_lines(pipeline, plan),
+    }
+}

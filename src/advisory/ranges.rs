@@ -1,0 +1,143 @@
+//! Which versions the vulnerability affects and which fix it, computed from the public tags the
+//! plan already listed: the released line is affected from its first final release up to the
+//! patch version, which fixes it; every other line with a final release is affected with no fix
+//! in this release, unless `cherry_pick.skip` marks it end of life.
+
+use std::collections::BTreeMap;
+
+use git2::Oid;
+use serde::Serialize;
+
+use crate::pipeline::Pipeline;
+use crate::plan::Plan;
+use crate::version::{Line, Version};
+
+/// The affected versions of one release line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineRange {
+    pub line: String,
+    /// The line's first final release. Nothing says when the flaw came in, so the whole line is
+    /// taken as affected: the safe side for the users who read the advisory.
+    pub introduced: String,
+    /// The patch version, on the line being released.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<String>,
+    /// The line's latest final release, on a line this release does not fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_affected: Option<String>,
+    /// The range as GitHub writes it: `>= 1.0.0, < 1.0.2`.
+    pub affected: String,
+    /// The version that fixes the line (GitHub's `patched_versions`), if this release does.
+    pub patched: Option<String>,
+    /// The commit of the line's first release, where the GIT range starts.
+    #[serde(skip)]
+    pub introduced_commit: Option<Oid>,
+}
+
+/// The affected lines: the released one first, then the others from the newest down.
+pub fn affected_lines(pipeline: &Pipeline, plan: &Plan) -> Vec<LineRange> {
+    // Every final release by line, lowest version first, with its commit.
+    let mut lines: BTreeMap<Line, BTreeMap<Version, Oid>> = BTreeMap::new();
+    for (tag, tag_ref) in &plan.public.tags {
+        if let Some(version) = pipeline.tag.parse(tag) {
+            lines
+                .entry(version.line())
+                .or_default()
+                .insert(version, tag_ref.commit);
+        }
+    }
+    let released = plan.next_version.line();
+    let skip = pipeline
+        .cherry_pick
+        .as_ref()
+        .map(|c| c.skip.as_slice())
+        .unwrap_or_default();
+
+    let mut out = Vec::new();
+    if let Some(releases) = lines.get(&released)
+        && let Some((first, commit)) = releases.iter().next()
+    {
+        out.push(LineRange {
+            line: released.to_string(),
+            introduced: first.to_string(),
+            fixed: Some(plan.version.clone()),
+            last_affected: None,
+            affected: format!(">= {first}, < {}", plan.version),
+            patched: Some(plan.version.clone()),
+            introduced_commit: Some(*commit),
+        });
+    }
+    for (line, releases) in lines.iter().rev() {
+        if *line == released || end_of_life(*line, skip, plan.public.heads.keys()) {
+            continue;
+        }
+        let (Some((first, commit)), Some((last, _))) =
+            (releases.iter().next(), releases.iter().next_back())
+        else {
+            continue;
+        };
+        out.push(LineRange {
+            line: line.to_string(),
+            introduced: first.to_string(),
+            fixed: None,
+            last_affected: Some(last.to_string()),
+            affected: format!(">= {first}, <= {last}"),
+            patched: None,
+            introduced_commit: Some(*commit),
+        });
+    }
+    out
+}
+
+/// Whether `cherry_pick.skip` marks the line end of life: a skip glob matches the line itself
+/// (`0.*`) or a public branch named after it (`release-0.*` matches `release-0.9`). The skip list
+/// holds branch globs, and a line's branch is the one whose name ends in the line.
+fn end_of_life<'a>(
+    line: Line,
+    skip: &[glob::Pattern],
+    branches: impl Iterator<Item = &'a String>,
+) -> bool {
+    let name = line.to_string();
+    if skip.iter().any(|g| g.matches(&name)) {
+        return true;
+    }
+    branches
+        .filter(|branch| names_line(branch, &name))
+        .any(|branch| skip.iter().any(|g| g.matches(branch)))
+}
+
+/// `release-1.0` and `release/v1.0` name line 1.0; `release-11.0` and `release-0.1.0` do not.
+fn names_line(branch: &str, line: &str) -> bool {
+    match branch.strip_suffix(line) {
+        Some(rest) => !rest.ends_with(|c: char| c.is_ascii_digit() || c == '.'),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_branch_names_a_line_only_when_it_ends_in_it_whole() {
+        assert!(names_line("release-1.0", "1.0"));
+        assert!(names_line("release/v1.0", "1.0"));
+        assert!(names_line("1.0", "1.0"));
+        assert!(!names_line("release-11.0", "1.0"));
+        assert!(!names_line("release-0.1.0", "1.0"));
+        assert!(!names_line("release-1.0-old", "1.0"));
+    }
+
+    #[test]
+    fn skip_globs_mark_lines_end_of_life_through_their_branches() {
+        let skip = vec![glob::Pattern::new("release-0.*").expect("glob")];
+        let branches = ["master", "release-0.9", "release-1.0"].map(String::from);
+        let line = |major, minor| Line { major, minor };
+        assert!(end_of_life(line(0, 9), &skip, branches.iter()));
+        assert!(!end_of_life(line(1, 0), &skip, branches.iter()));
+        // A line with no branch is end of life only if a glob matches the line itself.
+        assert!(!end_of_life(line(0, 8), &skip, branches.iter()));
+        let by_line = vec![glob::Pattern::new("0.*").expect("glob")];
+        assert!(end_of_life(line(0, 8), &by_line, branches.iter()));
+    }
+}

@@ -50,6 +50,9 @@ pub struct Plan {
     /// GitHub when a token is there; nothing else does).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub immutable_releases: Option<String>,
+    /// What GitHub says of `publish.github.private_repository`, in words (`plan` asks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_repository: Option<String>,
     /// The advisory as this release carries it (`plan` and `run` fill it in when one is given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advisory: Option<crate::advisory::Review>,
@@ -246,6 +249,7 @@ pub fn resolve(
         private_push,
         public_urls,
         immutable_releases: None,
+        private_repository: None,
         advisory: None,
         embargo: pipeline.embargo,
         state_dir,

@@ -846,3 +846,23 @@ fn a_cron_run_with_nothing_staged_is_green() {
     // Without --if-due it is still an error: someone expected something to publish.
     f.embargo(&["publish", &p, "--wait"]).expect(2);
 }
+
+#[test]
+fn a_private_repository_that_is_the_public_one_is_refused_where_it_is_written() {
+    let f = Fixture::new();
+    let text = embargo::sample::PIPELINE.replace(
+        "    repository: example/app\n",
+        "    repository: example/app\n    private_repository: Example/App\n",
+    );
+    let p = f.pipeline(&text);
+    let check = f.embargo(&["check", p.to_str().unwrap()]);
+    check.expect(2);
+    let (line, column) = common::position(&text, "Example/App");
+    says(
+        &check,
+        &[
+            &format!(":{line}:{column}: publish.github.private_repository"),
+            "is publish.github.repository, the public one",
+        ],
+    );
+}

@@ -574,3 +574,54 @@ fn plan_says_whether_immutable_releases_are_on() {
     );
     w.no_violations();
 }
+
+#[test]
+fn a_private_repository_github_says_is_public_is_refused_before_any_push() {
+    let w = World::new();
+    let text = std::fs::read_to_string(&w.pipeline).unwrap().replace(
+        "    repository: example/app\n",
+        "    repository: example/app\n    private_repository: example/app-security\n",
+    );
+    std::fs::write(&w.pipeline, text).unwrap();
+    let public_before =
+        w.f.git_in(&w.f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    let private_before = w.f.git_in(
+        &w.f.sample.private,
+        &["for-each-ref", "--format=%(refname)"],
+    );
+    // Public on GitHub (the fake's default): plan and run refuse, nothing pushed anywhere.
+    for args in [vec!["plan", w.p()], vec!["run", w.p()]] {
+        let run = w.embargo(&args);
+        run.expect(2);
+        assert!(
+            run.stderr.contains(
+                "GitHub says publish.github.private_repository example/app-security is public"
+            ),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        w.f.git_in(
+            &w.f.sample.private,
+            &["for-each-ref", "--format=%(refname)"]
+        ),
+        private_before
+    );
+    // Made private: plan says so and the release stages.
+    w.gh.set_visibility("example", "app-security", "private");
+    let plan = w.embargo(&["plan", w.p()]);
+    plan.expect(0);
+    assert!(
+        plan.stdout
+            .contains("private repo     example/app-security: private on GitHub"),
+        "{}",
+        plan.stdout
+    );
+    w.embargo(&["run", w.p()]).expect(0);
+    assert_eq!(
+        w.f.git_in(&w.f.sample.public, &["for-each-ref", "--format=%(refname)"]),
+        public_before
+    );
+    w.no_violations();
+}

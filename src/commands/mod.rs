@@ -48,6 +48,21 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
                 plan.embargo = Some(at);
             }
             plan.immutable_releases = pipeline.github.as_ref().map(immutable_releases);
+            if let Some(spec) = &pipeline.github
+                && let Some(name) = &spec.private_repository
+            {
+                // Refused here already when GitHub says it is public; without a token, said so.
+                plan.private_repository = Some(
+                    if crate::secret::take_env(&spec.token_env)
+                        .is_some_and(|t| !t.trim().is_empty())
+                    {
+                        let said = crate::github::repository::prove_private(spec)?;
+                        format!("{name}: {} on GitHub", said.unwrap_or_default())
+                    } else {
+                        format!("{name}: not checked (no token in {})", spec.token_env)
+                    },
+                );
+            }
             if let Some(advisory) = &advisory {
                 plan.advisory = Some(crate::advisory::review(advisory, &pipeline, &plan));
             }

@@ -139,6 +139,13 @@ pub fn run(
         // Someone else's release (or a half-deleted one of ours): refuse before writing any state.
         return Err(stages::prepare::taken(&plan));
     }
+    // Refused before any work when GitHub says the private repository is not private (proven
+    // again right before the push).
+    if let Some(spec) = &pipeline.github
+        && !options.github_offline
+    {
+        crate::github::repository::prove_private(spec)?;
+    }
     let _lock = crate::lock::lock(&plan.state_dir, "run")?;
     let mut journal = Journal::open(&plan.state_dir)?;
     super::refuse_aborted(journal.entries(), &plan.state_dir)?;

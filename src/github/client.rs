@@ -171,6 +171,11 @@ impl Client {
     }
 
     /// `https://api.github.com/repos/OWNER/REPO` + `path`.
+    /// A URL of the API itself (`path` starts with `/`).
+    pub fn api_path(&self, path: &str) -> String {
+        format!("{}{path}", self.api)
+    }
+
     pub fn repo_url(&self, path: &str) -> String {
         format!("{}/repos/{}{path}", self.api, self.repository)
     }

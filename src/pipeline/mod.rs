@@ -191,6 +191,8 @@ pub struct CherryPickSpec {
 #[derive(Debug, Clone)]
 pub struct GitHubSpec {
     pub repository: String,
+    /// The GitHub repository behind the private remote, proven private before every push.
+    pub private_repository: Option<String>,
     pub api_url: String,
     pub token_env: String,
     pub name: Template,
@@ -826,8 +828,33 @@ impl Checker<'_> {
             }
             None => "GITHUB_TOKEN".to_string(),
         };
+        let private_repository = match &raw.private_repository {
+            Some(p) => {
+                let name = p.value.trim();
+                let parts: Vec<&str> = name.split('/').collect();
+                if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+                    return Err(self.at(
+                        p.referenced,
+                        format!(
+                            "publish.github.private_repository: `{name}` must be OWNER/REPO, like example/app-security"
+                        ),
+                    ));
+                }
+                if name.eq_ignore_ascii_case(repository) {
+                    return Err(self.at(
+                        p.referenced,
+                        format!(
+                            "publish.github.private_repository: `{name}` is publish.github.repository, the public one"
+                        ),
+                    ));
+                }
+                Some(name.to_string())
+            }
+            None => None,
+        };
         Ok(GitHubSpec {
             repository: repository.to_string(),
+            private_repository,
             api_url,
             token_env,
             name: match &raw.name {

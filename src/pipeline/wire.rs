@@ -212,6 +212,10 @@ pub struct GitHub {
     /// Open a pull request for each cherry-pick branch at publish (default true).
     #[serde(default = "default_true")]
     pub pull_requests: bool,
+    /// `OWNER/REPO` of the GitHub repository behind the private remote: GitHub is asked, before
+    /// every push to it, that it is private (or internal).
+    #[schemars(with = "Option<String>")]
+    pub private_repository: Option<Spanned<String>>,
 }
 
 fn default_true() -> bool {

@@ -201,6 +201,9 @@ fn plan_text_unredacted(pipeline: &Pipeline, plan: &Plan) -> String {
         "  private pushes   to {} (not the public repository)",
         plan.private_push.join(", ")
     );
+    if let Some(private) = &plan.private_repository {
+        let _ = writeln!(out, "  private repo     {private}");
+    }
     if let Some(immutable) = &plan.immutable_releases {
         let _ = writeln!(out, "  immutable        {immutable}");
     }

@@ -72,6 +72,15 @@ pub fn run(
         ))
         .with_hint("nothing was pushed; find out what changed the clone's git configuration"));
     }
+    if let Some(spec) = &ctx.pipeline.github
+        && !ctx.github_offline
+        && let Some(said) = crate::github::repository::prove_private(spec)?
+    {
+        ctx.reporter.emit(Event::Note(&format!(
+            "GitHub says {} is {said}",
+            spec.private_repository.as_deref().unwrap_or_default()
+        )));
+    }
     let refs = refs(prepared, frozen, picked);
     // `<sha>:<ref>` pushes exactly the recorded object, whatever the local ref says by now.
     let specs: Vec<String> = refs

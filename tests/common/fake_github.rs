@@ -235,6 +235,8 @@ struct RepoState {
     latest: Option<u64>,
     next_pull_number: u64,
     immutable_releases: bool,
+    /// `public`, `private` or `internal`; repositories are public until a test says otherwise.
+    visibility: String,
 }
 
 struct State {
@@ -462,6 +464,15 @@ impl FakeGitHub {
     }
 
     /// Adds an uploaded asset to a release. Returns its id.
+    /// Makes a repository `public`, `private` or `internal`.
+    pub fn set_visibility(&self, owner: &str, repo: &str, visibility: &str) {
+        let mut st = self.inner.lock();
+        let key = st.repo(owner, repo);
+        if let Some(r) = st.repos.get_mut(&key) {
+            r.visibility = visibility.to_string();
+        }
+    }
+
     /// Turns GitHub's immutable releases on for a repository.
     pub fn set_immutable_releases(&self, owner: &str, repo: &str, on: bool) {
         let mut st = self.inner.lock();
@@ -632,6 +643,7 @@ impl State {
                     latest: None,
                     next_pull_number: 1,
                     immutable_releases: false,
+                    visibility: "public".to_string(),
                 },
             );
         }
@@ -1594,6 +1606,31 @@ fn route_api(cx: &Cx) -> Reply {
                 cx.path
             ));
             cx.not_found()
+        }
+        ("GET", ["repos", o, r]) => {
+            let mut st = cx.inner.lock();
+            let key = st.repo(o, r);
+            let repo = &st.repos[&key];
+            // GitHub's own example, made this repository's.
+            let mut v =
+                openapi::examples()["GET /repos/{owner}/{repo}"]["200"]["default-response"].clone();
+            v["id"] = json!(repo.id);
+            v["name"] = json!(repo.name);
+            v["full_name"] = json!(format!("{}/{}", repo.owner, repo.name));
+            v["owner"]["login"] = json!(repo.owner);
+            v["private"] = json!(repo.visibility != "public");
+            v["visibility"] = json!(repo.visibility);
+            // GitHub's example fails GitHub's own schema (no `language`; a `parent`, `source` and
+            // `template_repository` with properties the schema does not have): a repository that
+            // is neither a fork nor made from a template has none of those, and `language` may be
+            // null.
+            if let Some(map) = v.as_object_mut() {
+                map.remove("parent");
+                map.remove("source");
+                map.remove("template_repository");
+                map.entry("language").or_insert(Value::Null);
+            }
+            Reply::json(200, v)
         }
         ("GET", ["repos", o, r, "immutable-releases"]) => {
             let mut st = cx.inner.lock();

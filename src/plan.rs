@@ -226,6 +226,23 @@ pub fn resolve(
         Some(spec) => targets(pipeline, spec, &public, &patch_branch)?,
         None => Vec::new(),
     };
+    // A pick branch must be a branch of its own: one named like a target (or the patch branch)
+    // would move that branch on the private remote now and on the public one at the instant.
+    if let Some(spec) = &pipeline.cherry_pick {
+        for target in &targets {
+            let branch = spec.branch.expand(|v| match v {
+                Var::Target => target.clone(),
+                other => values(other),
+            });
+            if targets.contains(&branch) || branch == patch_branch {
+                return Err(Error::bad_input(format!(
+                    "{}: cherry_pick.branch gives `{branch}` for the target {target}: the pick would be pushed onto that branch itself",
+                    pipeline.file.display()
+                ))
+                .with_hint("give the picks branches of their own, like \"cherry-pick/{tag}/{target}\""));
+            }
+        }
+    }
     let highest_release = public
         .tags
         .keys()

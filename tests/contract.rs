@@ -542,6 +542,45 @@ fn a_private_remote_that_leads_to_the_public_repository_is_refused_before_any_pu
             Box::new(|f: &Fixture| format!("file://{}/", f.sample.public.display())),
         ),
         (
+            "a relative pushurl",
+            Box::new(|f: &Fixture| {
+                f.git(&["config", "remote.security.pushurl", "../public.git"]);
+                "security".to_string()
+            }),
+        ),
+        (
+            "file://localhost",
+            Box::new(|f: &Fixture| format!("file://localhost{}", f.sample.public.display())),
+        ),
+        (
+            "a folder whose .git file points at the public repository",
+            Box::new(|f: &Fixture| {
+                let door = f.sample.root.join("door");
+                std::fs::create_dir(&door).unwrap();
+                std::fs::write(
+                    door.join(".git"),
+                    format!("gitdir: {}\n", f.sample.public.display()),
+                )
+                .unwrap();
+                door.display().to_string()
+            }),
+        ),
+        (
+            "a folder whose refs and objects are the public repository's",
+            Box::new(|f: &Fixture| {
+                let twin = f.sample.root.join("twin.git");
+                f.git_in(
+                    &f.sample.root,
+                    &["init", "-q", "--bare", twin.to_str().unwrap()],
+                );
+                for dir in ["refs", "objects"] {
+                    std::fs::remove_dir_all(twin.join(dir)).unwrap();
+                    std::os::unix::fs::symlink(f.sample.public.join(dir), twin.join(dir)).unwrap();
+                }
+                twin.display().to_string()
+            }),
+        ),
+        (
             "a pushurl",
             Box::new(|f: &Fixture| {
                 let public = f.sample.public.display().to_string();
@@ -864,5 +903,43 @@ fn a_private_repository_that_is_the_public_one_is_refused_where_it_is_written() 
             &format!(":{line}:{column}: publish.github.private_repository"),
             "is publish.github.repository, the public one",
         ],
+    );
+}
+
+#[test]
+fn a_pick_branch_named_like_a_target_is_refused_before_anything_is_written() {
+    let f = Fixture::new();
+    // At load time: the target's own name.
+    let text = common::without_publish(embargo::sample::PIPELINE).replace(
+        "branch: \"cherry-pick/{tag}/{target}\"",
+        "branch: \"{target}\"",
+    );
+    let p = f.pipeline(&text);
+    let check = f.embargo(&["check", p.to_str().unwrap()]);
+    check.expect(2);
+    says(
+        &check,
+        &["the pick would be pushed onto the target branch itself"],
+    );
+    // At plan time: a name that is another target's.
+    f.git(&["push", "-q", "origin", "master:refs/heads/x/master"]);
+    let text = common::without_publish(embargo::sample::PIPELINE)
+        .replace("onto: [master, \"release-*\"]", "onto: [master, \"x/*\"]")
+        .replace(
+            "branch: \"cherry-pick/{tag}/{target}\"",
+            "branch: \"x/{target}\"",
+        );
+    let p = f.pipeline(&text);
+    for args in [vec!["plan"], vec!["run"], vec!["run", "--dry-run"]] {
+        let mut args = args.clone();
+        args.push(p.to_str().unwrap());
+        let run = f.embargo(&args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.all());
+        says(&run, &["gives `x/master` for the target master"]);
+    }
+    assert!(f.git(&["branch", "--list", "v1.0.2"]).is_empty());
+    assert!(
+        !f.git_in(&f.sample.private, &["branch", "--list"])
+            .contains("v1.0.2")
     );
 }

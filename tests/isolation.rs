@@ -570,3 +570,20 @@ fn plain_http_is_refused_for_an_api_url_that_is_not_this_machine() {
     w.f.pipeline(PIPELINE);
     w.embargo(&["run", w.p()]).expect(0);
 }
+
+#[test]
+fn a_steps_terminal_escapes_are_shown_not_obeyed() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline_with(&[(
+        "      run: ./build.sh\n",
+        "      run: ./build.sh && printf 'before\\033[2Jafter\\n'\n",
+    )]);
+    let run = f.embargo(&["run", pipeline.to_str().unwrap(), "-v"]);
+    run.expect(0);
+    assert!(!run.all().contains('\u{1b}'), "{:?}", run.stderr);
+    assert!(
+        run.stderr.contains("before\\u{1b}[2Jafter"),
+        "{}",
+        run.stderr
+    );
+}

@@ -141,14 +141,69 @@ fn local_key(path: &str) -> String {
     text.strip_suffix(".git").unwrap_or(text).to_string()
 }
 
+/// The folder a URL names on this machine, as git reads it from `base` (the clone): a path,
+/// relative or not, or `file://` with no host or `localhost`. `None` for another machine.
+fn local_path(url: &str, base: &Path) -> Option<std::path::PathBuf> {
+    let path = if let Some(rest) = url.strip_prefix("file://") {
+        match rest.strip_prefix("localhost") {
+            Some(p) if p.starts_with('/') => p.to_string(),
+            _ if rest.starts_with('/') => rest.to_string(),
+            _ => return None,
+        }
+    } else if url.contains("://")
+        || url
+            .split_once(':')
+            .is_some_and(|(left, _)| !left.contains('/') && !base.join(url).exists())
+    {
+        return None;
+    } else {
+        url.to_string()
+    };
+    Some(base.join(path))
+}
+
+/// What makes a local repository the repository it is, whatever the path that names it: its git
+/// folder (following a `.git` file or a `commondir`), and the folders its refs and objects
+/// really are in (following symbolic links), all canonical. Two paths that share any of these
+/// reach the same refs or objects.
+fn local_identity(url: &str, base: &Path) -> Vec<std::path::PathBuf> {
+    let Some(path) = local_path(url, base) else {
+        return Vec::new();
+    };
+    let canonical = |p: &Path| p.canonicalize().ok();
+    let mut out: Vec<std::path::PathBuf> = Vec::new();
+    let git_dir = git2::Repository::open(&path)
+        .map(|r| r.commondir().to_path_buf())
+        .unwrap_or_else(|_| path.clone());
+    for p in [
+        git_dir.clone(),
+        git_dir.join("refs"),
+        git_dir.join("objects"),
+    ] {
+        if let Some(c) = canonical(&p) {
+            out.push(c);
+        }
+    }
+    if let Some(c) = canonical(&path) {
+        out.push(c);
+    }
+    out
+}
+
 /// Proves that a push to `private` cannot land in the repository behind `public`, and returns
 /// where it pushes (credentials removed), for the record and for the re-check before each push.
 pub fn prove_private(git: &GitCli, private: &str, public: &str) -> Result<Vec<String>, GitError> {
     let pushes = push_urls(git, private)?;
     let public_urls = all_urls(git, public)?;
+    let base = git.dir();
     for push in &pushes {
         let key = same_repository_key(push);
-        if let Some(public_url) = public_urls.iter().find(|u| same_repository_key(u) == key) {
+        let here = local_identity(push, base);
+        let same = |u: &String| {
+            same_repository_key(u) == key
+                || (!here.is_empty() && local_identity(u, base).iter().any(|p| here.contains(p)))
+        };
+        if let Some(public_url) = public_urls.iter().find(|u| same(u)) {
             return Err(GitError::bad_input(format!(
                 "repository.private `{}` pushes to {push}, which is the public repository \
                  (repository.public `{}` is {public_url}): staging there would publish the fix",

@@ -757,7 +757,15 @@ impl Checker<'_> {
                         "cherry_pick.branch: must contain `{target}`, or every target's pick would get the same branch",
                     ));
                 }
-                self.ref_name("cherry_pick.branch", "branch", b, sample_name(&t, tag))?;
+                let sample = sample_name(&t, tag);
+                if sample == SAMPLE_TARGET {
+                    return Err(self.at(
+                        b.referenced,
+                        "cherry_pick.branch: gives each target's own name, so the pick would be pushed onto the target branch itself; \
+                         add the release to it, like \"cherry-pick/{tag}/{target}\"",
+                    ));
+                }
+                self.ref_name("cherry_pick.branch", "branch", b, sample)?;
                 t
             }
             None => Template::parse("cherry-pick/{tag}/{target}", PICK_VARS)

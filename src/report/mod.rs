@@ -84,3 +84,18 @@ pub fn rate(bytes: u64, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64().max(1e-6);
     format!("{:.1} MB/s", bytes as f64 / secs / 1e6)
 }
+
+/// A line of a build step's or check's output as it may be shown on a terminal: control
+/// characters (escape sequences that clear the screen, move the cursor or retitle the window)
+/// written as escapes, so a step cannot forge or hide what the runner says. Tabs stay.
+pub fn printable(line: &str) -> String {
+    line.chars()
+        .flat_map(|c| {
+            if c.is_control() && c != '\t' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}

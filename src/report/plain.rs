@@ -54,7 +54,7 @@ impl Reporter for Plain {
             }
             Event::StepOutput { line, .. } => {
                 if self.show_output || self.github {
-                    writeln!(err, "     | {line}")
+                    writeln!(err, "     | {}", super::printable(line))
                 } else {
                     Ok(())
                 }

@@ -67,9 +67,9 @@ impl Reporter for Terminal {
                 let guard = self.spinner.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(bar) = guard.as_ref() {
                     if self.verbose {
-                        bar.println(format!("    | {line}"));
+                        bar.println(format!("    | {}", super::printable(line)));
                     }
-                    bar.set_message(line.to_string());
+                    bar.set_message(super::printable(line));
                 }
             }
             Event::StepFinished { name, elapsed, ok } => {

@@ -489,11 +489,18 @@ pub fn run(job: &Job<'_>, client: Option<&Client>, make_latest: bool) -> Result<
         // Read every asset back: what the public downloads must be what was built and tested.
         let files = super::draft::uploads(&job.state_dir.join("dist"), &job.built());
         let assets = releases::list_assets(client, release.id)?;
+        let mut wanted = Vec::new();
         for file in &files {
             let asset = assets.iter().find(|a| a.name == file.name).ok_or_else(|| {
                 Error::integrity(format!("the published release has no asset {}", file.name))
             })?;
-            let (size, sha) = releases::download_sha256(client, asset.id)?;
+            wanted.push((file, asset.id));
+        }
+        // A few downloads at a time, each streamed and hashed as it flows: many small assets
+        // cost their transfer, not a round trip each in turn.
+        let read = download_all(client, &wanted, DOWNLOADS_AT_ONCE);
+        for ((file, _), result) in wanted.iter().zip(read) {
+            let (size, sha) = result?;
             if size != file.size || sha != file.sha256 {
                 return Err(Error::integrity(format!(
                     "checksum mismatch: the published asset {} has sha256 {sha} ({size} bytes); {} ({} bytes) was built",
@@ -577,6 +584,42 @@ pub fn read_back(client: &Client, draft: &super::draft::Draft) -> Result<release
         return Err(differs(format!("its asset {} is gone", missing.name)));
     }
     Ok(release)
+}
+
+/// How many assets are read back at once after publishing.
+const DOWNLOADS_AT_ONCE: usize = 4;
+
+/// Downloads and hashes every asset, `at_once` at a time; the results in `wanted`'s order.
+fn download_all(
+    client: &Client,
+    wanted: &[(&super::draft::Upload, u64)],
+    at_once: usize,
+) -> Vec<Result<(u64, String), Error>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<(u64, String), Error>>>> =
+        wanted.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..at_once.min(wanted.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((_, id)) = wanted.get(i) else {
+                        break;
+                    };
+                    let result = releases::download_sha256(client, *id);
+                    *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(|| Err(Error::stage_failed("an asset was not read back")))
+        })
+        .collect()
 }
 
 /// The public remote holds exactly the frozen tag.

@@ -589,14 +589,17 @@ pub fn read_back(client: &Client, draft: &super::draft::Draft) -> Result<release
 /// How many assets are read back at once after publishing.
 const DOWNLOADS_AT_ONCE: usize = 4;
 
+/// An asset read back: its size and SHA-256.
+type ReadBack = Result<(u64, String), Error>;
+
 /// Downloads and hashes every asset, `at_once` at a time; the results in `wanted`'s order.
 fn download_all(
     client: &Client,
     wanted: &[(&super::draft::Upload, u64)],
     at_once: usize,
-) -> Vec<Result<(u64, String), Error>> {
+) -> Vec<ReadBack> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Result<(u64, String), Error>>>> =
+    let results: Vec<std::sync::Mutex<Option<ReadBack>>> =
         wanted.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..at_once.min(wanted.len()) {

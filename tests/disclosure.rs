@@ -246,7 +246,7 @@ fn retrospective_after_publishing_has_the_timeline_the_backport_and_empty_critiq
         "verify done",
         "freeze done",
         "cherry-pick done",
-        "staged (private push and draft release)",
+        "staged (took",
         "published (took",
     ];
     let mut at = 0;
@@ -257,7 +257,7 @@ fn retrospective_after_publishing_has_the_timeline_the_backport_and_empty_critiq
         at += found + what.len();
     }
     assert!(text.contains("from the report to publication"), "{text}");
-    assert!(text.contains("- alice: fix lead\n"), "{text}");
+    assert!(text.contains("- alice: fix lead, security team\n"), "{text}");
     assert!(text.contains("- Jane Doe: finder\n"), "{text}");
     assert!(text.contains("- master: fix commit "), "{text}");
     assert!(text.contains("conflicts in auth.conf"), "{text}");

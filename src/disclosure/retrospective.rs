@@ -87,7 +87,7 @@ pub fn gather(
             Moment {
                 at: end.to_string(),
                 what: match stage {
-                    Stage::Stage => "staged (private push and draft release)".to_string(),
+                    Stage::Stage => "staged".to_string(),
                     Stage::Publish => "published".to_string(),
                     _ => format!("{} done", stage.name()),
                 },
@@ -163,7 +163,15 @@ pub fn gather(
         _ => None,
     };
 
-    let mut people = Vec::new();
+    // One line per person, with every role they had, in the order the advisory names them.
+    let mut people: Vec<Person> = Vec::new();
+    let mut add = |name: &str, role: &str| match people.iter_mut().find(|p| p.name == name) {
+        Some(p) => p.role = format!("{}, {role}", p.role),
+        None => people.push(Person {
+            name: name.to_string(),
+            role: role.to_string(),
+        }),
+    };
     if let Some(a) = advisory {
         for (name, role) in [
             (&a.people.fix_lead, "fix lead"),
@@ -171,27 +179,18 @@ pub fn gather(
             (&a.people.disclosure_lead, "disclosure lead"),
         ] {
             if let Some(name) = name {
-                people.push(Person {
-                    name: name.clone(),
-                    role: role.to_string(),
-                });
+                add(name, role);
             }
         }
         for name in &a.people.security_team {
-            people.push(Person {
-                name: name.clone(),
-                role: "security team".to_string(),
-            });
+            add(name, "security team");
         }
         for credit in &a.credits {
             let role = serde_json::to_value(credit.kind)
                 .ok()
                 .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
                 .unwrap_or_else(|| "credited".to_string());
-            people.push(Person {
-                name: credit.name.clone(),
-                role,
-            });
+            add(&credit.name, &role);
         }
     }
 
@@ -300,7 +299,12 @@ pub fn render(r: &Retrospective) -> String {
             .seconds
             .map(|s| format!(" (took {})", span_text(s)))
             .unwrap_or_default();
-        out.push_str(&format!("- {}: {}{took}\n", m.at, m.what));
+        // Seconds are enough for people; the JSON keeps the exact instant.
+        let at =
+            m.at.parse::<Timestamp>()
+                .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|_| m.at.clone());
+        out.push_str(&format!("- {at}: {}{took}\n", m.what));
     }
     out.push_str("\n## People\n\n");
     if r.people.is_empty() {

@@ -257,7 +257,10 @@ fn retrospective_after_publishing_has_the_timeline_the_backport_and_empty_critiq
         at += found + what.len();
     }
     assert!(text.contains("from the report to publication"), "{text}");
-    assert!(text.contains("- alice: fix lead, security team\n"), "{text}");
+    assert!(
+        text.contains("- alice: fix lead, security team\n"),
+        "{text}"
+    );
     assert!(text.contains("- Jane Doe: finder\n"), "{text}");
     assert!(text.contains("- master: fix commit "), "{text}");
     assert!(text.contains("conflicts in auth.conf"), "{text}");

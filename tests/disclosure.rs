@@ -223,10 +223,15 @@ fn team_without_ownership_files_says_nobody_owns_the_fix() {
 }
 
 #[test]
-fn retrospective_after_publishing_has_the_timeline_the_backport_and_empty_critiques() {
+fn retrospective_after_a_reschedule_and_publish_has_the_timeline_the_backport_and_empty_critiques()
+{
     let f = Fixture::new();
     let p = pipeline_with_advisory(&f, &[]).display().to_string();
-    f.embargo(&["run", &p, "--embargo", "now"]).expect(0);
+    // Staged for the pipeline's instant years away, then brought forward: the move is part
+    // of the timeline.
+    f.embargo(&["run", &p]).expect(0);
+    f.embargo(&["reschedule", &p, "--embargo", "now", "--earlier"])
+        .expect(0);
     f.embargo(&["publish", &p, "--if-due"]).expect(0);
     let out = f.work().join("retrospective.md");
     let out = out.display().to_string();
@@ -247,6 +252,7 @@ fn retrospective_after_publishing_has_the_timeline_the_backport_and_empty_critiq
         "freeze done",
         "cherry-pick done",
         "staged (took",
+        "rescheduled to ",
         "published (took",
     ];
     let mut at = 0;

@@ -72,6 +72,20 @@ pub enum Command {
     Abort(AbortArgs),
     /// Show where the release stands, from the journal (no network).
     Status(PipelineArgs),
+    /// List the fix team: who owns the paths the fix changes.
+    ///
+    /// Owners come from CODEOWNERS (.github/, the root or docs/; the last matching rule wins)
+    /// and from OWNERS files (approvers and reviewers, inherited from parent folders unless
+    /// `options: {no_parent_owners: true}`), read from the latest patch release's tree, never
+    /// the working tree. With --advisory, the permanent security team is marked.
+    Team(TeamArgs),
+    /// Write the release's retrospective in Markdown, from its journal and manifest.
+    ///
+    /// The timeline (report received, each stage with its duration, staged, rescheduled,
+    /// published), the time from report to publication, the people from the advisory, the
+    /// release and pull requests, the targets that needed a manual backport, and empty sections
+    /// for what went well, what went wrong and critiques.
+    Retrospective(RetrospectiveArgs),
     /// Build a sample project with private and public remotes in a temporary folder and run the
     /// whole flow on it.
     Demo(DemoArgs),
@@ -152,6 +166,33 @@ pub struct RescheduleArgs {
     /// The staged release's state folder (default: the one staged release of the pipeline).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Machine-readable output on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TeamArgs {
+    /// The pipeline file, like pipelines/security-release.yaml.
+    pub pipeline: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct RetrospectiveArgs {
+    /// The pipeline file, like pipelines/security-release.yaml.
+    pub pipeline: PathBuf,
+    /// The release's state folder (default: the staged release, or the last published one).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The security advisory file (overrides `advisory:` in the pipeline): when the report was
+    /// received, and who did what.
+    #[arg(long, value_name = "FILE")]
+    pub advisory: Option<PathBuf>,
+    /// Also write the retrospective to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// Machine-readable output on stdout.
     #[arg(long)]
     pub json: bool,
@@ -242,6 +283,8 @@ impl Cli {
             Command::Publish(a) => a.common.json,
             Command::Reschedule(a) => a.json,
             Command::Abort(a) => a.json,
+            Command::Team(a) => a.common.json,
+            Command::Retrospective(a) => a.json,
             Command::Demo(_) | Command::Schema(_) => false,
         }
     }

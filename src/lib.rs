@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod contract;
+pub mod disclosure;
 pub mod error;
 pub mod failpoint;
 pub mod git;

@@ -4,7 +4,9 @@ mod abort;
 mod check;
 mod publish;
 mod reschedule;
+mod retrospective;
 mod run;
+mod team;
 
 use std::path::{Path, PathBuf};
 
@@ -77,6 +79,8 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
         Command::Publish(args) => publish::execute(args, &cwd),
         Command::Reschedule(args) => reschedule::execute(args, &cwd),
         Command::Abort(args) => abort::execute(args, &cwd),
+        Command::Team(args) => team::execute(args, &cwd),
+        Command::Retrospective(args) => retrospective::execute(args, &cwd),
         Command::Status(args) => {
             let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
             let repo = LocalRepo::open(&clone_path(&pipeline, &cwd)?)?;

@@ -264,9 +264,8 @@ impl FakeGitHub {
     }
 
     pub fn with_token(token: &str) -> FakeGitHub {
-        let api = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind the fake API"));
-        let uploads =
-            Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind the fake uploads"));
+        let api = Arc::new(bind_loopback("bind the fake API"));
+        let uploads = Arc::new(bind_loopback("bind the fake uploads"));
         let api_addr = api.server_addr().to_ip().expect("an IP address");
         let uploads_addr = uploads.server_addr().to_ip().expect("an IP address");
         let inner = Arc::new(Inner {
@@ -1563,6 +1562,28 @@ fn socket_addr(fd: i32, peer: bool) -> Option<SocketAddr> {
 
 // ---------------------------------------------------------------------------------------------
 // Routes
+
+/// A server on a free loopback port whose connections send without Nagle's delay, as GitHub's
+/// do: tiny_http writes an answer's head and body apart, and on a kept-alive connection the body
+/// would otherwise wait for the client's delayed ACK (about 40 ms a request). Linux hands
+/// TCP_NODELAY on from the listening socket to the connections it accepts.
+fn bind_loopback(what: &str) -> tiny_http::Server {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect(what);
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket, a pointer to a c_int that outlives the call, and its size.
+    let set = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(set, 0, "{what}: TCP_NODELAY");
+    tiny_http::Server::from_listener(listener, None).expect(what)
+}
 
 fn route_api(cx: &Cx) -> Reply {
     let segs: Vec<String> = cx

@@ -471,11 +471,7 @@ fn a_branch_template_starting_with_a_dash_is_refused() {
 
 #[test]
 fn a_branch_template_naming_a_tag_ref_is_refused() {
-    branch_template_refused(
-        "refs/tags/{tag}",
-        "refs/tags/v1.0.2",
-        "outside refs/heads and refs/tags",
-    );
+    branch_template_refused("refs/tags/{tag}", "refs/tags/v1.0.2", "is a full ref name");
 }
 
 #[test]

@@ -256,7 +256,7 @@ pub fn bad_short_ref(kind: &str, name: &str) -> Option<String> {
     } else if name.starts_with('-') {
         "it starts with `-`, which commands read as an option"
     } else if name.starts_with("refs/") || name == "HEAD" {
-        "it names a ref outside refs/heads and refs/tags"
+        "it is a full ref name (`refs/...` or `HEAD`); give the short name, like `v1.0.2` or `security/CVE-2026-0001`"
     } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
         "it contains white space or a control character"
     } else if name.contains("..") || name.contains("@{") {

@@ -3,10 +3,7 @@
 
 /// The schema as pretty JSON with a trailing newline, exactly as committed.
 pub fn render() -> String {
-    let schema = schemars::schema_for!(super::wire::AdvisoryFile);
-    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
-    text.push('\n');
-    text
+    crate::pipeline::schema::render_for::<super::wire::AdvisoryFile>()
 }
 
 #[cfg(test)]

@@ -3,7 +3,13 @@
 
 /// The schema as pretty JSON with a trailing newline, exactly as committed.
 pub fn render() -> String {
-    let schema = schemars::schema_for!(super::wire::PipelineFile);
+    render_for::<super::wire::PipelineFile>()
+}
+
+/// The JSON Schema of any wire type, rendered the way every committed schema is (the advisory
+/// file's too).
+pub fn render_for<T: schemars::JsonSchema>() -> String {
+    let schema = schemars::schema_for!(T);
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
     text

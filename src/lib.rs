@@ -4,6 +4,7 @@
 //!
 //! Data flows one way: CLI -> pipeline -> plan -> stages (through the journal) -> report.
 
+pub mod actions;
 pub mod advisory;
 pub mod checksum;
 pub mod cli;

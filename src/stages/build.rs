@@ -501,3 +501,26 @@ pub fn recheck_dist(dist: &Path, built: &Built) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// Stage 2: the binaries built in a clean checkout of the release commit, and their checksums.
+pub struct Build<'a> {
+    pub prepared: &'a Prepared,
+}
+
+impl super::Step for Build<'_> {
+    const STAGE: crate::journal::Stage = crate::journal::Stage::Build;
+    const RESUMED: &'static str = "artifacts match their checksums";
+    type Output = Built;
+
+    fn run(&self, ctx: &Context<'_>) -> Result<Built, Error> {
+        run(ctx, self.prepared)
+    }
+
+    fn recheck(&self, ctx: &Context<'_>, done: &Built) -> Result<(), Error> {
+        recheck(ctx, done)
+    }
+
+    fn summary(&self, _ctx: &Context<'_>, b: &Built) -> String {
+        format!("{} artifact(s), {}", b.artifacts.len(), b.checksums_file)
+    }
+}

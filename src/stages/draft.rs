@@ -70,11 +70,7 @@ fn ownership_mark(state_dir: &Path) -> Result<String, Error> {
 }
 
 pub fn sha256_text(text: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::checksum::sha256_bytes(text.as_bytes())
 }
 
 /// A file to publish: an artifact or the checksums file, from `dist/`.

@@ -51,6 +51,18 @@ impl Context<'_> {
         self.plan.state_dir.join("dist")
     }
 
+    /// Whether the release becomes GitHub's "latest": with `auto`, only when the patch version is
+    /// above every final release, so a patch on an older line never takes "latest" from a newer
+    /// one.
+    pub fn make_latest(&self) -> bool {
+        use crate::pipeline::MakeLatest;
+        match self.pipeline.github.as_ref().map(|g| g.make_latest) {
+            Some(MakeLatest::True) => true,
+            Some(MakeLatest::False) => false,
+            Some(MakeLatest::Auto) | None => self.plan.highest_release,
+        }
+    }
+
     /// Environment variables a build or check must not inherit: the publishing token.
     pub fn secret_env(&self) -> Vec<String> {
         self.pipeline

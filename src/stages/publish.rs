@@ -21,16 +21,6 @@ use crate::journal::{self, Manifest};
 use crate::pipeline::{MakeLatest, Pipeline};
 use crate::report::{Event, Reporter};
 
-/// Whether the release becomes GitHub's "latest": with `auto`, only when the patch version is
-/// above every final release, so a patch on an older line never takes "latest" from a newer one.
-pub fn make_latest(ctx: &Context<'_>) -> bool {
-    match ctx.pipeline.github.as_ref().map(|g| g.make_latest) {
-        Some(MakeLatest::True) => true,
-        Some(MakeLatest::False) => false,
-        Some(MakeLatest::Auto) | None => ctx.plan.highest_release,
-    }
-}
-
 /// What a run shows of stages 6 and 7: staging's actions (the ones it would take, in a dry run)
 /// and publishing's, from the same functions that the run executes.
 pub fn actions(
@@ -47,7 +37,7 @@ pub fn actions(
             &ctx.plan.version,
             &prepared.tag,
             stage::refs(prepared, frozen, picked),
-            make_latest(ctx),
+            ctx.make_latest(),
             picked,
             built,
         )),

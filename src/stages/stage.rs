@@ -134,7 +134,7 @@ pub fn actions(
         refs: refs(prepared, frozen, picked),
         release_name,
         tag: &prepared.tag,
-        make_latest: super::publish::make_latest(ctx),
+        make_latest: ctx.make_latest(),
         files: super::draft::uploads(&ctx.dist_dir(), built)
             .into_iter()
             .map(|u| (u.name, u.size, u.sha256))

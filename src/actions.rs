@@ -62,6 +62,18 @@ pub enum Action {
         size: u64,
         sha256: String,
     },
+    /// The repository security advisory as a draft (or an existing draft, `ghsa_id`, updated).
+    CreateAdvisory {
+        api: String,
+        repository: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ghsa_id: Option<String>,
+        advisory: crate::github::advisories::AdvisoryBody,
+    },
+    /// A CVE requested through GitHub for the draft advisory (when the advisory names none).
+    RequestCve { api: String, repository: String },
+    /// The draft advisory made public, right after the release.
+    PublishAdvisory { api: String, repository: String },
     /// The draft made public.
     PublishRelease {
         api: String,
@@ -110,6 +122,45 @@ impl Action {
             )],
             Action::Upload { name, size, sha256 } => vec![format!(
                 "POST <upload_url>?name={name}  {size} bytes, sha256 {sha256}"
+            )],
+            Action::CreateAdvisory {
+                api,
+                repository,
+                ghsa_id,
+                advisory,
+            } => {
+                let mut lines = vec![match ghsa_id {
+                    Some(id) => format!(
+                        "PATCH {api}/repos/{repository}/security-advisories/{id}  summary={:?} (a draft)",
+                        advisory.summary
+                    ),
+                    None => format!(
+                        "POST {api}/repos/{repository}/security-advisories  summary={:?} (a draft)",
+                        advisory.summary
+                    ),
+                }];
+                if let Some(vector) = &advisory.cvss_vector_string {
+                    lines.push(format!("    cvss_vector_string={vector}"));
+                }
+                for v in &advisory.vulnerabilities {
+                    lines.push(format!(
+                        "    {} {}: {}{}",
+                        v.ecosystem,
+                        v.package,
+                        v.vulnerable_version_range,
+                        v.patched_versions
+                            .as_deref()
+                            .map(|p| format!(", patched in {p}"))
+                            .unwrap_or_default()
+                    ));
+                }
+                lines
+            }
+            Action::RequestCve { api, repository } => vec![format!(
+                "POST {api}/repos/{repository}/security-advisories/<ghsa id>/cve  (GitHub requests the CVE)"
+            )],
+            Action::PublishAdvisory { api, repository } => vec![format!(
+                "PATCH {api}/repos/{repository}/security-advisories/<ghsa id>  state=published"
             )],
             Action::PublishRelease {
                 api,
@@ -212,6 +263,9 @@ pub struct Staging<'a> {
     pub make_latest: bool,
     /// Every file of `dist/` to upload: (name, size, sha256), the checksums file last.
     pub files: Vec<(String, u64, String)>,
+    /// The security advisory's draft, when the release has an advisory: the existing draft to
+    /// update (`ghsa_id`), and what it says.
+    pub advisory: Option<(Option<String>, crate::github::advisories::AdvisoryBody)>,
 }
 
 /// Stage 6's actions, in order: the atomic private push, then the draft and its uploads.
@@ -231,6 +285,20 @@ pub fn staging(s: &Staging<'_>) -> Vec<Action> {
             size: *size,
             sha256: sha256.clone(),
         }));
+        if let Some((ghsa_id, advisory)) = &s.advisory {
+            actions.push(Action::CreateAdvisory {
+                api: github.api_url.clone(),
+                repository: github.repository.clone(),
+                ghsa_id: ghsa_id.clone(),
+                advisory: advisory.clone(),
+            });
+            if advisory.cve_id.is_none() {
+                actions.push(Action::RequestCve {
+                    api: github.api_url.clone(),
+                    repository: github.repository.clone(),
+                });
+            }
+        }
     }
     actions
 }
@@ -246,6 +314,8 @@ pub struct Publishing<'a> {
     pub picks: Vec<(String, String)>,
     /// Every file of the release, the checksums file last.
     pub assets: Vec<String>,
+    /// Whether a draft security advisory was (or is to be) staged.
+    pub advisory: bool,
 }
 
 /// Stage 7's actions, in order: the atomic public push, the release published, one pull request
@@ -259,6 +329,12 @@ pub fn publishing(p: &Publishing<'_>) -> Vec<Action> {
             tag: p.tag.to_string(),
             make_latest: p.make_latest,
         });
+        if p.advisory {
+            actions.push(Action::PublishAdvisory {
+                api: github.api_url.clone(),
+                repository: github.repository.clone(),
+            });
+        }
         if github.pull_requests {
             actions.extend(p.picks.iter().map(|(head, base)| Action::OpenPull {
                 api: github.api_url.clone(),

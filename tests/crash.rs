@@ -47,15 +47,26 @@ const PUBLISH_POINTS: &[&str] = &[
     "publish:before-journal",
 ];
 
+/// The crash points a release with a security advisory adds.
+const ADVISORY_POINTS: &[&str] = &[
+    "stage:after-advisory-created",
+    "stage:before-journal",
+    "publish:after-release-published",
+    "publish:after-advisory-published",
+];
+
 /// The whole release, with an optional crash at `point` followed by a plain rerun.
 fn release(point: Option<&str>, past: &str) -> String {
-    let w = World::new();
+    release_of(World::new(), point, past)
+}
+
+fn release_of(w: World, point: Option<&str>, past: &str) -> String {
     let crash = point
         .map(|p| vec![("EMBARGO_TEST_CRASH_AT", p)])
         .unwrap_or_default();
     let run_args = ["run", w.p(), "--embargo", past];
     let publish_args = ["publish", w.p(), "--if-due", "--embargo", past];
-    let in_run = point.is_some_and(|p| RUN_POINTS.contains(&p));
+    let in_run = point.is_some_and(|p| p.starts_with("stage:") || RUN_POINTS.contains(&p));
 
     let first = w.embargo_env(&run_args, if in_run { &crash } else { &[] });
     if in_run {
@@ -121,4 +132,21 @@ fn a_crash_while_staging_then_a_rerun_ends_as_an_uninterrupted_release() {
 #[test]
 fn a_crash_while_publishing_then_a_rerun_ends_as_an_uninterrupted_release() {
     crash_at(PUBLISH_POINTS);
+}
+
+#[test]
+fn a_crash_around_the_security_advisory_then_a_rerun_ends_with_one_advisory_published() {
+    let past = "now".to_string();
+    let reference = release_of(World::with_advisory(), None, &past);
+    assert!(
+        reference.contains(
+            "advisory published Anonymous access with an expired token cve_requested=true"
+        ),
+        "{reference}"
+    );
+    assert_eq!(reference.matches("advisory ").count(), 1, "{reference}");
+    for point in ADVISORY_POINTS {
+        let state = release_of(World::with_advisory(), Some(point), &past);
+        assert_eq!(state, reference, "after a crash at {point}");
+    }
 }

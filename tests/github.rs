@@ -739,3 +739,113 @@ fn the_actions_a_dry_run_prints_are_the_actions_the_release_executes() {
     }
     w.no_violations();
 }
+
+/// The security advisory is a draft on GitHub from staging on, with the ranges from the tags and
+/// a CVE requested; publishing makes it public right after the release, never before it.
+#[test]
+fn the_advisory_is_drafted_at_staging_and_published_right_after_the_release() {
+    let w = World::with_advisory();
+    let dry = w.embargo(&["run", w.p(), "--dry-run", "--json", "--embargo", "now"]);
+    dry.expect(0);
+    let dry: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    let kinds = |list: &serde_json::Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        kinds(&dry["actions"]["stage"]),
+        [
+            "push",
+            "create-draft",
+            "upload",
+            "upload",
+            "create-advisory",
+            "request-cve"
+        ]
+    );
+    assert_eq!(
+        kinds(&dry["actions"]["publish"])[..3],
+        ["push", "publish-release", "publish-advisory"]
+    );
+    assert!(w.gh.advisories().is_empty(), "the dry run made an advisory");
+
+    let run = w.embargo(&["run", w.p(), "--json", "--embargo", "now"]);
+    run.expect(0);
+    let run: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(run["staged"]["actions"], dry["actions"]["stage"]);
+    let advisories = w.gh.advisories();
+    assert_eq!(advisories.len(), 1, "{advisories:#?}");
+    let a = &advisories[0];
+    assert_eq!(a.state, "draft");
+    assert!(a.cve_requested);
+    assert_eq!(a.summary, "Anonymous access with an expired token");
+    assert_eq!(
+        a.cvss_vector_string.as_deref(),
+        Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N")
+    );
+    assert_eq!(
+        a.vulnerabilities[0],
+        serde_json::json!({
+            "package": {"ecosystem": "go", "name": "example.org/app"},
+            "vulnerable_version_range": ">= 1.0.0, < 1.0.2",
+            "patched_versions": "1.0.2",
+        })
+    );
+    assert_eq!(run["staged"]["advisory"]["ghsa_id"], a.ghsa_id.as_str());
+
+    let publish = w.embargo(&["publish", w.p(), "--if-due", "--json"]);
+    publish.expect(0);
+    let published: serde_json::Value = serde_json::from_str(&publish.stdout).unwrap();
+    assert_eq!(published["actions"], dry["actions"]["publish"]);
+    assert_eq!(w.gh.advisories()[0].state, "published");
+    assert_eq!(
+        published["advisory_url"],
+        format!(
+            "https://github.com/example/app/security/advisories/{}",
+            a.ghsa_id
+        )
+    );
+    // The advisory went public after the release, never before.
+    let order: Vec<String> =
+        w.gh.requests()
+            .into_iter()
+            .filter(|r| r.method == "PATCH")
+            .filter_map(|r| r.operation)
+            .collect();
+    assert_eq!(
+        order,
+        [
+            "PATCH /repos/{owner}/{repo}/releases/{release_id}",
+            "PATCH /repos/{owner}/{repo}/security-advisories/{ghsa_id}",
+        ]
+    );
+    w.no_violations();
+}
+
+/// A maintainer publishes the draft advisory before the embargo: publishing stops before the
+/// instant with an integrity error, and nothing of the release goes public.
+#[test]
+fn an_advisory_published_before_the_embargo_stops_publish_before_anything_is_public() {
+    let w = World::with_advisory();
+    let at = embargo_in(3600);
+    w.embargo(&["run", w.p(), "--embargo", &at]).expect(0);
+    let ghsa = w.gh.advisories()[0].ghsa_id.clone();
+    w.gh.set_advisory_state(&ghsa, "published");
+    let publish = w.embargo(&["publish", w.p(), "--if-due", "--within", "2h"]);
+    publish.expect(3);
+    assert!(
+        publish.stderr.contains(&format!(
+            "the security advisory {ghsa} is published before the embargo"
+        )),
+        "{}",
+        publish.stderr
+    );
+    assert!(
+        w.f.git_in(&w.f.sample.public, &["tag", "--list", "v1.0.2"])
+            .is_empty()
+    );
+    assert!(w.gh.releases_with_tag("v1.0.2").iter().all(|r| r.draft));
+}

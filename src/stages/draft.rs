@@ -47,7 +47,7 @@ pub struct Draft {
 /// The mark at the end of the notes that makes a draft this release's own: a random value kept
 /// in the state folder (`draft.mark`), written before the draft is created, so that a rerun after
 /// a crash finds its own draft and never adopts one somebody else made for the tag.
-fn ownership_mark(state_dir: &Path) -> Result<String, Error> {
+pub(crate) fn ownership_mark(state_dir: &Path) -> Result<String, Error> {
     let path = state_dir.join("draft.mark");
     if let Ok(text) = std::fs::read_to_string(&path)
         && text.trim().len() == 32

@@ -40,6 +40,7 @@ pub fn actions(
             ctx.make_latest(),
             picked,
             built,
+            ctx.advisory.is_some(),
         )),
         embargo: ctx.plan.embargo.map(|e| e.to_string()),
         manual_backports: picked.manual.iter().map(|m| m.target.clone()).collect(),
@@ -47,6 +48,7 @@ pub fn actions(
 }
 
 /// What stage 7 is made of, from the record.
+#[allow(clippy::too_many_arguments)]
 fn publishing<'a>(
     pipeline: &'a Pipeline,
     version: &'a str,
@@ -55,8 +57,10 @@ fn publishing<'a>(
     make_latest: bool,
     picked: &Picked,
     built: &Built,
+    advisory: bool,
 ) -> crate::actions::Publishing<'a> {
     crate::actions::Publishing {
+        advisory,
         pipeline,
         version,
         tag,
@@ -89,6 +93,9 @@ pub struct Published {
     /// Assets downloaded back and found equal to the built bytes.
     #[serde(default)]
     pub assets_verified: Vec<String>,
+    /// The published security advisory, when the release has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advisory_url: Option<String>,
     /// The actions publishing executed, each recorded once done (see [`crate::actions`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<Action>,
@@ -140,6 +147,7 @@ impl Job<'_> {
             make_latest,
             self.picked,
             &self.built(),
+            self.staged.advisory.is_some(),
         ))
     }
 
@@ -186,6 +194,19 @@ pub fn preflight(job: &Job<'_>, client: Option<&Client>) -> Result<(), Error> {
         job.manifest,
     )?;
     prove_staged(job)?;
+    if let (Some(client), Some(staged)) = (client, &job.staged.advisory) {
+        let advisory = crate::github::advisories::get(client, &staged.ghsa_id)?;
+        // Published already is fine once the instant has passed: a run that crashed after
+        // publishing it is being finished.
+        let after = advisory.state == "published" && due(job.embargo, client.skew());
+        if advisory.state != "draft" && !after {
+            return Err(Error::integrity(format!(
+                "the security advisory {} is {} before the embargo, not a draft",
+                staged.ghsa_id, advisory.state
+            ))
+            .with_hint("nothing was made public by this run; find out who changed the advisory"));
+        }
+    }
     if let (Some(client), Some(draft)) = (client, &job.staged.draft) {
         let release = releases::get(client, draft.release_id)?;
         let files = super::draft::uploads(&dist, &job.built());
@@ -336,6 +357,7 @@ pub fn run(job: &Job<'_>, client: Option<&Client>, make_latest: bool) -> Result<
         release_url: None,
         pulls: Vec::new(),
         assets_verified: Vec::new(),
+        advisory_url: None,
         actions: Vec::new(),
     };
     // The release as published, once the PATCH (or a rerun's read) has it.
@@ -362,6 +384,24 @@ pub fn run(job: &Job<'_>, client: Option<&Client>, make_latest: bool) -> Result<
                 job.note(&format!("published {}", current.html_url));
                 published.release_url = Some(current.html_url.clone());
                 release = Some(current);
+            }
+            Action::PublishAdvisory { .. } => {
+                let (client, _) = github_of(client, job)?;
+                let staged = job.staged.advisory.as_ref().ok_or_else(|| {
+                    Error::integrity("publishing has an advisory to publish, but none was staged")
+                })?;
+                let current = crate::github::advisories::get(client, &staged.ghsa_id)?;
+                let current = if current.state == "published" {
+                    current
+                } else {
+                    crate::github::advisories::publish(client, &staged.ghsa_id)?
+                };
+                crate::failpoint::hit("publish:after-advisory-published");
+                job.note(&format!(
+                    "published the security advisory {}",
+                    current.html_url
+                ));
+                published.advisory_url = Some(current.html_url);
             }
             Action::OpenPull {
                 head, base, title, ..
@@ -396,7 +436,10 @@ pub fn run(job: &Job<'_>, client: Option<&Client>, make_latest: bool) -> Result<
                     published.assets_verified.len()
                 ));
             }
-            Action::CreateDraft { .. } | Action::Upload { .. } => {
+            Action::CreateDraft { .. }
+            | Action::Upload { .. }
+            | Action::CreateAdvisory { .. }
+            | Action::RequestCve { .. } => {
                 return Err(Error::stage_failed(format!(
                     "publishing does not stage: {}",
                     action.lines().join(" ")

@@ -23,9 +23,25 @@ pub struct Staged {
     /// What the release was staged with: the instant, the fix, the targets, the checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract: Option<crate::contract::Contract>,
+    /// The draft security advisory on GitHub, when the release has an advisory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<StagedAdvisory>,
     /// The actions staging executed, each recorded once done (see [`crate::actions`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<Action>,
+}
+
+/// The draft advisory as staged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagedAdvisory {
+    pub ghsa_id: String,
+    pub html_url: String,
+    /// The CVE, when the advisory names one or GitHub has assigned it by now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cve_id: Option<String>,
+    /// Whether a CVE was requested through GitHub.
+    #[serde(default)]
+    pub cve_requested: bool,
 }
 
 /// The refs staging pushes, in order.
@@ -82,8 +98,12 @@ pub fn run(
     let actions = actions(ctx, prepared, built, frozen, picked);
     let mut staged = Staged::default();
     let mut draft_actions = Vec::new();
+    let mut advisory_actions = Vec::new();
     for action in &actions {
         match action {
+            Action::CreateAdvisory { .. } | Action::RequestCve { .. } => {
+                advisory_actions.push(action)
+            }
             Action::Push { remote, refs, .. } => {
                 crate::actions::execute_push(ctx.git, ctx.pipeline, action, ctx.reporter)?;
                 crate::failpoint::hit("stage:after-private-push");
@@ -107,9 +127,91 @@ pub fn run(
         } else {
             staged.draft = Some(super::draft::run(ctx, spec, prepared, &draft_actions)?);
             staged.actions.extend(draft_actions.into_iter().cloned());
+            for action in advisory_actions {
+                staged.advisory = Some(advise(ctx, spec, action, staged.advisory.take())?);
+                staged.actions.push(action.clone());
+            }
         }
     }
     Ok(staged)
+}
+
+/// Executes an advisory action of staging: the draft advisory made (found again after a crash,
+/// by its mark) or updated, or its CVE requested.
+fn advise(
+    ctx: &Context<'_>,
+    spec: &crate::pipeline::GitHubSpec,
+    action: &Action,
+    staged: Option<StagedAdvisory>,
+) -> Result<StagedAdvisory, Error> {
+    use crate::github::advisories;
+    let client = crate::github::client::Client::new(spec)?;
+    match (action, staged) {
+        (
+            Action::CreateAdvisory {
+                ghsa_id, advisory, ..
+            },
+            _,
+        ) => {
+            let mark = super::draft::ownership_mark(ctx.state_dir())?;
+            let existing = match ghsa_id {
+                Some(id) => Some(id.clone()),
+                None => advisories::find_marked(&client, &mark)?.map(|a| a.ghsa_id),
+            };
+            let made = advisories::create_or_update(&client, existing.as_deref(), advisory, &mark)?;
+            if made.state != "draft" {
+                return Err(Error::integrity(format!(
+                    "the security advisory {} is {}, not a draft: the fix is public before the embargo",
+                    made.ghsa_id, made.state
+                ))
+                .with_hint("this needs a person: find out who published it"));
+            }
+            crate::failpoint::hit("stage:after-advisory-created");
+            ctx.reporter.emit(Event::Note(&format!(
+                "draft security advisory {} ({})",
+                made.ghsa_id, made.html_url
+            )));
+            Ok(StagedAdvisory {
+                ghsa_id: made.ghsa_id,
+                html_url: made.html_url,
+                cve_id: made.cve_id,
+                cve_requested: false,
+            })
+        }
+        (Action::RequestCve { .. }, Some(mut staged)) => {
+            // Requested once: a file in the state folder says so across a crash. Should the
+            // crash fall between GitHub's answer and that file, GitHub refuses the second request
+            // (422); that refusal is reported, not fatal: a CVE can always be requested by hand on
+            // the advisory's page, and the release must not wait for it.
+            let marker = ctx.state_dir().join("advisory.cve-requested");
+            if staged.cve_id.is_none() && !marker.exists() {
+                match advisories::request_cve(&client, &staged.ghsa_id) {
+                    Ok(advisories::CveRequest::Accepted) => {
+                        std::fs::write(&marker, &staged.ghsa_id).map_err(|e| {
+                            Error::stage_failed(format!("cannot write {}: {e}", marker.display()))
+                        })?;
+                        ctx.reporter.emit(Event::Note(&format!(
+                            "a CVE is requested for {} through GitHub",
+                            staged.ghsa_id
+                        )));
+                    }
+                    Ok(advisories::CveRequest::Refused(why)) => {
+                        ctx.reporter.emit(Event::Note(&format!(
+                            "GitHub refused to request a CVE for {} ({why}): it was requested already, or see the advisory's page",
+                            staged.ghsa_id
+                        )));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            staged.cve_requested = true;
+            Ok(staged)
+        }
+        (other, _) => Err(Error::stage_failed(format!(
+            "not an advisory action in order: {}",
+            other.lines().join(" ")
+        ))),
+    }
 }
 
 /// Stage 6's actions for this release: the private push, the draft and its uploads.
@@ -139,6 +241,15 @@ pub fn actions(
             .into_iter()
             .map(|u| (u.name, u.size, u.sha256))
             .collect(),
+        advisory: ctx.advisory.map(|a| {
+            (
+                a.ghsa_id.clone(),
+                crate::github::advisories::AdvisoryBody::from_advisory(
+                    a,
+                    &crate::advisory::ranges::affected_lines(ctx.pipeline, ctx.plan),
+                ),
+            )
+        }),
     })
 }
 

@@ -140,6 +140,23 @@ impl Asset {
     }
 }
 
+/// A repository security advisory as the fake holds it.
+#[derive(Clone, Debug)]
+pub struct Advisory {
+    pub owner: String,
+    pub repo: String,
+    pub ghsa_id: String,
+    /// `draft`, `published` or `closed`.
+    pub state: String,
+    pub summary: String,
+    pub description: String,
+    pub cve_id: Option<String>,
+    pub cvss_vector_string: Option<String>,
+    /// As the request gave them.
+    pub vulnerabilities: Value,
+    pub cve_requested: bool,
+}
+
 /// A pull request as the fake holds it.
 #[derive(Clone, Debug)]
 pub struct Pull {
@@ -243,6 +260,7 @@ struct State {
     repos: BTreeMap<String, RepoState>,
     releases: BTreeMap<u64, Release>,
     pulls: Vec<Pull>,
+    advisories: Vec<Advisory>,
     requests: Vec<RecordedRequest>,
     violations: Vec<String>,
     faults: Vec<Injection>,
@@ -282,6 +300,7 @@ impl FakeGitHub {
                 repos: BTreeMap::new(),
                 releases: BTreeMap::new(),
                 pulls: Vec::new(),
+                advisories: Vec::new(),
                 requests: Vec::new(),
                 violations: Vec::new(),
                 faults: Vec::new(),
@@ -562,6 +581,22 @@ impl FakeGitHub {
 
     pub fn pulls(&self) -> Vec<Pull> {
         self.inner.lock().pulls.clone()
+    }
+
+    /// Every repository security advisory, in the order made.
+    pub fn advisories(&self) -> Vec<Advisory> {
+        self.inner.lock().advisories.clone()
+    }
+
+    /// Sets an advisory's state, as a maintainer in GitHub's interface would.
+    pub fn set_advisory_state(&self, ghsa_id: &str, state: &str) {
+        let mut st = self.inner.lock();
+        let a = st
+            .advisories
+            .iter_mut()
+            .find(|a| a.ghsa_id == ghsa_id)
+            .expect("no such advisory");
+        a.state = state.to_string();
     }
 
     /// Every request received, in order of arrival.
@@ -1662,6 +1697,57 @@ fn route_api(cx: &Cx) -> Reply {
                 cx.not_found()
             }
         }
+        ("GET", ["repos", o, r, "security-advisories"]) => {
+            let mut st = cx.inner.lock();
+            let key = st.repo(o, r);
+            let state = cx
+                .query
+                .iter()
+                .find(|(k, _)| k == "state")
+                .map(|(_, v)| v.clone());
+            let items: Vec<Value> = st
+                .advisories
+                .iter()
+                .filter(|a| repo_key(&a.owner, &a.repo) == key)
+                .filter(|a| state.as_deref().is_none_or(|s| s == a.state))
+                .map(|a| advisory_json(cx, a))
+                .collect();
+            drop(st);
+            Reply::json(200, Value::Array(items))
+        }
+        ("POST", ["repos", o, r, "security-advisories"]) => create_advisory(cx, o, r),
+        ("GET", ["repos", o, r, "security-advisories", id]) => {
+            let mut st = cx.inner.lock();
+            let key = st.repo(o, r);
+            match st
+                .advisories
+                .iter()
+                .find(|a| repo_key(&a.owner, &a.repo) == key && a.ghsa_id == *id)
+            {
+                Some(a) => Reply::json(200, advisory_json(cx, a)),
+                None => cx.not_found(),
+            }
+        }
+        ("PATCH", ["repos", o, r, "security-advisories", id]) => update_advisory(cx, o, r, id),
+        ("POST", ["repos", o, r, "security-advisories", id, "cve"]) => {
+            let mut st = cx.inner.lock();
+            let key = st.repo(o, r);
+            match st
+                .advisories
+                .iter_mut()
+                .find(|a| repo_key(&a.owner, &a.repo) == key && a.ghsa_id == *id)
+            {
+                Some(a) if a.cve_id.is_some() || a.cve_requested => validation_failed(
+                    json!([{"resource": "RepositoryAdvisory", "code": "custom", "message": "A CVE was already requested"}]),
+                    &cx.docs(),
+                ),
+                Some(a) => {
+                    a.cve_requested = true;
+                    Reply::json(202, json!({}))
+                }
+                None => cx.not_found(),
+            }
+        }
         ("GET", ["repos", o, r, "pulls"]) => list_pulls(cx, o, r),
         ("POST", ["repos", o, r, "pulls"]) => create_pull(cx, o, r),
         _ => cx.not_found(),
@@ -2170,6 +2256,133 @@ fn list_pulls(cx: &Cx, o: &str, r: &str) -> Reply {
         items,
         &format!("{}/repositories/{repo_id}/pulls", cx.inner.api_url),
     )
+}
+
+/// GitHub's example advisory, made this one's.
+fn advisory_json(cx: &Cx, a: &Advisory) -> Value {
+    let mut v = openapi::examples()["GET /repos/{owner}/{repo}/security-advisories/{ghsa_id}"]
+        ["200"]["default"]
+        .clone();
+    v["ghsa_id"] = json!(a.ghsa_id);
+    v["cve_id"] = json!(a.cve_id);
+    v["url"] = json!(format!(
+        "{}/repos/{}/{}/security-advisories/{}",
+        cx.inner.api_url, a.owner, a.repo, a.ghsa_id
+    ));
+    v["html_url"] = json!(format!(
+        "https://github.com/{}/{}/security/advisories/{}",
+        a.owner, a.repo, a.ghsa_id
+    ));
+    v["summary"] = json!(a.summary);
+    v["description"] = json!(a.description);
+    v["state"] = json!(a.state);
+    v["identifiers"] = json!([{"type": "GHSA", "value": a.ghsa_id}]);
+    // GitHub's example fails GitHub's own schema here (a team without `type`); an advisory
+    // nobody was invited to collaborate on has neither teams nor users.
+    v["collaborating_teams"] = json!([]);
+    v["collaborating_users"] = json!([]);
+    if a.state == "published" {
+        v["published_at"] = json!(cx.now.to_string());
+    } else {
+        v["published_at"] = Value::Null;
+    }
+    let vulnerabilities: Vec<Value> = a
+        .vulnerabilities
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut vuln| {
+            vuln["vulnerable_functions"] = json!([]);
+            vuln
+        })
+        .collect();
+    v["vulnerabilities"] = Value::Array(vulnerabilities);
+    v
+}
+
+fn create_advisory(cx: &Cx, o: &str, r: &str) -> Reply {
+    let body = match parse_body(cx, true) {
+        Ok(b) => b,
+        Err(reply) => return reply,
+    };
+    for field in ["summary", "description"] {
+        if str_field(&body, field).is_none_or(|v| v.is_empty()) {
+            return validation_failed(
+                json!([{"resource": "RepositoryAdvisory", "code": "missing_field", "field": field}]),
+                &cx.docs(),
+            );
+        }
+    }
+    if body.get("severity").is_some_and(|s| !s.is_null())
+        && body.get("cvss_vector_string").is_some_and(|s| !s.is_null())
+    {
+        return validation_failed(
+            json!([{"resource": "RepositoryAdvisory", "code": "custom", "message": "Cannot set both severity and cvss_vector_string"}]),
+            &cx.docs(),
+        );
+    }
+    let mut st = cx.inner.lock();
+    let key = st.repo(o, r);
+    let (owner, repo) = (st.repos[&key].owner.clone(), st.repos[&key].name.clone());
+    let n = st.advisories.len() + 1;
+    let advisory = Advisory {
+        owner,
+        repo,
+        ghsa_id: format!("GHSA-fake-{n:04}-abcd"),
+        state: "draft".to_string(),
+        summary: str_field(&body, "summary").unwrap_or_default(),
+        description: str_field(&body, "description").unwrap_or_default(),
+        cve_id: str_field(&body, "cve_id"),
+        cvss_vector_string: str_field(&body, "cvss_vector_string"),
+        vulnerabilities: body.get("vulnerabilities").cloned().unwrap_or(json!([])),
+        cve_requested: false,
+    };
+    let reply = advisory_json(cx, &advisory);
+    st.advisories.push(advisory);
+    Reply::json(201, reply)
+}
+
+fn update_advisory(cx: &Cx, o: &str, r: &str, id: &str) -> Reply {
+    let body = match parse_body(cx, true) {
+        Ok(b) => b,
+        Err(reply) => return reply,
+    };
+    let mut st = cx.inner.lock();
+    let key = st.repo(o, r);
+    let Some(a) = st
+        .advisories
+        .iter_mut()
+        .find(|a| repo_key(&a.owner, &a.repo) == key && a.ghsa_id == id)
+    else {
+        return cx.not_found();
+    };
+    if let Some(state) = str_field(&body, "state") {
+        if a.state == "published" && state != "published" {
+            return validation_failed(
+                json!([{"resource": "RepositoryAdvisory", "code": "custom", "message": "Invalid state transition from `published` to `draft`."}]),
+                &cx.docs(),
+            );
+        }
+        a.state = state;
+    }
+    if let Some(v) = str_field(&body, "summary") {
+        a.summary = v;
+    }
+    if let Some(v) = str_field(&body, "description") {
+        a.description = v;
+    }
+    if let Some(v) = body.get("vulnerabilities") {
+        a.vulnerabilities = v.clone();
+    }
+    if body.contains_key("cvss_vector_string") {
+        a.cvss_vector_string = str_field(&body, "cvss_vector_string");
+    }
+    if let Some(v) = str_field(&body, "cve_id") {
+        a.cve_id = Some(v);
+    }
+    let a = a.clone();
+    Reply::json(200, advisory_json(cx, &a))
 }
 
 fn create_pull(cx: &Cx, o: &str, r: &str) -> Reply {

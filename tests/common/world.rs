@@ -10,6 +10,26 @@ use crate::fake_github::{self, FakeGitHub};
 pub const UPLOAD: &str = "POST /repos/{owner}/{repo}/releases/{release_id}/assets";
 pub const ARTIFACT: &str = "app-linux-amd64.tar.gz";
 
+/// A security advisory for the sample project.
+pub const ADVISORY: &str = r#"version: 1
+summary: "Anonymous access with an expired token"
+description: |
+  The proxy accepts an expired token as anonymous access.
+severity:
+  cvss_v3: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"
+cwe: [CWE-287]
+package: {ecosystem: Go, name: example.org/app}
+ghsa_id: null
+cve_id: null
+received: "2026-11-02"
+credits: [{name: Jane Doe, type: finder}]
+mitigations: |
+  Deny anonymous access at the proxy until you upgrade.
+people:
+  fix_lead: alice
+  security_team: [alice]
+"#;
+
 pub struct World {
     pub f: Fixture,
     pub gh: FakeGitHub,
@@ -26,6 +46,18 @@ impl World {
         let f = Fixture::new();
         let gh = FakeGitHub::start();
         let pipeline = f.sample_pipeline();
+        World { f, gh, pipeline }
+    }
+
+    /// The sample with a security advisory: `pipelines/advisory.yaml`, named by the pipeline.
+    pub fn with_advisory() -> World {
+        let f = Fixture::new();
+        let gh = FakeGitHub::start();
+        f.pipeline_named("advisory.yaml", ADVISORY);
+        let pipeline = f.pipeline(&format!(
+            "{}\nadvisory: advisory.yaml\n",
+            embargo::sample::PIPELINE
+        ));
         World { f, gh, pipeline }
     }
 
@@ -111,12 +143,24 @@ impl World {
             })
             .collect();
         pulls.sort();
+        let advisories: Vec<String> = self
+            .gh
+            .advisories()
+            .iter()
+            .map(|a| {
+                format!(
+                    "advisory {} {} cve_requested={} {}",
+                    a.state, a.summary, a.cve_requested, a.vulnerabilities
+                )
+            })
+            .collect();
         format!(
-            "public:\n{}\nprivate:\n{}\n{}\n{}\n",
+            "public:\n{}\nprivate:\n{}\n{}\n{}\n{}\n",
             refs(&self.f.sample.public),
             refs(&self.f.sample.private),
             releases.join("\n"),
-            pulls.join("\n")
+            pulls.join("\n"),
+            advisories.join("\n")
         )
     }
 

@@ -114,7 +114,7 @@ pub fn settings() -> insta::Settings {
     for (from, to) in filters() {
         settings.add_filter(&from, to);
     }
-    settings.set_snapshot_path("../snapshots");
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots"));
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     settings

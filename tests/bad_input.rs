@@ -113,6 +113,7 @@ fn run_bad(f: &Fixture, pipeline: &Path, args: &[&str]) -> Run {
         "embargo panicked:\n{}",
         run.stderr
     );
+    common::pin::error(&run);
     run
 }
 

@@ -122,6 +122,7 @@ fn run_refuses_an_embargo_that_has_passed_unless_it_is_now() {
     let p = pipeline_at(&f, &at(-3600));
     let run = f.embargo(&["run", &p]);
     run.expect(2);
+    common::pin::error(&run);
     says(&run, &["has already passed", "--embargo now"]);
     assert!(
         !f.work()
@@ -143,6 +144,7 @@ fn now_is_taken_only_from_the_command_line() {
     let p = pipeline_at(&f, "now");
     let run = f.embargo(&["run", &p]);
     run.expect(2);
+    common::pin::error(&run);
     says(&run, &["`now` is only taken from the command line"]);
 }
 
@@ -162,9 +164,11 @@ fn reschedule_moves_the_instant_later_freely_and_earlier_only_when_told() {
 
     let earlier = f.embargo(&["reschedule", &p, "--embargo", &at(3600)]);
     earlier.expect(2);
+    common::pin::error(&earlier);
     says(&earlier, &["is earlier than the instant", "--earlier"]);
     let past = f.embargo(&["reschedule", &p, "--embargo", &at(-60), "--earlier"]);
     past.expect(2);
+    common::pin::error(&past);
     says(&past, &["has already passed", "--embargo now --earlier"]);
 
     let status = f.embargo(&["status", &p]);
@@ -177,6 +181,7 @@ fn reschedule_moves_the_instant_later_freely_and_earlier_only_when_told() {
     says(&publish, &["release v1.0.2 is public"]);
     let after = f.embargo(&["reschedule", &p, "--embargo", &at(3600)]);
     after.expect(2);
+    common::pin::error(&after);
     let journal = std::fs::read_to_string(f.state_dir("v1.0.2").join("journal.jsonl")).unwrap();
     assert_eq!(
         journal
@@ -200,6 +205,10 @@ fn a_fix_that_moved_after_staging_is_named_and_refused() {
     for args in [vec!["run", &p], vec!["publish", &p, "--if-due"]] {
         let run = f.embargo(&args);
         run.expect(2);
+        // publish's outputs are pinned with publish's own snapshots.
+        if args[0] == "run" {
+            common::pin::error(&run);
+        }
         says(
             &run,
             &[
@@ -240,6 +249,7 @@ fn targets_and_checks_changed_after_staging_are_named() {
     .unwrap();
     let run = f.embargo(&["run", &p]);
     run.expect(2);
+    common::pin::error(&run);
     says(
         &run,
         &["cherry-pick targets: recorded [master, release-1.0, release-1.1]"],
@@ -256,6 +266,7 @@ fn targets_and_checks_changed_after_staging_are_named() {
     .unwrap();
     let run = f.embargo(&["run", &p]);
     run.expect(2);
+    common::pin::error(&run);
     says(&run, &["verify (the checks)"]);
     assert!(!run.all().contains("checks passed on these artifacts"));
 }
@@ -270,6 +281,7 @@ fn a_typo_in_onto_is_refused_with_the_branches_that_look_close() {
     let p = f.pipeline(&text);
     let plan = f.embargo(&["plan", p.to_str().unwrap()]);
     plan.expect(2);
+    common::pin::error(&plan);
     says(&plan, &["`relase-*` matches no branch", "release-1.0"]);
     // And plan shows what each glob matched.
     let p = f.default_pipeline();
@@ -317,6 +329,7 @@ fn abort_takes_back_a_staged_release_and_the_same_version_can_be_cut_again() {
     f.embargo(&["publish", &p, "--if-due"]).expect(0);
     let late = f.embargo(&["abort", &p]);
     late.expect(2);
+    common::pin::error(&late);
     assert!(f.git_in(&f.sample.public, &["tag"]).contains("v1.0.2"));
 }
 
@@ -459,6 +472,7 @@ fn errors_are_json_on_stdout_with_json() {
     let p = pipeline_at(&f, &at(-3600));
     let run = f.embargo(&["run", &p, "--json"]);
     run.expect(2);
+    common::pin::error(&run);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(value["error"]["exit_code"], 2);
     assert_eq!(value["error"]["kind"], "bad-input");
@@ -836,6 +850,7 @@ fn an_abort_cut_short_blocks_publishing_until_it_is_finished() {
         "--earlier",
     ]);
     reschedule.expect(2);
+    common::pin::error(&reschedule);
     says(&reschedule, &["was aborted"]);
     f.embargo(&["publish", &p, "--state-dir", archive, "--if-due"])
         .expect(2);
@@ -847,6 +862,7 @@ fn a_usage_error_with_json_is_json() {
     let f = Fixture::new();
     let run = f.embargo(&["run", "--json", "--no-such-flag", "x.yaml"]);
     run.expect(2);
+    common::pin::error(&run);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(value["error"]["exit_code"], 2);
 }
@@ -896,6 +912,7 @@ fn a_private_repository_that_is_the_public_one_is_refused_where_it_is_written() 
     let p = f.pipeline(&text);
     let check = f.embargo(&["check", p.to_str().unwrap()]);
     check.expect(2);
+    common::pin::error(&check);
     let (line, column) = common::position(&text, "Example/App");
     says(
         &check,
@@ -917,6 +934,7 @@ fn a_pick_branch_named_like_a_target_is_refused_before_anything_is_written() {
     let p = f.pipeline(&text);
     let check = f.embargo(&["check", p.to_str().unwrap()]);
     check.expect(2);
+    common::pin::error(&check);
     says(
         &check,
         &["the pick would be pushed onto the target branch itself"],

@@ -124,6 +124,7 @@ fn team_lists_the_owners_of_the_fixs_paths_from_the_base_release() {
     let p = p.display().to_string();
     let run = f.embargo(&["team", &p, "--json"]);
     run.expect(0);
+    common::pin::json("team", &run);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
     assert_eq!(json["base"], "v1.0.1");
     assert_eq!(
@@ -195,6 +196,7 @@ fn team_lists_the_owners_of_the_fixs_paths_from_the_base_release() {
 
     let text = f.embargo(&["team", &p]);
     text.expect(0);
+    common::pin::output(&text);
     assert!(
         text.stdout.contains("alice (permanent security team)"),
         "{}",
@@ -214,7 +216,11 @@ fn team_without_ownership_files_says_nobody_owns_the_fix() {
     let p = f.default_pipeline().display().to_string();
     let run = f.embargo(&["team", &p]);
     run.expect(0);
+    common::pin::output(&run);
     assert!(run.stdout.contains("nobody"), "{}", run.stdout);
+    let json = f.embargo(&["team", &p, "--json"]);
+    json.expect(0);
+    common::pin::json("team", &json);
     assert!(
         run.stdout.contains("Owned by nobody: auth.conf"),
         "{}",
@@ -237,6 +243,7 @@ fn retrospective_after_a_reschedule_and_publish_has_the_timeline_the_backport_an
     let out = out.display().to_string();
     let run = f.embargo(&["retrospective", &p, "--output", &out]);
     run.expect(0);
+    common::pin::output(&run);
     let text = &run.stdout;
     assert!(
         text.starts_with("# Retrospective: v1.0.2 (CVE-2026-0001)\n"),
@@ -281,6 +288,7 @@ fn retrospective_after_a_reschedule_and_publish_has_the_timeline_the_backport_an
 
     let json = f.embargo(&["retrospective", &p, "--json"]);
     json.expect(0);
+    common::pin::json("retrospective", &json);
     let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
     assert_eq!(value["tag"], "v1.0.2");
     assert_eq!(value["manual_backports"][0]["target"], "master");
@@ -293,6 +301,10 @@ fn retrospective_with_nothing_run_is_bad_input() {
     let p = f.default_pipeline().display().to_string();
     let run = f.embargo(&["retrospective", &p]);
     run.expect(2);
+    common::pin::error(&run);
+    let json = f.embargo(&["retrospective", &p, "--json"]);
+    json.expect(2);
+    common::pin::json("retrospective", &json);
     assert!(
         run.stderr.contains("no release is staged"),
         "{}",

@@ -52,6 +52,7 @@ fn refused(run: &Run) -> String {
             run.stderr
         );
     }
+    common::pin::error(run);
     run.stderr
         .lines()
         .find_map(|l| l.strip_prefix("error: "))
@@ -110,9 +111,9 @@ fn file_refused(f: &Fixture, pipeline: &Path, line: usize, column: Option<usize>
     if let Some(column) = column {
         assert_eq!(col, column.to_string(), "wrong column:\n{}", run.stderr);
     }
-    // `plan` reads the file the same way.
+    // `plan` reads the file the same way (and so says the same: pinned once, with `run`).
     let plan = f.embargo(&["plan", pipeline.to_str().unwrap()]);
-    refused(&plan);
+    plan.expect(2);
     assert_eq!(plan.stderr, run.stderr);
     assert_untouched(f, &before);
     message.to_string()
@@ -775,6 +776,7 @@ fn a_fix_branch_with_control_characters_is_refused_without_echoing_them() {
     )]);
     let run = f.embargo(&["plan", pipeline.to_str().unwrap()]);
     run.expect(2);
+    common::pin::error(&run);
     assert!(run.stderr.contains("fix.branch"), "{}", run.stderr);
     assert!(
         !run.stderr.contains('\u{1b}'),
@@ -783,5 +785,6 @@ fn a_fix_branch_with_control_characters_is_refused_without_echoing_them() {
     );
     let run = f.embargo(&["plan", pipeline.to_str().unwrap(), "--fix", "bad\u{7}name"]);
     run.expect(2);
+    common::pin::error(&run);
     assert!(!run.stderr.contains('\u{7}'), "{:?}", run.stderr);
 }

@@ -129,6 +129,7 @@ fn without_namespaces_a_setsid_child_is_gone_when_the_step_times_out() {
         &[(embargo::sandbox::NO_NAMESPACES_ENV, "1")],
     );
     run.expect(1);
+    common::pin::error(&run);
     std::thread::sleep(Duration::from_secs(4));
     assert!(
         !marker.exists(),
@@ -223,6 +224,7 @@ fn a_build_step_cannot_redirect_the_private_push_through_git_configuration() {
     let pipeline = f.default_pipeline_with(&[("run: ./build.sh", &format!("run: {attack}"))]);
     let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
     run.expect(3);
+    common::pin::error(&run);
     assert!(
         run.stderr
             .contains(&format!("`binaries` changed {}", gitconfig.display())),
@@ -286,6 +288,7 @@ fn a_setsid_child_of_a_build_step_is_gone_when_the_step_times_out() {
     );
     let run = run_step(&f, &step, "1s");
     run.expect(1);
+    common::pin::error(&run);
     assert!(
         run.stderr.contains("did not finish within its timeout"),
         "{}",
@@ -370,6 +373,7 @@ fn a_hard_link_to_a_file_outside_the_checkout_is_refused_as_an_artifact() {
     )]);
     let run = f.embargo(&["run", pipeline.to_str().unwrap()]);
     run.expect(2);
+    common::pin::error(&run);
     assert!(
         run.stderr.contains("dist/key.tar.gz is a hard link"),
         "{}",
@@ -427,6 +431,10 @@ fn remotes_and_a_fix_starting_with_a_dash_are_refused_and_run_nothing() {
         for command in ["plan", "run", "publish", "status"] {
             let run = f.embargo(&[command, pipeline.to_str().unwrap()]);
             run.expect(2);
+            // publish's outputs are pinned with publish's own snapshots.
+            if command != "publish" {
+                common::pin::error(&run);
+            }
             assert!(run.stderr.contains("starts with `-`"), "{}", run.stderr);
             assert!(
                 !pwned.exists(),
@@ -438,6 +446,7 @@ fn remotes_and_a_fix_starting_with_a_dash_are_refused_and_run_nothing() {
     for fix in [injected.as_str(), "-security/CVE-2026-0001"] {
         let run = f.embargo(&["plan", pipeline.to_str().unwrap(), "--fix", fix]);
         run.expect(2);
+        common::pin::error(&run);
         assert!(!pwned.exists(), "--fix `{fix}` ran a command");
     }
 }
@@ -491,6 +500,7 @@ fn credentials_in_a_remote_url_appear_in_no_output_or_state_file() {
     let p = w.f.pipeline_named("gone.yaml", &gone).display().to_string();
     let run = w.embargo(&["plan", &p]);
     run.expect(2);
+    common::pin::error(&run);
     assert!(
         run.stderr.contains("http://***@example.invalid/gone.git"),
         "{}",
@@ -519,6 +529,7 @@ fn an_upload_url_on_another_host_is_refused_and_gets_no_token() {
     w.gh.set_upload_url_host("localhost");
     let run = w.embargo(&["run", w.p()]);
     run.expect(3);
+    common::pin::error(&run);
     assert!(
         run.stderr.contains("not the API's host or its upload host"),
         "{}",
@@ -544,6 +555,7 @@ fn plain_http_is_refused_for_an_api_url_that_is_not_this_machine() {
     ] {
         let run = w.embargo_env(&["run", w.p()], &[(setting, url)]);
         run.expect(2);
+        common::pin::error(&run);
         assert!(
             run.stderr.contains(&format!("{setting}: `{url}`"))
                 && run.stderr.contains("only accepted for this machine"),
@@ -561,6 +573,7 @@ fn plain_http_is_refused_for_an_api_url_that_is_not_this_machine() {
     let p = w.f.pipeline(&text).display().to_string();
     let run = w.f.embargo(&["plan", &p]);
     run.expect(2);
+    common::pin::error(&run);
     assert!(
         run.stderr.contains("publish.github.api_url"),
         "{}",

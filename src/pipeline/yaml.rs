@@ -92,13 +92,36 @@ pub fn parse<T: DeserializeOwned>(file: &Path, text: &str, what: &str) -> Result
                 }
                 // Its wording is a Rust debug dump (`budget breached: Nodes { nodes: 250001 }`).
                 serde_saphyr::Error::Budget { breach, .. } => format!(
-                    "the YAML exceeds a limit of the reader ({breach:?}): a {what} is a page \
-                     of YAML, without deep nesting or aliases that expand to a large document"
+                    "the YAML exceeds a limit of the reader ({}): a {what} is a page \
+                     of YAML, without deep nesting or aliases that expand to a large document",
+                    breach_words(breach)
                 ),
                 _ => clean_yaml_message(&e.to_string()),
             },
         }
     })
+}
+
+/// Which limit of the reader a document went over, in words.
+fn breach_words(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    match breach {
+        B::Events { events } => format!("{events} YAML events"),
+        B::Aliases { aliases } => format!("{aliases} aliases (`*name`)"),
+        B::Anchors { anchors } => format!("{anchors} anchors (`&name`)"),
+        B::Depth { depth } => format!("nested {depth} levels deep"),
+        B::Documents { documents } => format!("{documents} documents"),
+        B::Nodes { nodes } => format!("{nodes} values"),
+        B::ScalarBytes { total_scalar_bytes } => {
+            format!("{total_scalar_bytes} bytes of text in its values")
+        }
+        B::MergeKeys { merge_keys } => format!("{merge_keys} merge keys (`<<`)"),
+        B::AliasAnchorRatio { aliases, anchors } => {
+            format!("{aliases} aliases of {anchors} anchors")
+        }
+        B::InputBytes { input_bytes } => format!("{input_bytes} bytes"),
+        _ => "its structure".to_string(),
+    }
 }
 
 /// serde-saphyr appends its own " at line X, column Y", and for an error met through an alias
@@ -123,7 +146,15 @@ fn clean_yaml_message(message: &str) -> String {
     {
         text = &text[..i];
     }
-    format!("{}{defined}", text.trim_start_matches("error: "))
+    let text = text.trim_start_matches("error: ");
+    // The scanner quotes a character TeX-style (`x'); every other message quotes as `x`.
+    if let Some(character) = text
+        .strip_prefix("unexpected character: `")
+        .and_then(|rest| rest.strip_suffix('\''))
+    {
+        return format!("unexpected character: `{character}`{defined}");
+    }
+    format!("{text}{defined}")
 }
 
 /// Whether `rest` is exactly `N, column M` and then `close`.

@@ -471,7 +471,9 @@ fn status_text_unredacted(pipeline: &Pipeline, releases: &[(PathBuf, Vec<Entry>)
         let _ = writeln!(out, "{} {tag} ({})", pipeline.name, dir.display());
         for stage in Stage::ALL {
             let (state, detail) = describe(last_of(entries, stage));
-            let _ = writeln!(out, "  {:<12} {:<26} {detail}", stage.name(), state);
+            // A stage that has not run has no detail: no padding left at the end of its line.
+            let line = format!("  {:<12} {:<26} {detail}", stage.name(), state);
+            let _ = writeln!(out, "{}", line.trim_end());
         }
         if let Some((instant, source)) = crate::contract::recorded_instant(entries) {
             let _ = writeln!(

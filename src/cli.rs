@@ -86,6 +86,20 @@ pub enum Command {
     /// release and pull requests, the targets that needed a manual backport, and empty sections
     /// for what went well, what went wrong and critiques.
     Retrospective(RetrospectiveArgs),
+    /// Write the pre-announcement or the release announcement, and send it once.
+    ///
+    /// --pre: a fix is coming at the recorded instant, the affected versions, the severity band
+    /// and the advisory's mitigations, and nothing else: never the fix's commits, files or
+    /// subjects, nor the advisory's summary, description or CVSS vector. Needs a staged release.
+    ///
+    /// --release: the CVE, the scores, affected and patched versions, the release's address,
+    /// the checksum of every file, the steps to upgrade. Refused until the release is published;
+    /// --preview renders it before (marked as a preview, never sent).
+    ///
+    /// Markdown by default; --format email gives the text/plain RFC 5322 message that --send
+    /// hands to disclosure.announce.smtp. Each message is sent once: its Message-ID is journaled,
+    /// and a rerun says when it was sent instead of sending again.
+    Announce(AnnounceArgs),
     /// Build a sample project with private and public remotes in a temporary folder and run the
     /// whole flow on it.
     Demo(DemoArgs),
@@ -199,6 +213,54 @@ pub struct RetrospectiveArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AnnounceArgs {
+    /// The pipeline file, like pipelines/security-release.yaml.
+    pub pipeline: PathBuf,
+    /// The pre-announcement: a fix will be available at the instant; mitigations until then.
+    #[arg(long, conflicts_with = "release", required_unless_present = "release")]
+    pub pre: bool,
+    /// The release announcement: the fix is out; CVE, checksums, how to upgrade.
+    #[arg(long)]
+    pub release: bool,
+    /// With --release: render it before the release is public, to review it (never sent).
+    #[arg(long, requires = "release", conflicts_with = "send")]
+    pub preview: bool,
+    /// markdown (default), or email: the RFC 5322 text/plain message as it would be sent.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: AnnounceFormat,
+    /// Send it through disclosure.announce.smtp, once: a rerun does not send it again.
+    #[arg(long)]
+    pub send: bool,
+    /// With --send: print the message and where it would go, and send nothing.
+    #[arg(long, requires = "send")]
+    pub dry_run: bool,
+    /// With --send: send again a message whose sending was interrupted (check the list's
+    /// archive first: it may have gone out).
+    #[arg(long, requires = "send")]
+    pub resend: bool,
+    /// The release's state folder (default: the staged release, or the last published one).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The security advisory file (overrides `advisory:` in the pipeline).
+    #[arg(long, value_name = "FILE")]
+    pub advisory: Option<PathBuf>,
+    /// Also write the rendered message to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Machine-readable output on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AnnounceFormat {
+    /// Markdown, for a web page, a chat or a mailing list that takes Markdown.
+    Markdown,
+    /// The e-mail: headers (From, To, Subject, Date, Message-ID) and the text/plain body.
+    Email,
+}
+
+#[derive(Debug, Args)]
 pub struct AbortArgs {
     /// The pipeline file, like pipelines/security-release.yaml.
     pub pipeline: PathBuf,
@@ -285,6 +347,7 @@ impl Cli {
             Command::Abort(a) => a.json,
             Command::Team(a) => a.common.json,
             Command::Retrospective(a) => a.json,
+            Command::Announce(a) => a.json,
             Command::Demo(_) | Command::Schema(_) => false,
         }
     }

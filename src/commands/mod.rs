@@ -1,6 +1,7 @@
 //! One function per command: load the pipeline, open the clone, run, print the outcome.
 
 mod abort;
+mod announce;
 mod check;
 mod publish;
 mod reschedule;
@@ -81,6 +82,7 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
         Command::Abort(args) => abort::execute(args, &cwd),
         Command::Team(args) => team::execute(args, &cwd),
         Command::Retrospective(args) => retrospective::execute(args, &cwd),
+        Command::Announce(args) => announce::execute(args, &cwd),
         Command::Status(args) => {
             let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
             let repo = LocalRepo::open(&clone_path(&pipeline, &cwd)?)?;

@@ -78,6 +78,9 @@ pub enum Command {
     /// and from OWNERS files (approvers and reviewers, inherited from parent folders unless
     /// `options: {no_parent_owners: true}`), read from the latest patch release's tree, never
     /// the working tree. With --advisory, the permanent security team is marked.
+    ///
+    /// --invite adds them to publish.github.private_repository; --revoke, once the release is
+    /// public, removes the ones it added. Both are journaled and done once.
     Team(TeamArgs),
     /// Write the release's retrospective in Markdown, from its journal and manifest.
     ///
@@ -189,6 +192,18 @@ pub struct RescheduleArgs {
 pub struct TeamArgs {
     /// The pipeline file, like pipelines/security-release.yaml.
     pub pipeline: PathBuf,
+    /// Add the owners as collaborators (push) on publish.github.private_repository; each
+    /// invitation is journaled, so a rerun invites only the ones not yet invited.
+    #[arg(long, conflicts_with = "revoke")]
+    pub invite: bool,
+    /// After publishing: remove the people `--invite` added (never the advisory's
+    /// people.security_team, never anyone who had access before); refused before the release
+    /// is public.
+    #[arg(long)]
+    pub revoke: bool,
+    /// With --invite or --revoke: print the API calls, and make none.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub common: Common,
 }

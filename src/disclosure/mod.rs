@@ -2,6 +2,7 @@
 //! users, and the retrospective written afterwards from the journal. All are written from what
 //! the release recorded: the tree, the journal, the advisory.
 
+pub mod access;
 pub mod announce;
 pub mod mail;
 pub mod retrospective;

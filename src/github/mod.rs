@@ -2,6 +2,7 @@
 //! release, an asset or a pull request, and a token that never appears in any output.
 
 pub mod client;
+pub mod collaborators;
 pub mod pulls;
 pub mod releases;
 pub mod repository;

@@ -85,7 +85,7 @@ pub enum Command {
     /// Write the release's retrospective in Markdown, from its journal and manifest.
     ///
     /// The timeline (report received, each stage with its duration, staged, rescheduled,
-    /// published), the time from report to publication, the people from the advisory, the
+    /// published, team invited and revoked, pre-announced, announced), the time from report to publication, the people from the advisory, the
     /// release and pull requests, the targets that needed a manual backport, and empty sections
     /// for what went well, what went wrong and critiques.
     Retrospective(RetrospectiveArgs),

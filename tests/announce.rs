@@ -409,6 +409,16 @@ fn send_sends_once_and_a_rerun_says_when_with_the_message_id() {
         "{}",
         dry.stdout
     );
+    // The retrospective has it in its timeline.
+    let retro = f.embargo(&["retrospective", &p]);
+    retro.expect(0);
+    assert!(
+        retro
+            .stdout
+            .contains(": pre-announced to announce@example.org, distributors@example.org\n"),
+        "{}",
+        retro.stdout
+    );
 }
 
 #[test]
@@ -557,6 +567,14 @@ fn publish_sends_the_release_announcement_once_when_the_pipeline_asks() {
         by_hand.stdout
     );
     assert_eq!(smtp.received().len(), 1);
+    let retro = w.embargo(&["retrospective", w.p()]);
+    retro.expect(0);
+    let text = &retro.stdout;
+    let published = text.find(": published").expect("published");
+    let announced = text
+        .find(": announced to announce@example.org")
+        .unwrap_or_else(|| panic!("not announced in\n{text}"));
+    assert!(published < announced, "{text}");
 }
 
 #[test]
@@ -726,4 +744,37 @@ fn the_committed_schema_takes_the_documented_announce_section() {
         assert!(smtp["properties"].get(key).is_some(), "{key}: {smtp:#}");
     }
     assert_eq!(smtp["additionalProperties"], false);
+}
+
+#[test]
+fn the_demo_shows_the_pre_announcement_and_a_preview_of_the_release_announcement() {
+    let f = Fixture::new();
+    let run = f.embargo(&["demo"]);
+    run.expect(0);
+    let out = &run.stdout;
+    let pre = out
+        .find("# Upcoming security release: example.org/app v1.0.2")
+        .unwrap_or_else(|| panic!("no pre-announcement in\n{out}"));
+    let release = out
+        .find("# Security release: example.org/app v1.0.2 (CVE-2026-0001)")
+        .unwrap_or_else(|| panic!("no release announcement in\n{out}"));
+    assert!(pre < release);
+    assert!(
+        out.contains("Subject: [PREVIEW] [SECURITY] example.org/app v1.0.2 fixes CVE-2026-0001"),
+        "{out}"
+    );
+    // What the demo shows as safe before the embargo is safe.
+    let end = pre
+        + out[pre..]
+            .find(&"-".repeat(72))
+            .expect("the end of the message");
+    let pre_text = &out[pre..end];
+    for secret in [
+        "allow_anonymous",
+        "CVE-2026-0001",
+        "AV:N",
+        "allowed by default",
+    ] {
+        assert!(!pre_text.contains(secret), "`{secret}` in\n{pre_text}");
+    }
 }

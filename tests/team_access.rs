@@ -197,6 +197,20 @@ fn invite_adds_the_owners_once_and_revoke_removes_only_those_it_added() {
         "{}",
         back.stderr
     );
+    let retro = w.embargo(&["retrospective", w.p()]);
+    retro.expect(0);
+    let text = &retro.stdout;
+    for what in [
+        ": fix team invited (alice, carol, dave, erin, frank)",
+        ": published",
+        ": team revoked (erin, frank)",
+    ] {
+        assert!(text.contains(what), "missing `{what}` in\n{text}");
+    }
+    assert!(
+        text.find(": published") < text.find(": team revoked"),
+        "{text}"
+    );
     w.no_violations();
 }
 

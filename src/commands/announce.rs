@@ -189,6 +189,28 @@ pub fn after_publish(pipeline: &Pipeline, dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// A message of the release in `dir`, rendered (the demo shows both).
+pub fn render(
+    pipeline: &Pipeline,
+    dir: &Path,
+    kind: Kind,
+    preview: bool,
+) -> Result<Announcement, Error> {
+    let advisory = load_advisory(pipeline)?;
+    let entries = journal::read(&dir.join("journal.jsonl"))?;
+    let manifest = Manifest::read(dir)?;
+    let published = published(&entries)?;
+    Record {
+        pipeline,
+        dir,
+        entries: &entries,
+        manifest: &manifest,
+        published: published.as_ref(),
+        advisory: advisory.as_ref(),
+    }
+    .render(kind, preview)
+}
+
 fn load_advisory(pipeline: &Pipeline) -> Result<Option<Advisory>, Error> {
     pipeline
         .advisory

@@ -11,6 +11,7 @@ mod team;
 
 use std::path::{Path, PathBuf};
 
+pub use announce::render as announcement;
 pub use run::{RunOptions, RunOutcome, run};
 
 use crate::cli::{Cli, Command, Common, SchemaFormat};

@@ -409,6 +409,12 @@ fn send_sends_once_and_a_rerun_says_when_with_the_message_id() {
         "{}",
         dry.stdout
     );
+    let status = f.embargo(&["status", &p]);
+    assert!(
+        status.stdout.contains(&format!("sent {id}")),
+        "{}",
+        status.stdout
+    );
     // The retrospective has it in its timeline.
     let retro = f.embargo(&["retrospective", &p]);
     retro.expect(0);

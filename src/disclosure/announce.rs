@@ -120,11 +120,16 @@ impl PreFacts {
     }
 }
 
+/// The product's name, on one line: it goes into the subject and the first heading, where a
+/// line break would start a header or a paragraph of its own.
 fn product(r: &Release<'_>) -> String {
     r.advisory
         .map(|a| a.package.name.clone())
         .or_else(|| r.github.as_ref().map(|(repo, _)| repo.clone()))
         .unwrap_or_else(|| r.pipeline.to_string())
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// The highest severity among the advisory's scores.

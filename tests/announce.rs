@@ -784,3 +784,26 @@ fn the_demo_shows_the_pre_announcement_and_a_preview_of_the_release_announcement
         assert!(!pre_text.contains(secret), "`{secret}` in\n{pre_text}");
     }
 }
+
+#[test]
+fn a_server_without_tls_never_gets_the_message_when_tls_is_asked_for() {
+    // A server (or someone in the way) that offers no STARTTLS, or speaks no TLS at all: the
+    // message and the password must not cross in the clear.
+    for security in ["starttls", "tls"] {
+        let smtp = FakeSmtp::start();
+        let f = Fixture::new();
+        let text = disclosure(smtp.port, false)
+            .replace("security: none", &format!("security: {security}"));
+        let p = pipeline(&f, false, &text).display().to_string();
+        f.embargo(&["run", &p]).expect(0);
+        let run = send(&f, &["announce", &p, "--pre", "--send"]);
+        run.expect(1);
+        assert!(
+            run.stderr.contains("did not take the message"),
+            "{security}: {}",
+            run.stderr
+        );
+        assert!(smtp.received().is_empty(), "{security}: sent in the clear");
+        assert!(smtp.connections() >= 1, "{security}: never connected");
+    }
+}

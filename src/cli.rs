@@ -78,14 +78,31 @@ pub enum Command {
     /// and from OWNERS files (approvers and reviewers, inherited from parent folders unless
     /// `options: {no_parent_owners: true}`), read from the latest patch release's tree, never
     /// the working tree. With --advisory, the permanent security team is marked.
+    ///
+    /// --invite adds them to publish.github.private_repository; --revoke, once the release is
+    /// public, removes the ones it added. Both are journaled and done once.
     Team(TeamArgs),
     /// Write the release's retrospective in Markdown, from its journal and manifest.
     ///
     /// The timeline (report received, each stage with its duration, staged, rescheduled,
-    /// published), the time from report to publication, the people from the advisory, the
+    /// published, team invited and revoked, pre-announced, announced), the time from report to publication, the people from the advisory, the
     /// release and pull requests, the targets that needed a manual backport, and empty sections
     /// for what went well, what went wrong and critiques.
     Retrospective(RetrospectiveArgs),
+    /// Write the pre-announcement or the release announcement, and send it once.
+    ///
+    /// --pre: a fix is coming at the recorded instant, the affected versions, the severity band
+    /// and the advisory's mitigations, and nothing else: never the fix's commits, files or
+    /// subjects, nor the advisory's summary, description or CVSS vector. Needs a staged release.
+    ///
+    /// --release: the CVE, the scores, affected and patched versions, the release's address,
+    /// the checksum of every file, the steps to upgrade. Refused until the release is published;
+    /// --preview renders it before (marked as a preview, never sent).
+    ///
+    /// Markdown by default; --format email gives the text/plain RFC 5322 message that --send
+    /// hands to disclosure.announce.smtp. Each message is sent once: its Message-ID is journaled,
+    /// and a rerun says when it was sent instead of sending again.
+    Announce(AnnounceArgs),
     /// Build a sample project with private and public remotes in a temporary folder and run the
     /// whole flow on it.
     Demo(DemoArgs),
@@ -175,6 +192,18 @@ pub struct RescheduleArgs {
 pub struct TeamArgs {
     /// The pipeline file, like pipelines/security-release.yaml.
     pub pipeline: PathBuf,
+    /// Add the owners as collaborators (push) on publish.github.private_repository; each
+    /// invitation is journaled, so a rerun invites only the ones not yet invited.
+    #[arg(long, conflicts_with = "revoke")]
+    pub invite: bool,
+    /// After publishing: remove the people `--invite` added (never the advisory's
+    /// people.security_team, never anyone who had access before); refused before the release
+    /// is public.
+    #[arg(long)]
+    pub revoke: bool,
+    /// With --invite or --revoke: print the API calls, and make none.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -196,6 +225,54 @@ pub struct RetrospectiveArgs {
     /// Machine-readable output on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AnnounceArgs {
+    /// The pipeline file, like pipelines/security-release.yaml.
+    pub pipeline: PathBuf,
+    /// The pre-announcement: a fix will be available at the instant; mitigations until then.
+    #[arg(long, conflicts_with = "release", required_unless_present = "release")]
+    pub pre: bool,
+    /// The release announcement: the fix is out; CVE, checksums, how to upgrade.
+    #[arg(long)]
+    pub release: bool,
+    /// With --release: render it before the release is public, to review it (never sent).
+    #[arg(long, requires = "release", conflicts_with = "send")]
+    pub preview: bool,
+    /// markdown (default), or email: the RFC 5322 text/plain message as it would be sent.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: AnnounceFormat,
+    /// Send it through disclosure.announce.smtp, once: a rerun does not send it again.
+    #[arg(long)]
+    pub send: bool,
+    /// With --send: print the message and where it would go, and send nothing.
+    #[arg(long, requires = "send")]
+    pub dry_run: bool,
+    /// With --send: send again a message whose sending was interrupted (check the list's
+    /// archive first: it may have gone out).
+    #[arg(long, requires = "send")]
+    pub resend: bool,
+    /// The release's state folder (default: the staged release, or the last published one).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The security advisory file (overrides `advisory:` in the pipeline).
+    #[arg(long, value_name = "FILE")]
+    pub advisory: Option<PathBuf>,
+    /// Also write the rendered message to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Machine-readable output on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AnnounceFormat {
+    /// Markdown, for a web page, a chat or a mailing list that takes Markdown.
+    Markdown,
+    /// The e-mail: headers (From, To, Subject, Date, Message-ID) and the text/plain body.
+    Email,
 }
 
 #[derive(Debug, Args)]
@@ -285,6 +362,7 @@ impl Cli {
             Command::Abort(a) => a.json,
             Command::Team(a) => a.common.json,
             Command::Retrospective(a) => a.json,
+            Command::Announce(a) => a.json,
             Command::Demo(_) | Command::Schema(_) => false,
         }
     }

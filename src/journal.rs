@@ -30,6 +30,14 @@ pub enum Stage {
     KeepStaged,
     /// Not a stage: the staged release was taken back (`embargo abort`).
     Abort,
+    /// Not a stage: the pre-announcement was sent (`embargo announce --pre --send`).
+    PreAnnounce,
+    /// Not a stage: the release announcement was sent (`embargo announce --release --send`).
+    Announce,
+    /// Not a stage: the fix team was invited to the private repository (`embargo team --invite`).
+    TeamInvite,
+    /// Not a stage: the fix team was removed from the private repository (`embargo team --revoke`).
+    TeamRevoke,
 }
 
 impl Stage {
@@ -55,6 +63,10 @@ impl Stage {
             Stage::Reschedule => "reschedule",
             Stage::KeepStaged => "keep-staged",
             Stage::Abort => "abort",
+            Stage::PreAnnounce => "pre-announce",
+            Stage::Announce => "announce",
+            Stage::TeamInvite => "team-invite",
+            Stage::TeamRevoke => "team-revoke",
         }
     }
 }

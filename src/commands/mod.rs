@@ -1,6 +1,7 @@
 //! One function per command: load the pipeline, open the clone, run, print the outcome.
 
 mod abort;
+mod announce;
 mod check;
 mod publish;
 mod reschedule;
@@ -10,6 +11,7 @@ mod team;
 
 use std::path::{Path, PathBuf};
 
+pub use announce::render as announcement;
 pub use run::{RunOptions, RunOutcome, run};
 
 use crate::cli::{Cli, Command, Common, SchemaFormat};
@@ -81,6 +83,7 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
         Command::Abort(args) => abort::execute(args, &cwd),
         Command::Team(args) => team::execute(args, &cwd),
         Command::Retrospective(args) => retrospective::execute(args, &cwd),
+        Command::Announce(args) => announce::execute(args, &cwd),
         Command::Status(args) => {
             let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
             let repo = LocalRepo::open(&clone_path(&pipeline, &cwd)?)?;

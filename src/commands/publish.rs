@@ -82,6 +82,8 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
                     .unwrap_or_default()
             );
         }
+        // A run that published but could not announce finishes the announcement.
+        super::announce::after_publish(&pipeline, &dir)?;
         return Ok(Exit::Done);
     }
     let manifest = Manifest::read(&dir)?;
@@ -222,6 +224,7 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     } else {
         print!("{}", text(&published, embargo));
     }
+    super::announce::after_publish(&pipeline, &dir)?;
     Ok(Exit::Done)
 }
 

@@ -120,6 +120,16 @@ pub fn gather(
             },
         ));
     }
+    for (at, what) in disclosure_moments(entries)? {
+        timeline.push((
+            at,
+            Moment {
+                at: at.to_string(),
+                what,
+                seconds: None,
+            },
+        ));
+    }
     // A stage's start sorts before its end (the end carries the duration) at the same instant.
     timeline.sort_by(|(a, ma), (b, mb)| {
         a.cmp(b)
@@ -233,6 +243,51 @@ pub fn gather(
         links,
         manual_backports,
     })
+}
+
+/// The disclosure steps the journal holds: the team invited and removed, the messages sent.
+fn disclosure_moments(entries: &[Entry]) -> Result<Vec<(Timestamp, String)>, Error> {
+    let done = |stage: Stage| {
+        entries
+            .iter()
+            .filter(move |e| e.stage == stage && e.event == Event::Completed)
+    };
+    let mut out = Vec::new();
+    let logins = |stage: Stage| -> Vec<String> {
+        done(stage)
+            .filter_map(|e| e.detail["login"].as_str().map(str::to_string))
+            .collect()
+    };
+    // One moment per step, at its last record: the team is invited and removed person by person.
+    for (stage, what) in [
+        (Stage::TeamInvite, "fix team invited"),
+        (Stage::TeamRevoke, "team revoked"),
+    ] {
+        if let Some(last) = done(stage).next_back() {
+            out.push((
+                instant(last)?,
+                format!("{what} ({})", logins(stage).join(", ")),
+            ));
+        }
+    }
+    for (stage, what) in [
+        (Stage::PreAnnounce, "pre-announced"),
+        (Stage::Announce, "announced"),
+    ] {
+        if let Some(e) = done(stage).next_back() {
+            let to = e.detail["to"]
+                .as_array()
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|v| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            out.push((instant(e)?, format!("{what} to {to}")));
+        }
+    }
+    Ok(out)
 }
 
 fn instant(entry: &Entry) -> Result<Timestamp, Error> {

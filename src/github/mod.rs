@@ -3,6 +3,7 @@
 
 pub mod advisories;
 pub mod client;
+pub mod collaborators;
 pub mod pulls;
 pub mod releases;
 pub mod repository;

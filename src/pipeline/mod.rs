@@ -1,6 +1,7 @@
 //! The pipeline format: reading a file, checking every value with its location, and the resolved
 //! [`Pipeline`] the rest of the program works from. Nothing here touches git or the network.
 
+pub mod disclosure;
 pub mod schema;
 pub mod template;
 pub mod wire;
@@ -115,6 +116,8 @@ pub struct Pipeline {
     /// read by the commands that show or write the advisory, so that a mistake in it never stops
     /// `status`, `abort` or `reschedule`.
     pub advisory: Option<PathBuf>,
+    /// `disclosure.announce`: where the announcements go (`embargo announce`).
+    pub announce: Option<disclosure::AnnounceSpec>,
 }
 
 /// Where an embargo instant came from.
@@ -461,6 +464,11 @@ impl Checker<'_> {
             (None, None) => None,
         };
 
+        let announce = match &raw.disclosure {
+            Some(d) => disclosure::check(d, &|location, message| self.at(location, message))?,
+            None => None,
+        };
+
         Ok(Pipeline {
             file: self.file.to_path_buf(),
             name: name.clone(),
@@ -476,6 +484,7 @@ impl Checker<'_> {
             embargo_source,
             github,
             advisory,
+            announce,
         })
     }
 

@@ -44,6 +44,7 @@ mod tests {
             "embargo",
             "publish",
             "advisory",
+            "disclosure",
         ] {
             assert!(properties.contains_key(key), "{key}");
         }

@@ -36,6 +36,8 @@ pub struct PipelineFile {
     /// The security advisory of the release (an advisory YAML file), relative to this file.
     #[schemars(with = "Option<String>")]
     pub advisory: Option<Spanned<String>>,
+    /// The disclosure process around the release: where the announcements go.
+    pub disclosure: Option<super::disclosure::Disclosure>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -531,6 +531,12 @@ fn event_words(e: &Entry) -> String {
             "moving to {} did not finish",
             e.detail["to"].as_str().unwrap_or("?")
         ),
+        Stage::PreAnnounce | Stage::Announce if e.event == Event::Completed => {
+            format!("sent {}", e.detail["message_id"].as_str().unwrap_or("?"))
+        }
+        Stage::TeamInvite | Stage::TeamRevoke if e.event == Event::Completed => {
+            e.detail["login"].as_str().unwrap_or("?").to_string()
+        }
         Stage::KeepStaged => format!(
             "kept the record over {} change(s)",
             e.detail["drift"].as_array().map(Vec::len).unwrap_or(0)

@@ -16,6 +16,29 @@ use crate::report;
 
 /// The pipeline the demo runs.
 pub const PIPELINE: &str = include_str!("pipeline.yaml");
+/// The security advisory the demo stages its release with.
+pub const ADVISORY: &str = r#"version: 1
+summary: "Anonymous access is allowed by default"
+description: |
+  The default configuration sets `allow_anonymous = true`: anyone who can reach the service can
+  use it without a token.
+severity:
+  cvss_v3: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"
+cwe: [CWE-1188]
+package: {ecosystem: Go, name: example.org/app}
+ghsa_id: null
+cve_id: CVE-2026-0001
+received: "2026-11-02"
+credits: [{name: Jane Doe, type: finder}]
+mitigations: |
+  Put a proxy in front of the service that refuses requests without a token.
+references: ["https://example.org/security"]
+people:
+  fix_lead: alice
+  release_lead: bob
+  disclosure_lead: carol
+  security_team: [alice, bob, carol]
+"#;
 /// The fix branch on the private remote.
 pub const FIX_BRANCH: &str = "security/CVE-2026-0001";
 /// 2026-01-01 00:00:00 UTC: every sample commit has this author and committer time, so the
@@ -248,6 +271,26 @@ impl SampleProject {
     }
 }
 
+/// The two messages of the staged release: the pre-announcement as it would be sent now, and the
+/// release announcement as a preview (the demo does not publish).
+fn show_announcements(pipeline: &crate::pipeline::Pipeline, dir: &Path) -> Result<(), Error> {
+    use crate::disclosure::announce::Kind;
+    let rule = "-".repeat(72);
+    let pre = crate::commands::announcement(pipeline, dir, Kind::Pre, false)?;
+    println!("the pre-announcement (`embargo announce PIPELINE --pre`), safe before the embargo:");
+    println!("{rule}\nSubject: {}\n\n{}{rule}", pre.subject, pre.markdown);
+    println!();
+    let release = crate::commands::announcement(pipeline, dir, Kind::Release, true)?;
+    println!(
+        "the release announcement (`embargo announce PIPELINE --release --preview`; sent once the release is public):"
+    );
+    println!(
+        "{rule}\nSubject: {}\n\n{}{rule}",
+        release.subject, release.markdown
+    );
+    Ok(())
+}
+
 /// `embargo demo`: the sample project, then plan and run on it, then the freeze shown at work.
 pub fn demo(keep: bool, verbose: bool) -> Result<Exit, Error> {
     let started = std::time::Instant::now();
@@ -269,7 +312,14 @@ pub fn demo(keep: bool, verbose: bool) -> Result<Exit, Error> {
     println!("  clone           {}", sample.work.display());
     println!();
 
-    let pipeline = pipeline::load(&pipeline_path, &Overrides::default())?;
+    // Beside the clone, not in it: the advisory is the security team's, not the project's.
+    let advisory = sample.root.join("CVE-2026-0001.yaml");
+    fs::write(&advisory, ADVISORY).map_err(|e| sample_error("advisory", e))?;
+    let overrides = Overrides {
+        advisory: Some(advisory),
+        ..Overrides::default()
+    };
+    let pipeline = pipeline::load(&pipeline_path, &overrides)?;
     let workspace = Workspace::real(LocalRepo::open(&sample.work)?, sample.git_cli())?;
     let plan = crate::plan::resolve(&pipeline, &workspace, None)?;
     print!("{}", report::summary::plan_text(&pipeline, &plan));
@@ -310,6 +360,8 @@ pub fn demo(keep: bool, verbose: bool) -> Result<Exit, Error> {
             "WAS NOT REFUSED"
         }
     );
+    println!();
+    show_announcements(&pipeline, &plan.state_dir)?;
     println!();
     println!("demo finished in {:.1}s", started.elapsed().as_secs_f64());
     if keep {

@@ -254,6 +254,10 @@ struct RepoState {
     immutable_releases: bool,
     /// `public`, `private` or `internal`; repositories are public until a test says otherwise.
     visibility: String,
+    /// Logins with access to the repository.
+    collaborators: std::collections::BTreeSet<String>,
+    /// Open invitations: (id, invitee login, permission).
+    invitations: Vec<(u64, String, String)>,
 }
 
 struct State {
@@ -273,6 +277,9 @@ struct State {
     rate_remaining: u64,
     rate_reset: i64,
     request_seq: u64,
+    next_invitation_id: u64,
+    /// Logins GitHub has no user for (a PUT for one answers 404).
+    unknown_users: Vec<String>,
 }
 
 impl FakeGitHub {
@@ -308,6 +315,8 @@ impl FakeGitHub {
                 next_release_id: 190_000_001,
                 next_asset_id: 270_000_001,
                 next_pull_id: 1_900_000_001,
+                next_invitation_id: 1_700_000_001,
+                unknown_users: Vec::new(),
                 date_skew: 0,
                 keep_bytes: KEEP_BYTES_DEFAULT,
                 rate_remaining: 5000,
@@ -489,6 +498,50 @@ impl FakeGitHub {
         if let Some(r) = st.repos.get_mut(&key) {
             r.visibility = visibility.to_string();
         }
+    }
+
+    /// Gives `login` access to a repository, as if it had always had it.
+    pub fn add_collaborator(&self, owner: &str, repo: &str, login: &str) {
+        let mut st = self.inner.lock();
+        let key = st.repo(owner, repo);
+        if let Some(r) = st.repos.get_mut(&key) {
+            r.collaborators.insert(login.to_string());
+        }
+    }
+
+    /// `login` accepts their open invitation to a repository.
+    pub fn accept_invitation(&self, owner: &str, repo: &str, login: &str) {
+        let mut st = self.inner.lock();
+        let key = st.repo(owner, repo);
+        if let Some(r) = st.repos.get_mut(&key)
+            && let Some(i) = r.invitations.iter().position(|(_, l, _)| l == login)
+        {
+            r.invitations.remove(i);
+            r.collaborators.insert(login.to_string());
+        }
+    }
+
+    /// The logins with access to a repository, sorted.
+    pub fn collaborators(&self, owner: &str, repo: &str) -> Vec<String> {
+        let mut st = self.inner.lock();
+        let key = st.repo(owner, repo);
+        st.repos[&key].collaborators.iter().cloned().collect()
+    }
+
+    /// The logins with an open invitation to a repository, in the order invited.
+    pub fn invitees(&self, owner: &str, repo: &str) -> Vec<String> {
+        let mut st = self.inner.lock();
+        let key = st.repo(owner, repo);
+        st.repos[&key]
+            .invitations
+            .iter()
+            .map(|(_, l, _)| l.clone())
+            .collect()
+    }
+
+    /// GitHub has no user `login`.
+    pub fn unknown_user(&self, login: &str) {
+        self.inner.lock().unknown_users.push(login.to_string());
     }
 
     /// Turns GitHub's immutable releases on for a repository.
@@ -678,6 +731,8 @@ impl State {
                     next_pull_number: 1,
                     immutable_releases: false,
                     visibility: "public".to_string(),
+                    collaborators: Default::default(),
+                    invitations: Vec::new(),
                 },
             );
         }
@@ -1748,10 +1803,145 @@ fn route_api(cx: &Cx) -> Reply {
                 None => cx.not_found(),
             }
         }
+        (_, ["repos", o, r, "collaborators", login]) => collaborator(cx, o, r, login),
+        ("GET", ["repos", o, r, "invitations"]) => list_invitations(cx, o, r),
+        ("DELETE", ["repos", o, r, "invitations", id]) => delete_invitation(cx, o, r, id),
         ("GET", ["repos", o, r, "pulls"]) => list_pulls(cx, o, r),
         ("POST", ["repos", o, r, "pulls"]) => create_pull(cx, o, r),
         _ => cx.not_found(),
     }
+}
+
+/// `GET`, `PUT` and `DELETE /repos/{owner}/{repo}/collaborators/{username}`, as GitHub answers
+/// them for a personal repository: a PUT for someone without access opens an invitation (201,
+/// the same one again while it is open), for a collaborator it is 204; DELETE removes access
+/// (204) and leaves open invitations to the user alone (GitHub cancels only the invitations the
+/// removed collaborator sent).
+fn collaborator(cx: &Cx, o: &str, r: &str, login: &str) -> Reply {
+    let mut st = cx.inner.lock();
+    let key = st.repo(o, r);
+    if st
+        .unknown_users
+        .iter()
+        .any(|u| u.eq_ignore_ascii_case(login))
+    {
+        return cx.not_found();
+    }
+    let repo_id = st.repos[&key].id;
+    let repo = st.repos.get_mut(&key).expect("repo");
+    let has = repo
+        .collaborators
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(login));
+    match cx.method.as_str() {
+        "GET" if has => Reply::empty(204),
+        "GET" => cx.not_found(),
+        "DELETE" => {
+            repo.collaborators
+                .retain(|c| !c.eq_ignore_ascii_case(login));
+            Reply::empty(204)
+        }
+        "PUT" => {
+            let permission = cx
+                .json
+                .as_ref()
+                .and_then(|v| v.get("permission"))
+                .and_then(Value::as_str)
+                .unwrap_or("push")
+                .to_string();
+            if has {
+                return Reply::empty(204);
+            }
+            let existing = repo
+                .invitations
+                .iter()
+                .position(|(_, l, _)| l.eq_ignore_ascii_case(login));
+            let id = match existing {
+                Some(i) => {
+                    repo.invitations[i].2 = permission.clone();
+                    repo.invitations[i].0
+                }
+                None => {
+                    let id = st.next_invitation_id;
+                    st.next_invitation_id += 1;
+                    st.repos.get_mut(&key).expect("repo").invitations.push((
+                        id,
+                        login.to_string(),
+                        permission.clone(),
+                    ));
+                    id
+                }
+            };
+            drop(st);
+            Reply::json(
+                201,
+                invitation_json(cx, o, r, repo_id, id, login, &permission),
+            )
+        }
+        _ => cx.not_found(),
+    }
+}
+
+/// An invitation as GitHub shapes it: GitHub's example, made this repository's.
+fn invitation_json(
+    cx: &Cx,
+    o: &str,
+    r: &str,
+    repo_id: u64,
+    id: u64,
+    login: &str,
+    permission: &str,
+) -> Value {
+    let api = &cx.inner.api_url;
+    let mut v = openapi::examples()["PUT /repos/{owner}/{repo}/collaborators/{username}"]["201"]
+        ["new-invitation-is-created"]
+        .clone();
+    v["id"] = json!(id);
+    v["repository"]["id"] = json!(repo_id);
+    v["repository"]["name"] = json!(r);
+    v["repository"]["full_name"] = json!(format!("{o}/{r}"));
+    v["repository"]["owner"]["login"] = json!(o);
+    v["repository"]["private"] = json!(true);
+    v["invitee"] = user_json(cx.inner, login, 5_000_000 + id % 1000);
+    v["inviter"] = bot(cx.inner);
+    // GitHub writes the role its own way: `push` is `write`, `pull` is `read`.
+    v["permissions"] = json!(match permission {
+        "push" => "write",
+        "pull" => "read",
+        other => other,
+    });
+    v["url"] = json!(format!("{api}/user/repository_invitations/{id}"));
+    v["html_url"] = json!(format!("{api}/{o}/{r}/invitations"));
+    v
+}
+
+fn list_invitations(cx: &Cx, o: &str, r: &str) -> Reply {
+    let mut st = cx.inner.lock();
+    let key = st.repo(o, r);
+    let repo = &st.repos[&key];
+    let (repo_id, open) = (repo.id, repo.invitations.clone());
+    drop(st);
+    let items = open
+        .iter()
+        .map(|(id, login, permission)| invitation_json(cx, o, r, repo_id, *id, login, permission))
+        .collect();
+    paginate(
+        cx,
+        items,
+        &format!("{}/repositories/{repo_id}/invitations", cx.inner.api_url),
+    )
+}
+
+fn delete_invitation(cx: &Cx, o: &str, r: &str, id: &str) -> Reply {
+    let mut st = cx.inner.lock();
+    let key = st.repo(o, r);
+    let repo = st.repos.get_mut(&key).expect("repo");
+    let before = repo.invitations.len();
+    repo.invitations.retain(|(i, _, _)| i.to_string() != id);
+    if repo.invitations.len() == before {
+        return cx.not_found();
+    }
+    Reply::empty(204)
 }
 
 /// A release of this repository, or None.
@@ -2940,6 +3130,18 @@ pub mod openapi {
         "/tests/fixtures/github/github-rest-releases.examples.json"
     ));
 
+    /// The collaborator endpoints (from the same description) and the two repository invitation
+    /// endpoints `team --revoke` uses (written from GitHub's REST documentation), kept apart so
+    /// the release description stays as copied.
+    pub const COLLABORATORS_SPEC_JSON: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/github/github-rest-collaborators.openapi.json"
+    ));
+    pub const COLLABORATORS_EXAMPLES_JSON: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/github/github-rest-collaborators.examples.json"
+    ));
+
     pub struct Spec {
         doc: Value,
         /// (method, template, segments: Some(literal) or None for a parameter)
@@ -2952,6 +3154,16 @@ pub mod openapi {
         static SPEC: OnceLock<Spec> = OnceLock::new();
         SPEC.get_or_init(|| {
             let mut doc: Value = serde_json::from_str(SPEC_JSON).expect("the OpenAPI fixture");
+            let more: Value =
+                serde_json::from_str(COLLABORATORS_SPEC_JSON).expect("the collaborators fixture");
+            if let (Some(paths), Some(extra)) = (
+                doc.get_mut("paths").and_then(Value::as_object_mut),
+                more["paths"].as_object(),
+            ) {
+                for (path, item) in extra {
+                    paths.entry(path.clone()).or_insert_with(|| item.clone());
+                }
+            }
             allow_starter_state(&mut doc);
             Spec::new(doc)
         })
@@ -2959,7 +3171,17 @@ pub mod openapi {
 
     pub fn examples() -> &'static Value {
         static EXAMPLES: OnceLock<Value> = OnceLock::new();
-        EXAMPLES.get_or_init(|| serde_json::from_str(EXAMPLES_JSON).expect("the examples fixture"))
+        EXAMPLES.get_or_init(|| {
+            let mut all: Value = serde_json::from_str(EXAMPLES_JSON).expect("the examples fixture");
+            let more: Value = serde_json::from_str(COLLABORATORS_EXAMPLES_JSON)
+                .expect("the collaborators examples fixture");
+            if let (Some(map), Some(extra)) = (all.as_object_mut(), more.as_object()) {
+                for (key, value) in extra {
+                    map.entry(key.clone()).or_insert_with(|| value.clone());
+                }
+            }
+            all
+        })
     }
 
     fn allow_starter_state(v: &mut Value) {

@@ -91,6 +91,39 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print the JSON Schema of the pipeline format (or of the advisory file).
     Schema(SchemaArgs),
+    /// GitHub Actions: the workflow that runs the pipeline's release in the private repository.
+    #[command(subcommand)]
+    Ci(CiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// Write (or, with --check, compare) the GitHub Actions workflow for the pipeline.
+    ///
+    /// The workflow belongs in the private security repository, where logs and artifacts are
+    /// private: a stage job (run on demand), a publish job that waits for the instant, and a cron
+    /// fallback that publishes once it has passed. It is derived from the pipeline alone (its
+    /// path, name, remotes, public repository, token variable, timeouts and embargo), so the same
+    /// pipeline always gives the same file. Its jobs run only in a private repository.
+    ///
+    /// With --check, nothing is written: exit 0 when the file matches, 1 when it is missing or
+    /// differs (the first differing line is shown).
+    Generate(CiGenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CiGenerateArgs {
+    /// The pipeline file, inside the clone the workflow checks out (like pipelines/security-release.yaml).
+    pub pipeline: PathBuf,
+    /// The folder to write into (default: the clone's .github/workflows).
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// The workflow's file name inside DIR (default: <pipeline name>.yml).
+    #[arg(long, value_name = "NAME")]
+    pub file: Option<String>,
+    /// Write nothing: exit 1 when the file on disk differs from what the pipeline generates.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]
@@ -285,7 +318,7 @@ impl Cli {
             Command::Abort(a) => a.json,
             Command::Team(a) => a.common.json,
             Command::Retrospective(a) => a.json,
-            Command::Demo(_) | Command::Schema(_) => false,
+            Command::Demo(_) | Command::Schema(_) | Command::Ci(_) => false,
         }
     }
 }

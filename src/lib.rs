@@ -6,6 +6,7 @@
 
 pub mod advisory;
 pub mod checksum;
+pub mod ci;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -2,6 +2,7 @@
 
 mod abort;
 mod check;
+mod ci;
 mod publish;
 mod reschedule;
 mod retrospective;
@@ -97,6 +98,7 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
             Ok(Exit::Done)
         }
         Command::Demo(args) => crate::sample::demo(args.keep, args.verbose),
+        Command::Ci(crate::cli::CiCommand::Generate(args)) => ci::generate(args, &cwd),
         Command::Schema(args) => {
             print!(
                 "{}",
@@ -133,7 +135,7 @@ pub(crate) fn overrides(common: &Common) -> Overrides {
     }
 }
 
-fn resolve_path(base: &Path, path: &Path) -> PathBuf {
+pub(crate) fn resolve_path(base: &Path, path: &Path) -> PathBuf {
     if path.is_absolute() {
         path.to_path_buf()
     } else {

@@ -181,6 +181,11 @@ pub struct RunArgs {
     /// the build, the checks, the GitHub repository); the choice is journaled.
     #[arg(long)]
     pub keep_staged: bool,
+    /// Run in a GitHub Actions job although its repository is public (or its event payload
+    /// does not say it is private). Refused without it: a public repository's logs and
+    /// artifacts are public, and would show the fix before the embargo.
+    #[arg(long)]
+    pub allow_public_ci: bool,
     #[command(flatten)]
     pub common: Common,
 }

@@ -288,3 +288,171 @@ fn pipeline_values_that_would_break_out_of_the_workflow_are_refused() {
     }
     assert!(!fixture.work().join(".github/workflows").exists());
 }
+
+/// A GitHub Actions job's files in the test's own temporary folder, and the variables that name
+/// them (set for the child process only).
+struct Job {
+    dir: tempfile::TempDir,
+}
+
+impl Job {
+    fn new(event: &str) -> Job {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        std::fs::write(dir.path().join("event.json"), event).expect("event");
+        Job { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("GITHUB_ACTIONS", "true".to_string()),
+            ("CI", "true".to_string()),
+            ("GITHUB_EVENT_PATH", self.path("event.json")),
+            ("GITHUB_STEP_SUMMARY", self.path("summary.md")),
+            ("GITHUB_OUTPUT", self.path("output")),
+        ]
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+}
+
+fn run_in_job(fixture: &Fixture, job: &Job, args: &[&str]) -> Run {
+    let env = job.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    fixture.embargo_env(args, &env)
+}
+
+const PUBLIC_EVENT: &str = r#"{"repository": {"full_name": "example/app", "private": false}}"#;
+const PRIVATE_EVENT: &str =
+    r#"{"repository": {"full_name": "example/app-security", "private": true}}"#;
+
+#[test]
+fn run_in_a_public_repository_job_is_refused_before_anything_is_pushed() {
+    let fixture = Fixture::new();
+    let pipeline = fixture.default_pipeline();
+    let p = pipeline.to_str().expect("utf-8");
+    let refs = |f: &Fixture| f.git_in(&f.sample.private, &["for-each-ref"]);
+    let before = refs(&fixture);
+
+    // Public, and a payload that says nothing of privacy, and one that is not JSON: all refused.
+    for event in [PUBLIC_EVENT, r#"{"schedule": "*/5 * * * *"}"#, "not json"] {
+        let job = Job::new(event);
+        let run = run_in_job(&fixture, &job, &["run", p]);
+        run.expect(2);
+        assert!(run.stderr.contains("--allow-public-ci"), "{}", run.stderr);
+        assert!(run.stderr.contains("nothing was done"), "{}", run.stderr);
+        assert!(job.read("output").is_empty());
+    }
+    assert_eq!(
+        refs(&fixture),
+        before,
+        "something reached the private remote"
+    );
+    assert!(!fixture.state_dir("v1.0.2").exists(), "state was written");
+    assert!(fixture.git(&["tag", "--list", "v1.0.2"]).is_empty());
+
+    // The dry run writes nothing outside a temporary folder: it is not refused.
+    let job = Job::new(PUBLIC_EVENT);
+    run_in_job(&fixture, &job, &["run", p, "--dry-run"]).expect(0);
+    assert!(job.read("summary.md").contains("dry run"));
+    assert_eq!(refs(&fixture), before);
+
+    // The lead's explicit choice goes on, with a warning.
+    let run = run_in_job(&fixture, &job, &["run", p, "--allow-public-ci"]);
+    run.expect(0);
+    assert!(
+        run.stderr
+            .contains("warning: this GitHub Actions job runs in a public repository")
+    );
+    assert_ne!(refs(&fixture), before);
+}
+
+#[test]
+fn run_in_a_private_repository_job_writes_the_summary_and_the_outputs() {
+    let fixture = Fixture::new();
+    let pipeline = fixture.default_pipeline();
+    let job = Job::new(PRIVATE_EVENT);
+    run_in_job(&fixture, &job, &["run", pipeline.to_str().expect("utf-8")]).expect(0);
+
+    let outputs = job.read("output");
+    assert_eq!(
+        outputs.lines().collect::<Vec<_>>(),
+        ["tag=v1.0.2", "version=1.0.2", "release_url="],
+        "{outputs}"
+    );
+    let summary = job.read("summary.md");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture.state_dir("v1.0.2").join("manifest.json"))
+            .expect("manifest"),
+    )
+    .expect("manifest JSON");
+    assert!(
+        summary.contains("## embargo: v1.0.2 frozen and staged privately"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| latest patch release | `v1.0.1` |"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| embargo | 2036-12-01 16:00:00 UTC |"),
+        "{summary}"
+    );
+    assert!(summary.contains("### Cherry-picks"), "{summary}");
+    assert!(summary.contains("What publishing will do"), "{summary}");
+    for artifact in manifest["artifacts"].as_array().expect("artifacts") {
+        let line = format!(
+            "{}  {}",
+            artifact["sha256"].as_str().expect("sha"),
+            artifact["name"].as_str().expect("name")
+        );
+        assert!(summary.contains(&line), "{line} not in\n{summary}");
+    }
+    // Appended, never overwritten: an earlier step's summary stays.
+    let job2 = Job::new(PRIVATE_EVENT);
+    std::fs::write(job2.dir.path().join("summary.md"), "earlier step\n").expect("summary");
+    run_in_job(&fixture, &job2, &["run", pipeline.to_str().expect("utf-8")]).expect(0);
+    assert!(
+        job2.read("summary.md")
+            .starts_with("earlier step\n## embargo")
+    );
+}
+
+#[test]
+fn a_pipeline_error_on_github_actions_is_annotated_on_its_line() {
+    let fixture = Fixture::new();
+    let pipeline = fixture.default_pipeline_with(&[("on_conflict:", "on_conflct:")]);
+    let p = pipeline.to_str().expect("utf-8");
+    let job = Job::new(PRIVATE_EVENT);
+    let run = run_in_job(&fixture, &job, &["check", p]);
+    run.expect(2);
+    let text = std::fs::read_to_string(&pipeline).expect("pipeline");
+    let line = text
+        .lines()
+        .position(|l| l.contains("on_conflct:"))
+        .expect("line")
+        + 1;
+    let annotation = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("::error "))
+        .unwrap_or_else(|| panic!("no annotation in\n{}", run.stderr));
+    assert!(
+        annotation.starts_with(&format!(
+            "::error file={},line={line},col=",
+            p.replace(':', "%3A")
+        )),
+        "{annotation}"
+    );
+    assert!(annotation.contains("on_conflct"), "{annotation}");
+
+    // Off GitHub Actions, no workflow command.
+    let run = fixture.embargo(&["check", p]);
+    run.expect(2);
+    assert!(!run.stderr.contains("::error"), "{}", run.stderr);
+}

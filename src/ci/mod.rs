@@ -2,4 +2,5 @@
 //! conventions the runner follows inside a job (annotations, the step summary, outputs, the
 //! refusal to run in a public repository).
 
+pub mod actions;
 pub mod workflow;

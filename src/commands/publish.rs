@@ -230,6 +230,21 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
                 elapsed: started.elapsed(),
                 summary: &format!("{} is public", published.tag),
             });
+            if let Some(actions) = crate::ci::actions::Actions::from_env() {
+                actions.append_summary(&format!(
+                    "## embargo: {} is public\n\n{}\n",
+                    published.tag,
+                    published.release_url.as_deref().unwrap_or("")
+                ))?;
+                actions.set_outputs(&[
+                    ("tag", &published.tag),
+                    ("version", &manifest.version),
+                    (
+                        "release_url",
+                        published.release_url.as_deref().unwrap_or(""),
+                    ),
+                ])?;
+            }
             if args.common.json {
                 print_json(&published)?;
             } else {

@@ -30,6 +30,14 @@ pub enum Command {
     /// file, line and column (exit 2), or prints a one-line summary (exit 0). For an editor
     /// hook or a pre-commit check; `embargo plan` is the one that looks at the repository.
     Check(CheckArgs),
+    /// Write a commented starter pipeline for the repository you stand in.
+    ///
+    /// Spelled as the repository already spells things: release tags with or without a `v`,
+    /// release branches release-X.Y and patch branches release-X.Y.Z when there are any, the
+    /// remotes `origin` (public) and `security` or `private` (the private security repository),
+    /// and the GitHub repository behind `origin`. The result passes `embargo check`. An existing
+    /// file is never replaced without --force.
+    Init(InitArgs),
     /// Show what a run would do, changing nothing: latest patch release, patch version, fix
     /// commits, embargo, and each stage.
     ///
@@ -109,6 +117,16 @@ pub enum CiCommand {
     /// With --check, nothing is written: exit 0 when the file matches, 1 when it is missing or
     /// differs (the first differing line is shown).
     Generate(CiGenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the pipeline (default: pipelines/security-release.yaml in the clone).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -323,7 +341,7 @@ impl Cli {
             Command::Abort(a) => a.json,
             Command::Team(a) => a.common.json,
             Command::Retrospective(a) => a.json,
-            Command::Demo(_) | Command::Schema(_) | Command::Ci(_) => false,
+            Command::Demo(_) | Command::Schema(_) | Command::Ci(_) | Command::Init(_) => false,
         }
     }
 }

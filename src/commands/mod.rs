@@ -3,6 +3,7 @@
 mod abort;
 mod check;
 mod ci;
+mod init;
 mod publish;
 mod reschedule;
 mod retrospective;
@@ -28,6 +29,7 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
         .map_err(|e| Error::bad_input(format!("cannot read the current directory: {e}")))?;
     match cli.command {
         Command::Check(args) => check::execute(args),
+        Command::Init(args) => init::execute(args, &cwd),
         Command::Plan(args) => {
             let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
             // Read before the remotes are listed: a mistake in it is found at once.

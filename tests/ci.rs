@@ -2,6 +2,10 @@
 //! the example pipelines, and the ways a stale file or a bad place to write it is refused.
 
 mod common;
+#[path = "common/fake_github.rs"]
+mod fake_github;
+#[path = "common/world.rs"]
+mod world;
 
 use std::path::Path;
 use std::process::Command;
@@ -455,4 +459,46 @@ fn a_pipeline_error_on_github_actions_is_annotated_on_its_line() {
     let run = fixture.embargo(&["check", p]);
     run.expect(2);
     assert!(!run.stderr.contains("::error"), "{}", run.stderr);
+}
+
+#[test]
+fn the_draft_and_the_published_release_reach_the_job_outputs() {
+    let w = world::World::new();
+    let stage = Job::new(PRIVATE_EVENT);
+    let env = stage.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    w.embargo_env(&["run", w.p(), "--embargo", "now"], &env)
+        .expect(0);
+    let draft = w.one_release_with_the_built_assets();
+    assert!(draft.draft);
+    let outputs = stage.read("output");
+    let url = outputs
+        .lines()
+        .find_map(|l| l.strip_prefix("release_url="))
+        .expect("release_url");
+    assert!(!url.is_empty(), "{outputs}");
+    assert!(
+        stage
+            .read("summary.md")
+            .contains(&format!("| draft release | {url} |"))
+    );
+
+    let publish = Job::new(PRIVATE_EVENT);
+    let env = publish.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    w.embargo_env(&["publish", w.p(), "--if-due", "--embargo", "now"], &env)
+        .expect(0);
+    let outputs = publish.read("output");
+    let lines: Vec<&str> = outputs.lines().collect();
+    assert_eq!(lines[..2], ["tag=v1.0.2", "version=1.0.2"], "{outputs}");
+    assert!(
+        lines[2].starts_with("release_url=") && lines[2].len() > "release_url=".len(),
+        "{outputs}"
+    );
+    assert!(
+        publish
+            .read("summary.md")
+            .contains("## embargo: v1.0.2 is public")
+    );
+    w.no_violations();
 }

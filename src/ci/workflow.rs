@@ -559,3 +559,99 @@ impl JobContext<'_> {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::pipeline::{Overrides, parse};
+
+    fn render_with(replace: &[(&str, &str)]) -> String {
+        let mut text = crate::sample::PIPELINE.to_string();
+        for (from, to) in replace {
+            assert!(text.contains(from), "{from}");
+            text = text.replace(from, to);
+        }
+        let pipeline = parse(Path::new("p.yaml"), &text, &Overrides::default()).expect("pipeline");
+        render(&Source {
+            pipeline: &pipeline,
+            path_in_clone: "pipelines/p.yaml".into(),
+            command: "embargo ci generate pipelines/p.yaml".into(),
+            version: "0.1.0",
+        })
+        .expect("workflow")
+    }
+
+    /// The lines of the step that names the remotes, in the stage job.
+    fn remote_setup(text: &str) -> Vec<String> {
+        let Some(start) = text.find("Name the remotes as the pipeline does") else {
+            return Vec::new();
+        };
+        text[start..]
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with("          "))
+            .map(|l| l.trim().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn remotes_are_set_up_as_the_pipeline_names_them() {
+        assert_eq!(
+            remote_setup(&render_with(&[])),
+            [
+                "git remote rename origin security",
+                "git remote set-url security \"$EMBARGO_PRIVATE_URL\"",
+                "git remote add origin \"$EMBARGO_PUBLIC_URL\"",
+            ]
+        );
+        // The private repository is the checkout's own `origin`; the public one gets its name.
+        assert_eq!(
+            remote_setup(&render_with(&[
+                ("private: security", "private: origin"),
+                ("public: origin", "public: upstream"),
+            ])),
+            [
+                "git remote set-url origin \"$EMBARGO_PRIVATE_URL\"",
+                "git remote add upstream \"$EMBARGO_PUBLIC_URL\"",
+            ]
+        );
+        // URLs are used as written, and are where git's credentials go.
+        let text = render_with(&[
+            (
+                "private: security",
+                "private: \"https://git.example.org/app-security.git\"",
+            ),
+            (
+                "public: origin",
+                "public: \"https://github.com/example/app.git\"",
+            ),
+        ]);
+        assert!(remote_setup(&text).is_empty(), "{text}");
+        assert!(text.contains("EMBARGO_PRIVATE_URL: 'https://git.example.org/app-security.git'"));
+        assert!(text.contains("EMBARGO_PUBLIC_URL: 'https://github.com/example/app.git'"));
+    }
+
+    #[test]
+    fn the_token_variable_must_be_one_a_shell_and_git_leave_alone() {
+        let mut reached = 0;
+        for bad in ["GIT_ASKPASS", "EMBARGO_PRIVATE_TOKEN", "lower", "A-B"] {
+            let mut text = crate::sample::PIPELINE.to_string();
+            text = text.replace("token_env: GITHUB_TOKEN", &format!("token_env: \"{bad}\""));
+            let Ok(pipeline) = parse(Path::new("p.yaml"), &text, &Overrides::default()) else {
+                continue; // refused already by the pipeline's own checks
+            };
+            let rendered = render(&Source {
+                pipeline: &pipeline,
+                path_in_clone: "p.yaml".into(),
+                command: String::new(),
+                version: "0.1.0",
+            });
+            assert!(rendered.is_err(), "{bad}");
+            reached += 1;
+        }
+        // The two that only a workflow makes dangerous get past the pipeline's checks.
+        assert!(reached >= 2, "{reached}");
+    }
+}

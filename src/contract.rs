@@ -5,7 +5,6 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::clock;
 use crate::error::Error;
@@ -41,13 +40,12 @@ pub struct Contract {
 /// A short fingerprint of a part of the pipeline, recorded with the stage that used it, so that
 /// a change to that part afterwards is noticed.
 pub fn fingerprint(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
+    let mut hasher = crate::checksum::Hasher::default();
     for part in parts {
-        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(&(part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
     }
-    let digest = hasher.finalize();
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    hasher.finish()[..16].to_string()
 }
 
 /// The build section's fingerprint: steps (name, command, environment, timeout), artifact globs

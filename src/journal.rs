@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
-/// The stages, always in this order.
+/// The stages, always in this order. (`Stage::Stage` is the release process's own word for
+/// staging privately.)
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stage {

@@ -4,27 +4,28 @@
 //!
 //! Data flows one way: CLI -> pipeline -> plan -> stages (through the journal) -> report.
 
+mod actions;
 pub mod advisory;
 pub mod checksum;
 pub mod ci;
 pub mod cli;
-pub mod clock;
+mod clock;
 pub mod commands;
-pub mod contract;
-pub mod disclosure;
+mod contract;
+mod disclosure;
 pub mod error;
-pub mod failpoint;
-pub mod git;
+mod failpoint;
+mod git;
 pub mod github;
-pub mod journal;
-pub mod lock;
+mod journal;
+mod lock;
 pub mod pipeline;
-pub mod plan;
-pub mod process;
-pub mod redact;
-pub mod report;
+mod plan;
+mod process;
+mod redact;
+mod report;
 pub mod sample;
 pub mod sandbox;
-pub mod secret;
-pub mod stages;
-pub mod version;
+mod secret;
+mod stages;
+mod version;

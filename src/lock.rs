@@ -14,15 +14,6 @@ pub struct ReleaseLock {
     _file: File,
 }
 
-/// Who holds the lock, as the holder wrote it.
-pub fn holder(state_dir: &Path) -> String {
-    std::fs::read_to_string(state_dir.join("lock"))
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "another embargo process".to_string())
-}
-
 /// Takes the release's lock, or says who holds it (`Ok(Err(holder))`).
 pub fn try_lock(state_dir: &Path, command: &str) -> Result<Result<ReleaseLock, String>, Error> {
     std::fs::create_dir_all(state_dir).map_err(|e| {

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -337,14 +337,10 @@ pub fn humanize(d: Duration) -> String {
     }
 }
 
-/// Opens (creating) a log file, for callers that write their own lines to it.
-pub fn open_log(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn job(dir: &Path, command: &str, timeout: Duration) -> Job {
         Job {

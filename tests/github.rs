@@ -10,7 +10,7 @@ mod world;
 
 use std::time::{Duration, Instant};
 
-use common::Fixture;
+use common::{Fixture, Run};
 use fake_github::FakeGitHub;
 use world::{ARTIFACT, UPLOAD, World, embargo_in};
 
@@ -623,5 +623,119 @@ fn a_private_repository_github_says_is_public_is_refused_before_any_push() {
         w.f.git_in(&w.f.sample.public, &["for-each-ref", "--format=%(refname)"]),
         public_before
     );
+    w.no_violations();
+}
+
+/// The pushes and GitHub calls a dry run prints are the values the real run executes: the dry
+/// run's `--json` actions equal the actions the run and the publish journaled as done, and each
+/// of those is what the remotes and GitHub actually received.
+#[test]
+fn the_actions_a_dry_run_prints_are_the_actions_the_release_executes() {
+    let w = World::new();
+    let json = |run: &Run| -> serde_json::Value {
+        serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", run.stdout))
+    };
+    let dry = w.embargo(&["run", w.p(), "--dry-run", "--json", "--embargo", "now"]);
+    dry.expect(0);
+    let dry = json(&dry);
+    let planned_stage = dry["actions"]["stage"].clone();
+    let planned_publish = dry["actions"]["publish"].clone();
+    assert!(
+        planned_stage.as_array().is_some_and(|a| a.len() == 4),
+        "the private push, the draft and two uploads: {planned_stage:#}"
+    );
+    assert!(
+        planned_publish.as_array().is_some_and(|a| a.len() == 5),
+        "the public push, the PATCH, two pull requests, the read-back: {planned_publish:#}"
+    );
+    // Nothing left the machine in the dry run.
+    assert!(w.gh.requests_for(world::UPLOAD).is_empty());
+
+    let run = w.embargo(&["run", w.p(), "--json", "--embargo", "now"]);
+    run.expect(0);
+    let run = json(&run);
+    assert_eq!(run["staged"]["actions"], planned_stage, "stage 6 drifted");
+    // `publish --dry-run` prints the same stage 7 as the run's dry run.
+    let preview = w.embargo(&["publish", w.p(), "--dry-run", "--json"]);
+    preview.expect(0);
+    assert_eq!(json(&preview)["actions"]["publish"], planned_publish);
+
+    let publish = w.embargo(&["publish", w.p(), "--if-due", "--json"]);
+    publish.expect(0);
+    let published = json(&publish);
+    assert_eq!(published["actions"], planned_publish, "stage 7 drifted");
+
+    // And each executed action is what the world received.
+    for action in planned_stage
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(planned_publish.as_array().unwrap())
+    {
+        match action["action"].as_str().unwrap() {
+            "push" => {
+                let bare = match action["to"].as_str().unwrap() {
+                    "private" => &w.f.sample.private,
+                    _ => &w.f.sample.public,
+                };
+                for r in action["refs"].as_array().unwrap() {
+                    let refname = r["refname"].as_str().unwrap();
+                    assert_eq!(
+                        w.f.git_in(bare, &["rev-parse", refname]),
+                        r["target"].as_str().unwrap(),
+                        "{refname} on {}",
+                        bare.display()
+                    );
+                }
+            }
+            "create-draft" => {
+                let sent = w.gh.requests_for("POST /repos/{owner}/{repo}/releases");
+                let body = sent.last().and_then(|r| r.json.clone()).unwrap();
+                assert_eq!(body["tag_name"], action["tag"]);
+                assert_eq!(body["name"], action["name"]);
+                assert_eq!(body["draft"], true);
+                assert_eq!(body["prerelease"], action["prerelease"]);
+                assert_eq!(
+                    body["make_latest"].as_str(),
+                    Some(action["make_latest"].to_string().as_str())
+                );
+            }
+            "upload" => {
+                let release = w.one_release_with_the_built_assets();
+                let asset = release.asset(action["name"].as_str().unwrap()).unwrap();
+                assert_eq!(asset.sha256, action["sha256"].as_str().unwrap());
+                assert_eq!(asset.size, action["size"].as_u64().unwrap());
+            }
+            "publish-release" => {
+                let sent =
+                    w.gh.requests_for("PATCH /repos/{owner}/{repo}/releases/{release_id}");
+                let body = sent.last().and_then(|r| r.json.clone()).unwrap();
+                assert_eq!(body["draft"], false);
+                assert_eq!(
+                    body["make_latest"].as_str(),
+                    Some(action["make_latest"].to_string().as_str())
+                );
+            }
+            "open-pull" => {
+                let pulls = w.gh.pulls();
+                assert!(
+                    pulls.iter().any(|p| p.head_ref == action["head"]
+                        && p.base == action["base"]
+                        && p.title == action["title"]),
+                    "{action:#} not among {pulls:#?}"
+                );
+            }
+            "read-back" => {
+                let downloads =
+                    w.gh.requests()
+                        .into_iter()
+                        .filter(|r| r.path.contains("/releases/download/"))
+                        .count();
+                assert!(downloads >= action["assets"].as_array().unwrap().len());
+            }
+            other => panic!("an action this test does not know: {other}"),
+        }
+    }
     w.no_violations();
 }

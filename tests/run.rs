@@ -989,3 +989,31 @@ fn a_per_target_backport_branch_is_picked_onto_its_target() {
         f.git(&["rev-parse", pick])
     );
 }
+
+/// The build's bytes are read once per process; a file changed after that is read again. A
+/// check that rewrites one byte of an artifact in place (same size, where no sandbox makes the
+/// artifacts read-only) is caught by the freeze in the same run.
+#[test]
+fn an_artifact_rewritten_in_place_by_a_check_is_caught_by_the_freeze_of_the_same_run() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline_with(&[(
+        r#""$EMBARGO_SCRATCH/app" check-auth"#,
+        r#""$EMBARGO_SCRATCH/app" check-auth && printf X | dd of="$EMBARGO_DIST/app-linux-amd64.tar.gz" bs=1 count=1 conv=notrunc 2>/dev/null"#,
+    )]);
+    let run = f.embargo_env(
+        &["run", pipeline.to_str().unwrap()],
+        &[(embargo::sandbox::NO_NAMESPACES_ENV, "1")],
+    );
+    run.expect(3);
+    assert!(run.stderr.contains("checksum mismatch"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("app-linux-amd64.tar.gz"),
+        "{}",
+        run.stderr
+    );
+    // Nothing left the machine.
+    assert!(
+        f.git_in(&f.sample.private, &["tag", "--list", "v1.0.2"])
+            .is_empty()
+    );
+}

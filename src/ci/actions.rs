@@ -278,9 +278,17 @@ pub fn run_summary(run: &RunSummary, instant: Option<Timestamp>) -> String {
             "What publishing will do, at the instant"
         }
     );
-    for line in &run.preview {
-        let _ = writeln!(out, "- {}", md(line));
+    // The very actions the run executes and publishing will execute, as `run` prints them.
+    let staging = if run.dry_run {
+        run.actions.stage_lines("stage (now, private):", false)
+    } else {
+        Vec::new()
+    };
+    let _ = writeln!(out, "```");
+    for line in staging.iter().chain(&run.actions.publish_lines()) {
+        let _ = writeln!(out, "{}", crate::redact::redact_url(line).replace('`', "'"));
     }
+    let _ = writeln!(out, "```");
     out
 }
 

@@ -12,7 +12,7 @@ use crate::contract;
 use crate::error::{Error, Exit};
 use crate::github::client::Client;
 use crate::github::releases;
-use crate::journal::{Event as JournalEvent, Journal, Manifest, Stage};
+use crate::journal::{Journal, Manifest, Stage};
 use crate::pipeline;
 use crate::plan;
 use crate::process::humanize;
@@ -138,7 +138,7 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
             }))?;
         } else {
             println!("dry run: nothing is pushed or published");
-            for line in preview {
+            for line in preview.publish_lines() {
                 println!("  {line}");
             }
         }
@@ -210,59 +210,34 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         wait(embargo, reporter.as_ref(), ask_github);
     }
 
-    journal.record(
+    let published = crate::stages::journaled(
+        reporter.as_ref(),
+        &mut journal,
         Stage::Publish,
-        JournalEvent::Started,
-        serde_json::Value::Null,
-        None,
+        |p: &Published| format!("{} is public", p.tag),
+        || publish::run(&job, client.as_ref(), make_latest),
     )?;
-    reporter.emit(Event::StageStarted(Stage::Publish));
-    let started = Instant::now();
-    match publish::run(&job, client.as_ref(), make_latest) {
-        Ok(published) => {
-            crate::failpoint::hit("publish:before-journal");
-            let value = serde_json::to_value(&published).map_err(|e| {
-                Error::stage_failed(format!("cannot record the publish stage: {e}"))
-            })?;
-            journal.record(Stage::Publish, JournalEvent::Completed, value, None)?;
-            reporter.emit(Event::StageFinished {
-                stage: Stage::Publish,
-                elapsed: started.elapsed(),
-                summary: &format!("{} is public", published.tag),
-            });
-            if let Some(actions) = crate::ci::actions::Actions::from_env() {
-                actions.append_summary(&format!(
-                    "## embargo: {} is public\n\n{}\n",
-                    published.tag,
-                    published.release_url.as_deref().unwrap_or("")
-                ))?;
-                actions.set_outputs(&[
-                    ("tag", &published.tag),
-                    ("version", &manifest.version),
-                    (
-                        "release_url",
-                        published.release_url.as_deref().unwrap_or(""),
-                    ),
-                ])?;
-            }
-            if args.common.json {
-                print_json(&published)?;
-            } else {
-                print!("{}", text(&published, embargo));
-            }
-            Ok(Exit::Done)
-        }
-        Err(e) => {
-            reporter.emit(Event::StageFailed(Stage::Publish));
-            journal.record(
-                Stage::Publish,
-                JournalEvent::Failed,
-                serde_json::Value::Null,
-                Some(e.message.clone()),
-            )?;
-            Err(e)
-        }
+    if let Some(actions) = crate::ci::actions::Actions::from_env() {
+        actions.append_summary(&format!(
+            "## embargo: {} is public\n\n{}\n",
+            published.tag,
+            published.release_url.as_deref().unwrap_or("")
+        ))?;
+        actions.set_outputs(&[
+            ("tag", &published.tag),
+            ("version", &manifest.version),
+            (
+                "release_url",
+                published.release_url.as_deref().unwrap_or(""),
+            ),
+        ])?;
     }
+    if args.common.json {
+        print_json(&published)?;
+    } else {
+        print!("{}", text(&published, embargo));
+    }
+    Ok(Exit::Done)
 }
 
 /// Waits for the embargo with a countdown: every minute while far, every 10 s in the last two

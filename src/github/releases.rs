@@ -13,7 +13,6 @@ use std::sync::atomic::AtomicU64;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::GitHubError;
 use super::client::{Client, Failure, Payload};
@@ -243,7 +242,7 @@ pub fn get(client: &Client, release: u64) -> Result<Release, Error> {
 pub fn download_sha256(client: &Client, asset: u64) -> Result<(u64, String), Error> {
     let url = client.repo_url(&format!("/releases/assets/{asset}"));
     let mut response = client.send(Method::GET, &url, Payload::None, "application/octet-stream")?;
-    let mut hasher = Sha256::new();
+    let mut hasher = crate::checksum::Hasher::default();
     let mut size = 0u64;
     let mut buf = vec![0u8; 1024 * 1024];
     loop {
@@ -256,12 +255,7 @@ pub fn download_sha256(client: &Client, asset: u64) -> Result<(u64, String), Err
         hasher.update(&buf[..n]);
         size += n as u64;
     }
-    let hex: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((size, hex))
+    Ok((size, hasher.finish()))
 }
 
 impl From<GitHubError> for UploadError {

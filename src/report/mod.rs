@@ -72,13 +72,6 @@ pub fn choose(verbose: bool, json: bool) -> Box<dyn Reporter> {
     }
 }
 
-/// A reporter that keeps quiet (for library callers and tests).
-pub struct Silent;
-
-impl Reporter for Silent {
-    fn emit(&self, _: Event<'_>) {}
-}
-
 /// `123.4 MB/s`.
 pub fn rate(bytes: u64, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64().max(1e-6);

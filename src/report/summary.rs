@@ -410,7 +410,16 @@ fn run_text_unredacted(run: &RunSummary) -> String {
             "what comes next:"
         }
     );
-    for line in &run.preview {
+    let staging = if run.dry_run {
+        run.actions.stage_lines("stage (now, private):", false)
+    } else if run.staged.draft.is_none() && run.actions.stage.len() > 1 {
+        // Pushed, but the draft was only described: there is no GitHub to talk to (the demo).
+        run.actions
+            .stage_lines("stage (the draft release, described, not created):", true)
+    } else {
+        Vec::new()
+    };
+    for line in staging.iter().chain(&run.actions.publish_lines()) {
         let _ = writeln!(out, "  {line}");
     }
     out

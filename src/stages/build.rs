@@ -400,14 +400,30 @@ fn collect(
             "build.checksums: `{checksums_file}` is also the name of an artifact"
         )));
     }
-    let mut copies = Vec::new();
+    // Each artifact is moved out of the checkout (which is removed next) rather than copied when
+    // both are on one file system, and hashed as it is placed: the bytes are read once here, and
+    // not again in this process unless the file changes (see `checksum::sha256_files_once`).
+    // An artifact reached under two names (a symlink) is moved once and copied for the other.
+    let mut moves: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for (name, source) in &files {
+        if !moves.iter().any(|(from, _)| from == source) {
+            moves.push((source.clone(), dist.join(name)));
+        }
+    }
+    let placed = checksum::place_all(&moves, 0).map_err(|e| {
+        Error::stage_failed(format!("placing the artifacts in {}: {e}", dist.display()))
+    })?;
+    let mut sums = Vec::new();
     for (name, source) in &files {
         let target = dist.join(name);
-        fs::copy(source, &target).map_err(|e| io("cannot copy the artifact to", &target, e))?;
-        copies.push(target);
+        let first = moves.iter().position(|(from, _)| from == source);
+        sums.push(match first {
+            Some(i) if moves[i].1 == target => placed[i].clone(),
+            Some(i) => checksum::copy_hashing(&moves[i].1, &target)
+                .map_err(|e| io("cannot copy the artifact to", &target, e))?,
+            None => return Err(Error::stage_failed(format!("{name} was not placed"))),
+        });
     }
-    let sums = checksum::sha256_files(&copies, 0)
-        .map_err(|e| Error::stage_failed(format!("hashing the artifacts: {e}")))?;
     let artifacts: Vec<Artifact> = files
         .iter()
         .zip(&sums)
@@ -484,7 +500,8 @@ pub fn recheck_dist(dist: &Path, built: &Built) -> Result<(), Error> {
             ));
         }
     }
-    let sums = checksum::sha256_files(&paths, 0)
+    // Read again unless this very process placed or hashed the file and it has not changed since.
+    let sums = checksum::sha256_files_once(&paths, 0)
         .map_err(|e| Error::stage_failed(format!("hashing the artifacts: {e}")))?;
     for ((name, want), sum) in expected.iter().zip(&sums) {
         if sum.sha256 != *want {
@@ -500,4 +517,27 @@ pub fn recheck_dist(dist: &Path, built: &Built) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Stage 2: the binaries built in a clean checkout of the release commit, and their checksums.
+pub struct Build<'a> {
+    pub prepared: &'a Prepared,
+}
+
+impl super::Step for Build<'_> {
+    const STAGE: crate::journal::Stage = crate::journal::Stage::Build;
+    const RESUMED: &'static str = "artifacts match their checksums";
+    type Output = Built;
+
+    fn run(&self, ctx: &Context<'_>) -> Result<Built, Error> {
+        run(ctx, self.prepared)
+    }
+
+    fn recheck(&self, ctx: &Context<'_>, done: &Built) -> Result<(), Error> {
+        recheck(ctx, done)
+    }
+
+    fn summary(&self, _ctx: &Context<'_>, b: &Built) -> String {
+        format!("{} artifact(s), {}", b.artifacts.len(), b.checksums_file)
+    }
 }

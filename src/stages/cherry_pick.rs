@@ -239,3 +239,30 @@ pub fn recheck(ctx: &Context<'_>, picked: &Picked) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// Stage 5: the fix picked onto every target branch, or the target named for a manual backport.
+pub struct CherryPick<'a> {
+    pub prepared: &'a Prepared,
+}
+
+impl super::Step for CherryPick<'_> {
+    const STAGE: crate::journal::Stage = crate::journal::Stage::CherryPick;
+    const RESUMED: &'static str = "pick branches unchanged";
+    type Output = Picked;
+
+    fn run(&self, ctx: &Context<'_>) -> Result<Picked, Error> {
+        run(ctx, self.prepared)
+    }
+
+    fn recheck(&self, ctx: &Context<'_>, done: &Picked) -> Result<(), Error> {
+        recheck(ctx, done)
+    }
+
+    fn summary(&self, _ctx: &Context<'_>, p: &Picked) -> String {
+        format!(
+            "{} target(s) picked, {} need a manual backport",
+            p.picks.len(),
+            p.manual.len()
+        )
+    }
+}

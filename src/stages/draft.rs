@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::{Built, Context, Prepared};
+use crate::actions::Action;
 use crate::error::Error;
 use crate::github::client::Client;
 use crate::github::releases::{self, Asset, DraftSpec, Release, UploadError};
@@ -69,11 +70,7 @@ fn ownership_mark(state_dir: &Path) -> Result<String, Error> {
 }
 
 pub fn sha256_text(text: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::checksum::sha256_bytes(text.as_bytes())
 }
 
 /// A file to publish: an artifact or the checksums file, from `dist/`.
@@ -144,17 +141,42 @@ pub fn asset_matches(client: &Client, asset: &Asset, want: &Upload) -> Result<bo
     }
 }
 
+/// Executes staging's GitHub actions: the draft release, then every upload, each exactly as the
+/// action value says (what the dry run printed).
 pub fn run(
     ctx: &Context<'_>,
     spec: &GitHubSpec,
     prepared: &Prepared,
-    built: &Built,
+    actions: &[&Action],
 ) -> Result<Draft, Error> {
     let client = Client::new(spec)?;
-    let make_latest = super::publish::make_latest(ctx);
-    let name = spec
-        .name
-        .expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
+    let Some(Action::CreateDraft {
+        tag,
+        name,
+        prerelease,
+        make_latest,
+        ..
+    }) = actions.first()
+    else {
+        return Err(Error::stage_failed(
+            "staging has GitHub actions but no draft release to create first",
+        ));
+    };
+    let files: Vec<Upload> = actions[1..]
+        .iter()
+        .map(|action| match action {
+            Action::Upload { name, size, sha256 } => Ok(Upload {
+                name: name.clone(),
+                path: ctx.dist_dir().join(name),
+                size: *size,
+                sha256: sha256.clone(),
+            }),
+            other => Err(Error::stage_failed(format!(
+                "not an upload: {}",
+                other.lines().join(" ")
+            ))),
+        })
+        .collect::<Result<_, _>>()?;
     let body = format!(
         "{}\n\n<!-- embargo: {} -->\n",
         notes(ctx, spec, prepared)?.trim_end(),
@@ -163,38 +185,32 @@ pub fn run(
     let release = releases::find_or_create_draft(
         &client,
         &DraftSpec {
-            tag: &prepared.tag,
-            name: &name,
+            tag,
+            name,
             body: &body,
-            prerelease: spec.prerelease,
-            make_latest,
+            prerelease: *prerelease,
+            make_latest: *make_latest,
         },
     )?;
     if !release.draft {
         return Err(Error::integrity(format!(
             "a published release for {} already exists on GitHub ({}): the fix is public before the embargo",
-            prepared.tag, release.html_url
+            tag, release.html_url
         ))
         .with_hint("this needs a person: find out who published it"));
     }
     crate::failpoint::hit("stage:after-draft-created");
     ctx.reporter.emit(Event::Note(&format!(
         "draft release {} (id {}) on {}",
-        prepared.tag, release.id, client.repository
+        tag, release.id, client.repository
     )));
-    let assets = upload_all(
-        &client,
-        &release,
-        &uploads(&ctx.dist_dir(), built),
-        true,
-        ctx.reporter,
-    )?;
+    let assets = upload_all(&client, &release, &files, true, ctx.reporter)?;
     Ok(Draft {
         release_id: release.id,
         html_url: release.html_url,
-        make_latest,
+        make_latest: *make_latest,
         assets,
-        name,
+        name: name.clone(),
         body_sha256: sha256_text(&body),
     })
 }

@@ -211,3 +211,29 @@ pub fn prove_in(
         },
     )
 }
+
+/// Stage 4: the release commit, its tag and the checksums made final.
+pub struct Freeze<'a> {
+    pub prepared: &'a Prepared,
+    pub built: &'a Built,
+    pub times: &'a super::StageTimes,
+}
+
+impl super::Step for Freeze<'_> {
+    const STAGE: crate::journal::Stage = crate::journal::Stage::Freeze;
+    // Proven in full before the stages after the freeze run (see `stages::run`).
+    const RESUMED: &'static str = "release commit, tag and checksums proven unchanged";
+    type Output = Frozen;
+
+    fn run(&self, ctx: &Context<'_>) -> Result<Frozen, Error> {
+        run(ctx, self.prepared, self.built, self.times)
+    }
+
+    fn summary(&self, ctx: &Context<'_>, f: &Frozen) -> String {
+        format!(
+            "tag {} ({})",
+            ctx.plan.tag,
+            crate::git::abbrev(&f.tag_object)
+        )
+    }
+}

@@ -51,6 +51,18 @@ impl Context<'_> {
         self.plan.state_dir.join("dist")
     }
 
+    /// Whether the release becomes GitHub's "latest": with `auto`, only when the patch version is
+    /// above every final release, so a patch on an older line never takes "latest" from a newer
+    /// one.
+    pub fn make_latest(&self) -> bool {
+        use crate::pipeline::MakeLatest;
+        match self.pipeline.github.as_ref().map(|g| g.make_latest) {
+            Some(MakeLatest::True) => true,
+            Some(MakeLatest::False) => false,
+            Some(MakeLatest::Auto) | None => self.plan.highest_release,
+        }
+    }
+
     /// Environment variables a build or check must not inherit: the publishing token.
     pub fn secret_env(&self) -> Vec<String> {
         self.pipeline
@@ -120,8 +132,9 @@ pub struct RunSummary {
     /// What is on the private remote now (nothing, in a dry run).
     pub staged: stage::Staged,
     pub dry_run: bool,
-    /// In a dry run: the pushes and API calls stages 6 and 7 would make. Otherwise, stage 7's.
-    pub preview: Vec<String>,
+    /// The pushes and API calls of stages 6 and 7: the ones a dry run would make, or the ones
+    /// this run made (stage 6) and publishing will make (stage 7).
+    pub actions: crate::actions::Actions,
     /// Stages that were already done and only re-checked.
     pub resumed: Vec<Stage>,
     /// The advisory's OSV record in the state folder, when an advisory is given.
@@ -143,15 +156,74 @@ fn detail<T: DeserializeOwned>(journal: &Journal, stage: Stage) -> Result<Option
         .transpose()
 }
 
-/// Runs one stage through the journal.
-fn step<T: Serialize>(
-    ctx: &Context<'_>,
+/// One stage of a release, run through the journal by [`Runner`]: the work, how a run that
+/// completed earlier is re-checked instead of repeated, and what the stage says. Each stage is
+/// one type in its own file holding what it works from; [`run`] lists them in order.
+pub trait Step {
+    const STAGE: Stage;
+    /// Said when an earlier run completed the stage and its outputs were re-checked.
+    const RESUMED: &'static str;
+    type Output: Serialize + DeserializeOwned;
+
+    fn run(&self, ctx: &Context<'_>) -> Result<Self::Output, Error>;
+
+    /// Proves that what an earlier run produced still holds (nothing to prove by default).
+    fn recheck(&self, _ctx: &Context<'_>, _done: &Self::Output) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// One line for the stage's `ok` line.
+    fn summary(&self, ctx: &Context<'_>, out: &Self::Output) -> String;
+}
+
+/// Runs stages through the journal: a stage that completed in an earlier run is re-checked and
+/// skipped; otherwise it runs, journaled as started, then completed or failed.
+pub struct Runner<'r, 'c> {
+    ctx: &'r Context<'c>,
+    journal: &'r mut Journal,
+    /// Stages that were already done and only re-checked.
+    resumed: Vec<Stage>,
+}
+
+impl<'r, 'c> Runner<'r, 'c> {
+    pub fn new(ctx: &'r Context<'c>, journal: &'r mut Journal) -> Self {
+        Runner {
+            ctx,
+            journal,
+            resumed: Vec::new(),
+        }
+    }
+
+    pub fn stage<S: Step>(&mut self, step: &S) -> Result<S::Output, Error> {
+        if let Some(done) = detail::<S::Output>(self.journal, S::STAGE)? {
+            step.recheck(self.ctx, &done)?;
+            self.ctx
+                .reporter
+                .emit(Event::StageResumed(S::STAGE, S::RESUMED));
+            self.resumed.push(S::STAGE);
+            return Ok(done);
+        }
+        let ctx = self.ctx;
+        journaled(
+            ctx.reporter,
+            self.journal,
+            S::STAGE,
+            |out| step.summary(ctx, out),
+            || step.run(ctx),
+        )
+    }
+}
+
+/// Runs `work` as `stage` in the journal: started, then completed with what it produced, or
+/// failed with why; reported as it goes. Every stage goes through here, publishing included.
+pub fn journaled<T: Serialize>(
+    reporter: &dyn Reporter,
     journal: &mut Journal,
     stage: Stage,
     summary: impl Fn(&T) -> String,
     work: impl FnOnce() -> Result<T, Error>,
 ) -> Result<T, Error> {
-    ctx.reporter.emit(Event::StageStarted(stage));
+    reporter.emit(Event::StageStarted(stage));
     journal.record(stage, JournalEvent::Started, serde_json::Value::Null, None)?;
     crate::failpoint::hit(&format!("{}:started", stage.name()));
     let started = Instant::now();
@@ -163,7 +235,7 @@ fn step<T: Serialize>(
             })?;
             journal.record(stage, JournalEvent::Completed, value, None)?;
             crate::failpoint::hit(&format!("{}:completed", stage.name()));
-            ctx.reporter.emit(Event::StageFinished {
+            reporter.emit(Event::StageFinished {
                 stage,
                 elapsed: started.elapsed(),
                 summary: &summary(&out),
@@ -171,7 +243,7 @@ fn step<T: Serialize>(
             Ok(out)
         }
         Err(e) => {
-            ctx.reporter.emit(Event::StageFailed(stage));
+            reporter.emit(Event::StageFailed(stage));
             journal.record(
                 stage,
                 JournalEvent::Failed,
@@ -183,189 +255,49 @@ fn step<T: Serialize>(
     }
 }
 
-/// How a stage is resumed or run: what re-checks a completed stage's outputs, what to say then,
-/// how to summarise a fresh run, and the work itself.
-struct StagePlan<'s, R, S, W> {
-    stage: Stage,
-    recheck: R,
-    resumed_note: &'s str,
-    summary: S,
-    work: W,
-}
-
-/// A stage that completed in an earlier run is re-checked and skipped; otherwise it runs.
-fn resume_or_run<T, R, S, W>(
-    ctx: &Context<'_>,
-    journal: &mut Journal,
-    resumed: &mut Vec<Stage>,
-    plan: StagePlan<'_, R, S, W>,
-) -> Result<T, Error>
-where
-    T: Serialize + DeserializeOwned,
-    R: FnOnce(&T) -> Result<(), Error>,
-    S: Fn(&T) -> String,
-    W: FnOnce() -> Result<T, Error>,
-{
-    match detail::<T>(journal, plan.stage)? {
-        Some(done) => {
-            (plan.recheck)(&done)?;
-            ctx.reporter
-                .emit(Event::StageResumed(plan.stage, plan.resumed_note));
-            resumed.push(plan.stage);
-            Ok(done)
-        }
-        None => step(ctx, journal, plan.stage, plan.summary, plan.work),
-    }
-}
-
 /// Runs the stages in order, resuming after the last completed one.
 pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error> {
-    let mut resumed = Vec::new();
     let frozen_already = journal.completed(Stage::Freeze).is_some();
+    let mut runner = Runner::new(ctx, journal);
 
-    let prepared = resume_or_run(
-        ctx,
-        journal,
-        &mut resumed,
-        StagePlan {
-            stage: Stage::Prepare,
-            recheck: |p: &Prepared| prepare::recheck(ctx, p),
-            resumed_note: "patch branch unchanged",
-            summary: |p: &Prepared| {
-                format!(
-                    "{} = {} + {} fix commit(s) -> {}",
-                    p.patch_branch,
-                    p.previous_tag,
-                    p.fix_commits.len(),
-                    crate::git::abbrev(&p.release_commit)
-                )
-            },
-            work: || prepare::run(ctx),
-        },
-    )?;
-
+    let prepared = runner.stage(&prepare::Prepare)?;
     if frozen_already {
         // Everything after the freeze starts by proving that nothing frozen has moved.
         freeze::prove(ctx, &Manifest::read(ctx.state_dir())?)?;
     }
-
-    let built = resume_or_run(
-        ctx,
-        journal,
-        &mut resumed,
-        StagePlan {
-            stage: Stage::Build,
-            recheck: |b: &Built| build::recheck(ctx, b),
-            resumed_note: "artifacts match their checksums",
-            summary: |b: &Built| format!("{} artifact(s), {}", b.artifacts.len(), b.checksums_file),
-            work: || build::run(ctx, &prepared),
-        },
-    )?;
-
-    let verified = resume_or_run(
-        ctx,
-        journal,
-        &mut resumed,
-        StagePlan {
-            stage: Stage::Verify,
-            recheck: |_: &Verified| Ok(()),
-            resumed_note: "checks passed on these artifacts",
-            summary: |v: &Verified| format!("{} check(s) passed", v.checks.len()),
-            work: || verify::run(ctx, &prepared),
-        },
-    )?;
-
-    let times = StageTimes::from(&*journal);
-    let frozen = resume_or_run(
-        ctx,
-        journal,
-        &mut resumed,
-        StagePlan {
-            stage: Stage::Freeze,
-            // Proven in full above.
-            recheck: |_: &Frozen| Ok(()),
-            resumed_note: "release commit, tag and checksums proven unchanged",
-            summary: |f: &Frozen| {
-                format!(
-                    "tag {} ({})",
-                    ctx.plan.tag,
-                    crate::git::abbrev(&f.tag_object)
-                )
-            },
-            work: || freeze::run(ctx, &prepared, &built, &times),
-        },
-    )?;
-
+    let built = runner.stage(&build::Build {
+        prepared: &prepared,
+    })?;
+    let verified = runner.stage(&verify::Verify {
+        prepared: &prepared,
+    })?;
+    let times = StageTimes::from(&*runner.journal);
+    let frozen = runner.stage(&freeze::Freeze {
+        prepared: &prepared,
+        built: &built,
+        times: &times,
+    })?;
     // The GIT range ends at the release commit, which the freeze has just made final; written on
     // every run, so a resumed release gets the record too.
     let osv = ctx
         .advisory
         .map(|advisory| write_osv(ctx, advisory, &prepared))
         .transpose()?;
-
-    let picked = resume_or_run(
-        ctx,
-        journal,
-        &mut resumed,
-        StagePlan {
-            stage: Stage::CherryPick,
-            recheck: |p: &cherry_pick::Picked| cherry_pick::recheck(ctx, p),
-            resumed_note: "pick branches unchanged",
-            summary: |p: &cherry_pick::Picked| {
-                format!(
-                    "{} target(s) picked, {} need a manual backport",
-                    p.picks.len(),
-                    p.manual.len()
-                )
-            },
-            work: || cherry_pick::run(ctx, &prepared),
-        },
-    )?;
-
-    let preview = {
-        let mut lines = Vec::new();
-        if ctx.dry_run || ctx.github_offline {
-            lines.extend(publish::stage_preview(
-                ctx, &prepared, &built, &frozen, &picked,
-            ));
-        }
-        lines.extend(publish::publish_preview(
-            ctx, &prepared, &built, &frozen, &picked,
-        ));
-        lines
-    };
-    // A dry run stops here: stage 6 is what `preview` describes.
+    let picked = runner.stage(&cherry_pick::CherryPick {
+        prepared: &prepared,
+    })?;
+    let actions = publish::actions(ctx, &prepared, &built, &frozen, &picked);
+    // A dry run stops here: stage 6 is what `actions.stage` describes.
     let staged = if ctx.dry_run {
         stage::Staged::default()
     } else {
-        resume_or_run(
-            ctx,
-            journal,
-            &mut resumed,
-            StagePlan {
-                stage: Stage::Stage,
-                recheck: |s: &stage::Staged| stage::recheck(ctx, s),
-                resumed_note: "the private remote holds exactly the staged refs",
-                summary: |s: &stage::Staged| {
-                    format!(
-                        "{} ref(s) on the private remote `{}`",
-                        s.refs.len(),
-                        s.remote
-                    )
-                },
-                work: || {
-                    // The push is the first thing that leaves the machine: prove the freeze right before.
-                    let mut manifest = Manifest::read(ctx.state_dir())?;
-                    freeze::prove(ctx, &manifest)?;
-                    let mut staged = stage::run(ctx, &prepared, &built, &frozen, &picked)?;
-                    let contract = contract(ctx, &prepared, &verified, &picked);
-                    manifest.contract = Some(contract.clone());
-                    manifest.write(ctx.state_dir())?;
-                    staged.contract = Some(contract);
-                    Ok(staged)
-                },
-            },
-        )?
+        runner.stage(&stage::Stage {
+            prepared: &prepared,
+            built: &built,
+            verified: &verified,
+            frozen: &frozen,
+            picked: &picked,
+        })?
     };
 
     Ok(RunSummary {
@@ -385,8 +317,8 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
         manual_backports: picked.manual,
         staged,
         dry_run: ctx.dry_run,
-        preview,
-        resumed,
+        actions,
+        resumed: runner.resumed,
         osv,
     })
 }
@@ -415,7 +347,7 @@ fn write_osv(
 }
 
 /// What the release is staged with: the record every later run and publish is held to.
-fn contract(
+pub(crate) fn contract(
     ctx: &Context<'_>,
     prepared: &Prepared,
     verified: &Verified,

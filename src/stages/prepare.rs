@@ -155,3 +155,30 @@ pub fn recheck(ctx: &Context<'_>, prepared: &Prepared) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// Stage 1: the patch branch from the latest patch tag plus the fix.
+pub struct Prepare;
+
+impl super::Step for Prepare {
+    const STAGE: crate::journal::Stage = crate::journal::Stage::Prepare;
+    const RESUMED: &'static str = "patch branch unchanged";
+    type Output = Prepared;
+
+    fn run(&self, ctx: &Context<'_>) -> Result<Prepared, Error> {
+        run(ctx)
+    }
+
+    fn recheck(&self, ctx: &Context<'_>, done: &Prepared) -> Result<(), Error> {
+        recheck(ctx, done)
+    }
+
+    fn summary(&self, _ctx: &Context<'_>, p: &Prepared) -> String {
+        format!(
+            "{} = {} + {} fix commit(s) -> {}",
+            p.patch_branch,
+            p.previous_tag,
+            p.fix_commits.len(),
+            crate::git::abbrev(&p.release_commit)
+        )
+    }
+}

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::cherry_pick::Picked;
 use super::stage::{self, Staged};
 use super::{Built, Context, Frozen, Prepared, freeze};
+use crate::actions::{Action, Actions};
 use crate::clock;
 use crate::error::Error;
 use crate::git::cli::GitCli;
@@ -20,156 +21,59 @@ use crate::journal::{self, Manifest};
 use crate::pipeline::{MakeLatest, Pipeline};
 use crate::report::{Event, Reporter};
 
-/// Whether the release becomes GitHub's "latest": with `auto`, only when the patch version is
-/// above every final release, so a patch on an older line never takes "latest" from a newer one.
-pub fn make_latest(ctx: &Context<'_>) -> bool {
-    match ctx.pipeline.github.as_ref().map(|g| g.make_latest) {
-        Some(MakeLatest::True) => true,
-        Some(MakeLatest::False) => false,
-        Some(MakeLatest::Auto) | None => ctx.plan.highest_release,
-    }
-}
-
-fn push_lines(remote: &str, refs: &[stage::PushedRef]) -> Vec<String> {
-    let mut lines = vec![format!("git push --atomic --porcelain {remote} \\")];
-    let last = refs.len().saturating_sub(1);
-    for (i, r) in refs.iter().enumerate() {
-        lines.push(format!(
-            "    {}:{}{}",
-            r.target,
-            r.refname,
-            if i == last { "" } else { " \\" }
-        ));
-    }
-    lines
-}
-
-/// Stage 6 as it would run now: the private push (in a dry run) and the draft release.
-pub fn stage_preview(
+/// What a run shows of stages 6 and 7: staging's actions (the ones it would take, in a dry run)
+/// and publishing's, from the same functions that the run executes.
+pub fn actions(
     ctx: &Context<'_>,
     prepared: &Prepared,
     built: &Built,
     frozen: &Frozen,
     picked: &Picked,
-) -> Vec<String> {
-    let mut lines = Vec::new();
-    if ctx.dry_run {
-        let refs = stage::refs(prepared, frozen, picked);
-        lines.push("stage (now, private):".to_string());
-        lines.extend(
-            push_lines(&ctx.pipeline.repository.private, &refs)
-                .into_iter()
-                .map(|l| format!("  {l}")),
-        );
+) -> Actions {
+    Actions {
+        stage: stage::actions(ctx, prepared, built, frozen, picked),
+        publish: crate::actions::publishing(&publishing(
+            ctx.pipeline,
+            &ctx.plan.version,
+            &prepared.tag,
+            stage::refs(prepared, frozen, picked),
+            ctx.make_latest(),
+            picked,
+            built,
+        )),
+        embargo: ctx.plan.embargo.map(|e| e.to_string()),
+        manual_backports: picked.manual.iter().map(|m| m.target.clone()).collect(),
     }
-    if let Some(github) = &ctx.pipeline.github {
-        if !ctx.dry_run {
-            lines.push("stage (the draft release, described, not created):".to_string());
-        }
-        let name = github
-            .name
-            .expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
-        lines.push(format!(
-            "  POST {}/repos/{}/releases  tag_name={} name={name:?} draft=true prerelease={} make_latest={}",
-            github.api_url,
-            github.repository,
-            prepared.tag,
-            github.prerelease,
-            make_latest(ctx)
-        ));
-        for a in &built.artifacts {
-            lines.push(format!(
-                "  POST <upload_url>?name={}  {} bytes, sha256 {}",
-                a.name, a.size, a.sha256
-            ));
-        }
-        lines.push(format!(
-            "  POST <upload_url>?name={}  the checksums file",
-            built.checksums_file
-        ));
-    }
-    lines
 }
 
-/// Stage 7 as it would run at the embargo.
-pub fn publish_preview(
-    ctx: &Context<'_>,
-    prepared: &Prepared,
-    built: &Built,
-    frozen: &Frozen,
+/// What stage 7 is made of, from the record.
+fn publishing<'a>(
+    pipeline: &'a Pipeline,
+    version: &'a str,
+    tag: &'a str,
+    refs: Vec<stage::PushedRef>,
+    make_latest: bool,
     picked: &Picked,
-) -> Vec<String> {
-    preview_lines(&Publishing {
-        pipeline: ctx.pipeline,
-        version: &ctx.plan.version,
-        embargo: ctx.plan.embargo,
-        make_latest: make_latest(ctx),
-        refs: stage::refs(prepared, frozen, picked),
-        built,
-        picked,
-    })
-}
-
-/// What stage 7 works from.
-pub struct Publishing<'a> {
-    pub pipeline: &'a Pipeline,
-    pub version: &'a str,
-    pub embargo: Option<jiff::Timestamp>,
-    pub make_latest: bool,
-    pub refs: Vec<stage::PushedRef>,
-    pub built: &'a Built,
-    pub picked: &'a Picked,
-}
-
-pub fn preview_lines(p: &Publishing<'_>) -> Vec<String> {
-    let when = match p.embargo {
-        Some(e) => clock::display(e),
-        None => "the embargo (not set yet: give `embargo` or --embargo)".to_string(),
-    };
-    let mut lines = vec![format!("publish (at {when}, never before):")];
-    lines.extend(
-        push_lines(&p.pipeline.repository.public, &p.refs)
-            .into_iter()
-            .map(|l| format!("  {l}")),
-    );
-    if let Some(github) = &p.pipeline.github {
-        let api = format!("{}/repos/{}", github.api_url, github.repository);
-        lines.push(format!(
-            "  PATCH {api}/releases/<draft id>  draft=false make_latest={}",
-            p.make_latest
-        ));
-        if github.pull_requests {
-            for pick in &p.picked.picks {
-                lines.push(format!(
-                    "  POST {api}/pulls  head={} base={} title=\"{}\"",
-                    pick.branch,
-                    pick.target,
-                    pull_title(p.version, &pick.target)
-                ));
-            }
-        }
-        lines.push(format!(
-            "  GET each asset back ({} and {}) and check it against the checksums",
-            p.built
-                .artifacts
-                .iter()
-                .map(|a| a.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            p.built.checksums_file
-        ));
+    built: &Built,
+) -> crate::actions::Publishing<'a> {
+    crate::actions::Publishing {
+        pipeline,
+        version,
+        tag,
+        refs,
+        make_latest,
+        picks: picked
+            .picks
+            .iter()
+            .map(|p| (p.branch.clone(), p.target.clone()))
+            .collect(),
+        assets: built
+            .artifacts
+            .iter()
+            .map(|a| a.name.clone())
+            .chain([built.checksums_file.clone()])
+            .collect(),
     }
-    for m in &p.picked.manual {
-        lines.push(format!(
-            "  {} gets no pull request: it needs a manual backport",
-            m.target
-        ));
-    }
-    lines
-}
-
-pub fn pull_title(version: &str, target: &str) -> String {
-    format!("Security fix {version} for {target}")
 }
 
 /// What publishing did.
@@ -185,6 +89,9 @@ pub struct Published {
     /// Assets downloaded back and found equal to the built bytes.
     #[serde(default)]
     pub assets_verified: Vec<String>,
+    /// The actions publishing executed, each recorded once done (see [`crate::actions`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<Action>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -223,22 +130,38 @@ impl Job<'_> {
         self.reporter.emit(Event::Note(text));
     }
 
-    pub fn preview(&self) -> Vec<String> {
-        let built = self.built();
-        preview_lines(&Publishing {
-            pipeline: self.pipeline,
-            version: &self.manifest.version,
-            embargo: Some(self.embargo),
-            make_latest: self
-                .staged
-                .draft
-                .as_ref()
-                .map(|d| d.make_latest)
-                .unwrap_or(false),
-            refs: self.staged.refs.clone(),
-            built: &built,
-            picked: self.picked,
-        })
+    /// Stage 7's actions, from the record: what `publish --dry-run` prints and `run` executes.
+    pub fn actions(&self, make_latest: bool) -> Vec<Action> {
+        crate::actions::publishing(&publishing(
+            self.pipeline,
+            &self.manifest.version,
+            &self.manifest.tag,
+            self.staged.refs.clone(),
+            make_latest,
+            self.picked,
+            &self.built(),
+        ))
+    }
+
+    /// What `publish --dry-run` shows, with `make_latest` as staged.
+    pub fn preview(&self) -> Actions {
+        Actions {
+            stage: Vec::new(),
+            publish: self.actions(
+                self.staged
+                    .draft
+                    .as_ref()
+                    .map(|d| d.make_latest)
+                    .unwrap_or(false),
+            ),
+            embargo: Some(self.embargo.to_string()),
+            manual_backports: self
+                .picked
+                .manual
+                .iter()
+                .map(|m| m.target.clone())
+                .collect(),
+        }
     }
 }
 
@@ -406,58 +329,47 @@ pub fn run(job: &Job<'_>, client: Option<&Client>, make_latest: bool) -> Result<
     };
 
     let public = &job.pipeline.repository.public;
-    let specs: Vec<String> = job
-        .staged
-        .refs
-        .iter()
-        .map(|r| format!("{}:{}", r.target, r.refname))
-        .collect();
-    let mut args = vec!["push", "--atomic", "--porcelain", public.as_str()];
-    args.extend(specs.iter().map(String::as_str));
-    let summary = format!(
-        "pushing {} ref(s) to the public remote `{public}` in one atomic push",
-        specs.len()
-    );
-    job.note(&summary);
-    let (ok, output) = job.git.output(&summary, &args)?;
-    if !ok {
-        return Err(Error::from(crate::git::cli::failure(&summary, &args, &output)).with_hint(
-            "no ref was updated (the push is atomic); if a ref of that name exists on the public remote with other content, find out whose it is",
-        ));
-    }
-    let published_at = journal::now();
-    crate::failpoint::hit("publish:after-public-push");
-
     let mut published = Published {
         tag: job.manifest.tag.clone(),
         public_remote: public.clone(),
-        published_at,
+        published_at: String::new(),
         release_url: None,
         pulls: Vec::new(),
         assets_verified: Vec::new(),
+        actions: Vec::new(),
     };
-    if let (Some(client), Some(draft), Some(spec)) =
-        (client, &job.staged.draft, &job.pipeline.github)
-    {
-        let release = match read_back {
-            Some(release) => release,
-            None => releases::get(client, draft.release_id)?,
-        };
-        let release = if release.draft {
-            releases::publish(client, release.id, make_latest)?
-        } else {
-            release
-        };
-        crate::failpoint::hit("publish:after-release-published");
-        job.note(&format!("published {}", release.html_url));
-        published.release_url = Some(release.html_url.clone());
-
-        if spec.pull_requests {
-            for pick in &job.picked.picks {
+    // The release as published, once the PATCH (or a rerun's read) has it.
+    let mut release: Option<releases::Release> = read_back;
+    for action in job.actions(make_latest) {
+        match &action {
+            Action::Push { .. } => {
+                crate::actions::execute_push(job.git, job.pipeline, &action, job.reporter)?;
+                published.published_at = journal::now();
+                crate::failpoint::hit("publish:after-public-push");
+            }
+            Action::PublishRelease { make_latest, .. } => {
+                let (client, draft) = github_of(client, job)?;
+                let current = match release.take() {
+                    Some(release) => release,
+                    None => releases::get(client, draft.release_id)?,
+                };
+                let current = if current.draft {
+                    releases::publish(client, current.id, *make_latest)?
+                } else {
+                    current
+                };
+                crate::failpoint::hit("publish:after-release-published");
+                job.note(&format!("published {}", current.html_url));
+                published.release_url = Some(current.html_url.clone());
+                release = Some(current);
+            }
+            Action::OpenPull {
+                head, base, title, ..
+            } => {
+                let (client, _) = github_of(client, job)?;
                 let body = format!(
-                    "The security fix of {tag}, cherry-picked onto `{target}`.\n\nFix commits:\n{fixes}",
+                    "The security fix of {tag}, cherry-picked onto `{base}`.\n\nFix commits:\n{fixes}",
                     tag = job.manifest.tag,
-                    target = pick.target,
                     fixes = job
                         .manifest
                         .fix_commits
@@ -465,59 +377,89 @@ pub fn run(job: &Job<'_>, client: Option<&Client>, make_latest: bool) -> Result<
                         .map(|c| format!("- {} {}\n", crate::git::abbrev(&c.sha), c.subject))
                         .collect::<String>()
                 );
-                let pr = pulls::find_or_open(
-                    client,
-                    &pick.branch,
-                    &pick.target,
-                    &pull_title(&job.manifest.version, &pick.target),
-                    &body,
-                )?;
-                crate::failpoint::hit(&format!("publish:after-pull:{}", pick.target));
-                job.note(&format!(
-                    "pull request #{} {} -> {}",
-                    pr.number, pick.branch, pick.target
-                ));
+                let pr = pulls::find_or_open(client, head, base, title, &body)?;
+                crate::failpoint::hit(&format!("publish:after-pull:{base}"));
+                job.note(&format!("pull request #{} {head} -> {base}", pr.number));
                 published.pulls.push(OpenedPull {
-                    target: pick.target.clone(),
-                    head: pick.branch.clone(),
+                    target: base.clone(),
+                    head: head.clone(),
                     number: pr.number,
                     url: pr.html_url,
                 });
             }
-        }
-
-        // Read every asset back: what the public downloads must be what was built and tested.
-        let files = super::draft::uploads(&job.state_dir.join("dist"), &job.built());
-        let assets = releases::list_assets(client, release.id)?;
-        let mut wanted = Vec::new();
-        for file in &files {
-            let asset = assets.iter().find(|a| a.name == file.name).ok_or_else(|| {
-                Error::integrity(format!("the published release has no asset {}", file.name))
-            })?;
-            wanted.push((file, asset.id));
-        }
-        // A few downloads at a time, each streamed and hashed as it flows: many small assets
-        // cost their transfer, not a round trip each in turn.
-        let read = download_all(client, &wanted, DOWNLOADS_AT_ONCE);
-        for ((file, _), result) in wanted.iter().zip(read) {
-            let (size, sha) = result?;
-            if size != file.size || sha != file.sha256 {
-                return Err(Error::integrity(format!(
-                    "checksum mismatch: the published asset {} has sha256 {sha} ({size} bytes); {} ({} bytes) was built",
-                    file.name, file.sha256, file.size
-                ))
-                .with_hint("pull the release back to draft on GitHub now, then investigate"));
+            Action::ReadBack { assets } => {
+                let (client, draft) = github_of(client, job)?;
+                let id = release.as_ref().map_or(draft.release_id, |r| r.id);
+                published.assets_verified = read_back_assets(client, job, id, assets)?;
+                job.note(&format!(
+                    "{} asset(s) downloaded back and equal to the built files",
+                    published.assets_verified.len()
+                ));
             }
-            published.assets_verified.push(file.name.clone());
+            Action::CreateDraft { .. } | Action::Upload { .. } => {
+                return Err(Error::stage_failed(format!(
+                    "publishing does not stage: {}",
+                    action.lines().join(" ")
+                )));
+            }
         }
-        job.note(&format!(
-            "{} asset(s) downloaded back and equal to the built files",
-            published.assets_verified.len()
-        ));
+        published.actions.push(action);
     }
 
     prove_public(job.git, public, job.manifest)?;
     Ok(published)
+}
+
+/// The GitHub client and the staged draft, which every GitHub action of publishing needs.
+fn github_of<'c>(
+    client: Option<&'c Client>,
+    job: &'c Job<'_>,
+) -> Result<(&'c Client, &'c super::draft::Draft), Error> {
+    match (client, &job.staged.draft) {
+        (Some(client), Some(draft)) => Ok((client, draft)),
+        _ => Err(Error::bad_input(format!(
+            "{} has GitHub actions to publish, but no draft release was staged or no GitHub client is configured",
+            job.manifest.tag
+        ))),
+    }
+}
+
+/// Reads every asset of the release back: what the public downloads must be what was built and
+/// tested. Returns the names checked.
+fn read_back_assets(
+    client: &Client,
+    job: &Job<'_>,
+    release_id: u64,
+    names: &[String],
+) -> Result<Vec<String>, Error> {
+    let files = super::draft::uploads(&job.state_dir.join("dist"), &job.built());
+    let assets = releases::list_assets(client, release_id)?;
+    let mut wanted = Vec::new();
+    for name in names {
+        let file = files.iter().find(|f| f.name == *name).ok_or_else(|| {
+            Error::integrity(format!("{name} is to be read back, but it was not built"))
+        })?;
+        let asset = assets.iter().find(|a| a.name == *name).ok_or_else(|| {
+            Error::integrity(format!("the published release has no asset {name}"))
+        })?;
+        wanted.push((file, asset.id));
+    }
+    // A few downloads at a time, each streamed and hashed as it flows: many small assets
+    // cost their transfer, not a round trip each in turn.
+    let read = download_all(client, &wanted, DOWNLOADS_AT_ONCE);
+    let mut verified = Vec::new();
+    for ((file, _), result) in wanted.iter().zip(read) {
+        let (size, sha) = result?;
+        if size != file.size || sha != file.sha256 {
+            return Err(Error::integrity(format!(
+                "checksum mismatch: the published asset {} has sha256 {sha} ({size} bytes); {} ({} bytes) was built",
+                file.name, file.sha256, file.size
+            ))
+            .with_hint("pull the release back to draft on GitHub now, then investigate"));
+        }
+        verified.push(file.name.clone());
+    }
+    Ok(verified)
 }
 
 /// The release on GitHub is the draft as staged: the same id, tag, name and notes, and exactly

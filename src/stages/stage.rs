@@ -6,17 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use super::cherry_pick::Picked;
 use super::{Context, Frozen, Prepared};
+use crate::actions::Action;
 use crate::error::Error;
-use crate::git::cli::{self, Output};
 use crate::git::remote;
 use crate::report::Event;
 
-/// A ref as pushed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PushedRef {
-    pub refname: String,
-    pub target: String,
-}
+pub use crate::actions::PushedRef;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Staged {
@@ -28,6 +23,9 @@ pub struct Staged {
     /// What the release was staged with: the instant, the fix, the targets, the checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract: Option<crate::contract::Contract>,
+    /// The actions staging executed, each recorded once done (see [`crate::actions`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<Action>,
 }
 
 /// The refs staging pushes, in order.
@@ -81,33 +79,25 @@ pub fn run(
             spec.private_repository.as_deref().unwrap_or_default()
         )));
     }
-    let refs = refs(prepared, frozen, picked);
-    // `<sha>:<ref>` pushes exactly the recorded object, whatever the local ref says by now.
-    let specs: Vec<String> = refs
-        .iter()
-        .map(|r| format!("{}:{}", r.target, r.refname))
-        .collect();
-    let mut args = vec!["push", "--atomic", "--porcelain", private.as_str()];
-    args.extend(specs.iter().map(String::as_str));
-    let summary = format!(
-        "pushing {} ref(s) to the private remote `{private}` in one atomic push",
-        refs.len()
-    );
-    ctx.reporter.emit(Event::Note(&summary));
-    let (ok, output) = ctx.git.output(&summary, &args)?;
-    if !ok {
-        return Err(explain_push(&summary, &args, &output, private));
+    let actions = actions(ctx, prepared, built, frozen, picked);
+    let mut staged = Staged::default();
+    let mut draft_actions = Vec::new();
+    for action in &actions {
+        match action {
+            Action::Push { remote, refs, .. } => {
+                crate::actions::execute_push(ctx.git, ctx.pipeline, action, ctx.reporter)?;
+                crate::failpoint::hit("stage:after-private-push");
+                // As written for people (the journal travels between CI jobs): without
+                // credentials. Every git command uses the pipeline's remote, which the contract
+                // holds unchanged.
+                staged.remote = remote.clone();
+                staged.refs = refs.clone();
+                recheck(ctx, &staged)?;
+                staged.actions.push(action.clone());
+            }
+            _ => draft_actions.push(action),
+        }
     }
-    crate::failpoint::hit("stage:after-private-push");
-    let mut staged = Staged {
-        // As written for people (the journal travels between CI jobs): without credentials.
-        // Every git command uses the pipeline's remote, which the contract holds unchanged.
-        remote: crate::redact::redact_url(private),
-        refs,
-        draft: None,
-        contract: None,
-    };
-    recheck(ctx, &staged)?;
     if let Some(spec) = &ctx.pipeline.github {
         if ctx.github_offline {
             ctx.reporter.emit(Event::Note(&format!(
@@ -115,40 +105,41 @@ pub fn run(
                 spec.repository
             )));
         } else {
-            staged.draft = Some(super::draft::run(ctx, spec, prepared, built)?);
+            staged.draft = Some(super::draft::run(ctx, spec, prepared, &draft_actions)?);
+            staged.actions.extend(draft_actions.into_iter().cloned());
         }
     }
     Ok(staged)
 }
 
-/// Names the refs the remote rejected (from `--porcelain` on stdout:
-/// `!\t<src>:<dst>\t[rejected] (why)`).
-fn explain_push(summary: &str, args: &[&str], output: &Output, remote: &str) -> Error {
-    let rejected: Vec<String> = output
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("!\t"))
-        .map(|l| {
-            let mut parts = l.split('\t');
-            let dst = parts
-                .next()
-                .and_then(|spec| spec.split_once(':'))
-                .map(|(_, dst)| dst)
-                .unwrap_or(l);
-            format!("{dst} {}", parts.collect::<Vec<_>>().join(" "))
+/// Stage 6's actions for this release: the private push, the draft and its uploads.
+pub fn actions(
+    ctx: &Context<'_>,
+    prepared: &Prepared,
+    built: &super::Built,
+    frozen: &Frozen,
+    picked: &Picked,
+) -> Vec<Action> {
+    let release_name = ctx
+        .pipeline
+        .github
+        .as_ref()
+        .map(|g| {
+            g.name
+                .expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)))
         })
-        .collect();
-    if rejected.is_empty() {
-        let error: Error = cli::failure(summary, args, output).into();
-        return error.with_hint(format!(
-            "nothing was pushed (the push is atomic); check access to the private remote `{remote}` and run again"
-        ));
-    }
-    Error::stage_failed(format!(
-        "the private remote `{remote}` rejected the push, so no ref was updated: {}",
-        rejected.join("; ")
-    ))
-    .with_hint("a ref of the same name already exists there with other content; find out whose it is, then run again")
+        .unwrap_or_default();
+    crate::actions::staging(&crate::actions::Staging {
+        pipeline: ctx.pipeline,
+        refs: refs(prepared, frozen, picked),
+        release_name,
+        tag: &prepared.tag,
+        make_latest: ctx.make_latest(),
+        files: super::draft::uploads(&ctx.dist_dir(), built)
+            .into_iter()
+            .map(|u| (u.name, u.size, u.sha256))
+            .collect(),
+    })
 }
 
 /// The private remote has exactly the staged refs.
@@ -269,4 +260,43 @@ pub fn restore(
         ],
     )?;
     Ok(wanted.len())
+}
+
+/// Stage 6: everything pushed to the private remote at once, and the draft release.
+pub struct Stage<'a> {
+    pub prepared: &'a Prepared,
+    pub built: &'a super::Built,
+    pub verified: &'a super::Verified,
+    pub frozen: &'a Frozen,
+    pub picked: &'a Picked,
+}
+
+impl super::Step for Stage<'_> {
+    const STAGE: crate::journal::Stage = crate::journal::Stage::Stage;
+    const RESUMED: &'static str = "the private remote holds exactly the staged refs";
+    type Output = Staged;
+
+    fn run(&self, ctx: &Context<'_>) -> Result<Staged, Error> {
+        // The push is the first thing that leaves the machine: prove the freeze right before.
+        let mut manifest = crate::journal::Manifest::read(ctx.state_dir())?;
+        super::freeze::prove(ctx, &manifest)?;
+        let mut staged = run(ctx, self.prepared, self.built, self.frozen, self.picked)?;
+        let contract = super::contract(ctx, self.prepared, self.verified, self.picked);
+        manifest.contract = Some(contract.clone());
+        manifest.write(ctx.state_dir())?;
+        staged.contract = Some(contract);
+        Ok(staged)
+    }
+
+    fn recheck(&self, ctx: &Context<'_>, done: &Staged) -> Result<(), Error> {
+        recheck(ctx, done)
+    }
+
+    fn summary(&self, _ctx: &Context<'_>, s: &Staged) -> String {
+        format!(
+            "{} ref(s) on the private remote `{}`",
+            s.refs.len(),
+            s.remote
+        )
+    }
 }

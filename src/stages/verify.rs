@@ -83,3 +83,22 @@ fn sanitize(name: &str) -> String {
         })
         .collect()
 }
+
+/// Stage 3: the checks run against the built artifacts.
+pub struct Verify<'a> {
+    pub prepared: &'a Prepared,
+}
+
+impl super::Step for Verify<'_> {
+    const STAGE: crate::journal::Stage = crate::journal::Stage::Verify;
+    const RESUMED: &'static str = "checks passed on these artifacts";
+    type Output = Verified;
+
+    fn run(&self, ctx: &Context<'_>) -> Result<Verified, Error> {
+        run(ctx, self.prepared)
+    }
+
+    fn summary(&self, _ctx: &Context<'_>, v: &Verified) -> String {
+        format!("{} check(s) passed", v.checks.len())
+    }
+}

@@ -1,0 +1,370 @@
+//! What a release does to the world, as values. Every push and GitHub call that staging (stage 6)
+//! and publishing (stage 7) make is an [`Action`], built by one function from the release's
+//! record ([`staging`], [`publishing`]). The dry run, `--json` and `publish --dry-run` print
+//! those values; the run executes the very same values and journals each one once it is done,
+//! so what was shown and what was done cannot drift apart.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::git::cli::{self, GitCli, Output};
+use crate::pipeline::Pipeline;
+
+/// A ref as pushed: exactly this object, whatever the local ref says by the time of the push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedRef {
+    pub refname: String,
+    pub target: String,
+}
+
+/// Which of the pipeline's two remotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Private,
+    Public,
+}
+
+impl Side {
+    /// The remote as the pipeline names it (a remote name or a URL, possibly with credentials:
+    /// used to push, never recorded).
+    fn remote(self, pipeline: &Pipeline) -> &str {
+        match self {
+            Side::Private => &pipeline.repository.private,
+            Side::Public => &pipeline.repository.public,
+        }
+    }
+}
+
+/// One thing done to the world.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    /// One `git push --atomic` of exact objects: every ref lands or none does.
+    Push {
+        to: Side,
+        /// The remote as written for people: without credentials.
+        remote: String,
+        refs: Vec<PushedRef>,
+    },
+    /// The draft release (found instead of created when an earlier run made it).
+    CreateDraft {
+        api: String,
+        repository: String,
+        tag: String,
+        name: String,
+        prerelease: bool,
+        make_latest: bool,
+    },
+    /// One file of `dist/` on the draft (kept when the same bytes are there already).
+    Upload {
+        name: String,
+        size: u64,
+        sha256: String,
+    },
+    /// The draft made public.
+    PublishRelease {
+        api: String,
+        repository: String,
+        tag: String,
+        make_latest: bool,
+    },
+    /// A pull request of a pick branch onto its target (found when one is open already).
+    OpenPull {
+        api: String,
+        repository: String,
+        head: String,
+        base: String,
+        title: String,
+    },
+    /// Every asset downloaded back from the published release and checked.
+    ReadBack { assets: Vec<String> },
+}
+
+impl Action {
+    /// The action as the dry run prints it, one or more lines.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Action::Push { remote, refs, .. } => {
+                let mut lines = vec![format!("git push --atomic --porcelain {remote} \\")];
+                let last = refs.len().saturating_sub(1);
+                for (i, r) in refs.iter().enumerate() {
+                    lines.push(format!(
+                        "    {}:{}{}",
+                        r.target,
+                        r.refname,
+                        if i == last { "" } else { " \\" }
+                    ));
+                }
+                lines
+            }
+            Action::CreateDraft {
+                api,
+                repository,
+                tag,
+                name,
+                prerelease,
+                make_latest,
+            } => vec![format!(
+                "POST {api}/repos/{repository}/releases  tag_name={tag} name={name:?} draft=true prerelease={prerelease} make_latest={make_latest}"
+            )],
+            Action::Upload { name, size, sha256 } => vec![format!(
+                "POST <upload_url>?name={name}  {size} bytes, sha256 {sha256}"
+            )],
+            Action::PublishRelease {
+                api,
+                repository,
+                make_latest,
+                ..
+            } => vec![format!(
+                "PATCH {api}/repos/{repository}/releases/<draft id>  draft=false make_latest={make_latest}"
+            )],
+            Action::OpenPull {
+                api,
+                repository,
+                head,
+                base,
+                title,
+            } => vec![format!(
+                "POST {api}/repos/{repository}/pulls  head={head} base={base} title={title:?}"
+            )],
+            Action::ReadBack { assets } => vec![format!(
+                "GET each asset back ({}) and check it against the checksums",
+                assets.join(", ")
+            )],
+        }
+    }
+
+    /// The refs of a push (none for an API call).
+    pub fn pushed_refs(&self) -> &[PushedRef] {
+        match self {
+            Action::Push { refs, .. } => refs,
+            _ => &[],
+        }
+    }
+}
+
+/// What staging and publishing do, as printed by a dry run and `--json`, and as executed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actions {
+    /// Stage 6: the private push, the draft release and its uploads.
+    pub stage: Vec<Action>,
+    /// Stage 7, at the embargo and never before.
+    pub publish: Vec<Action>,
+    /// The instant publishing waits for (RFC 3339), when one is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embargo: Option<String>,
+    /// Targets that get no pull request: the fix needs a manual backport there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manual_backports: Vec<String>,
+}
+
+impl Actions {
+    /// Stage 7's lines under their heading, as `publish --dry-run` and the run summary print them.
+    pub fn publish_lines(&self) -> Vec<String> {
+        let when = match self.embargo.as_deref().map(str::parse::<jiff::Timestamp>) {
+            Some(Ok(e)) => crate::clock::display(e),
+            _ => "the embargo (not set yet: give `embargo` or --embargo)".to_string(),
+        };
+        let mut lines = vec![format!("publish (at {when}, never before):")];
+        lines.extend(indent(&self.publish));
+        for target in &self.manual_backports {
+            lines.push(format!(
+                "  {target} gets no pull request: it needs a manual backport"
+            ));
+        }
+        lines
+    }
+
+    /// Stage 6's lines under `heading`: every action, or only the GitHub calls (`github_only`,
+    /// for a run that pushed but has no GitHub to talk to).
+    pub fn stage_lines(&self, heading: &str, github_only: bool) -> Vec<String> {
+        let shown: Vec<Action> = self
+            .stage
+            .iter()
+            .filter(|a| !(github_only && matches!(a, Action::Push { .. })))
+            .cloned()
+            .collect();
+        if shown.is_empty() {
+            return Vec::new();
+        }
+        let mut lines = vec![heading.to_string()];
+        lines.extend(indent(&shown));
+        lines
+    }
+}
+
+fn indent(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .flat_map(Action::lines)
+        .map(|l| format!("  {l}"))
+        .collect()
+}
+
+/// What stage 6 is made of.
+pub struct Staging<'a> {
+    pub pipeline: &'a Pipeline,
+    pub refs: Vec<PushedRef>,
+    /// The release's name on GitHub, expanded.
+    pub release_name: String,
+    pub tag: &'a str,
+    pub make_latest: bool,
+    /// Every file of `dist/` to upload: (name, size, sha256), the checksums file last.
+    pub files: Vec<(String, u64, String)>,
+}
+
+/// Stage 6's actions, in order: the atomic private push, then the draft and its uploads.
+pub fn staging(s: &Staging<'_>) -> Vec<Action> {
+    let mut actions = vec![push(s.pipeline, Side::Private, s.refs.clone())];
+    if let Some(github) = &s.pipeline.github {
+        actions.push(Action::CreateDraft {
+            api: github.api_url.clone(),
+            repository: github.repository.clone(),
+            tag: s.tag.to_string(),
+            name: s.release_name.clone(),
+            prerelease: github.prerelease,
+            make_latest: s.make_latest,
+        });
+        actions.extend(s.files.iter().map(|(name, size, sha256)| Action::Upload {
+            name: name.clone(),
+            size: *size,
+            sha256: sha256.clone(),
+        }));
+    }
+    actions
+}
+
+/// What stage 7 is made of.
+pub struct Publishing<'a> {
+    pub pipeline: &'a Pipeline,
+    pub version: &'a str,
+    pub tag: &'a str,
+    pub refs: Vec<PushedRef>,
+    pub make_latest: bool,
+    /// (pick branch, target) for every target the fix was picked onto.
+    pub picks: Vec<(String, String)>,
+    /// Every file of the release, the checksums file last.
+    pub assets: Vec<String>,
+}
+
+/// Stage 7's actions, in order: the atomic public push, the release published, one pull request
+/// per pick, every asset read back.
+pub fn publishing(p: &Publishing<'_>) -> Vec<Action> {
+    let mut actions = vec![push(p.pipeline, Side::Public, p.refs.clone())];
+    if let Some(github) = &p.pipeline.github {
+        actions.push(Action::PublishRelease {
+            api: github.api_url.clone(),
+            repository: github.repository.clone(),
+            tag: p.tag.to_string(),
+            make_latest: p.make_latest,
+        });
+        if github.pull_requests {
+            actions.extend(p.picks.iter().map(|(head, base)| Action::OpenPull {
+                api: github.api_url.clone(),
+                repository: github.repository.clone(),
+                head: head.clone(),
+                base: base.clone(),
+                title: pull_title(p.version, base),
+            }));
+        }
+        actions.push(Action::ReadBack {
+            assets: p.assets.clone(),
+        });
+    }
+    actions
+}
+
+pub fn pull_title(version: &str, target: &str) -> String {
+    format!("Security fix {version} for {target}")
+}
+
+fn push(pipeline: &Pipeline, to: Side, refs: Vec<PushedRef>) -> Action {
+    Action::Push {
+        to,
+        remote: crate::redact::redact_url(to.remote(pipeline)),
+        refs,
+    }
+}
+
+/// Executes a push action: one `git push --atomic` of exactly its refs to its remote.
+pub fn execute_push(
+    git: &GitCli,
+    pipeline: &Pipeline,
+    action: &Action,
+    reporter: &dyn crate::report::Reporter,
+) -> Result<(), Error> {
+    let Action::Push { to, remote, refs } = action else {
+        return Err(Error::stage_failed(format!(
+            "not a push: {}",
+            action.lines().join(" ")
+        )));
+    };
+    let url = to.remote(pipeline);
+    if crate::redact::redact_url(url) != *remote {
+        return Err(Error::integrity(format!(
+            "the push was planned to `{remote}`, but the pipeline's {} remote is `{}`",
+            side_name(*to),
+            crate::redact::redact_url(url)
+        )));
+    }
+    // `<sha>:<ref>` pushes exactly the recorded object, whatever the local ref says by now.
+    let specs: Vec<String> = refs
+        .iter()
+        .map(|r| format!("{}:{}", r.target, r.refname))
+        .collect();
+    let mut args = vec!["push", "--atomic", "--porcelain", url];
+    args.extend(specs.iter().map(String::as_str));
+    let summary = format!(
+        "pushing {} ref(s) to the {} remote `{remote}` in one atomic push",
+        refs.len(),
+        side_name(*to)
+    );
+    reporter.emit(crate::report::Event::Note(&summary));
+    let (ok, output) = git.output(&summary, &args)?;
+    if ok {
+        Ok(())
+    } else {
+        Err(explain_push(&summary, &args, &output, *to, remote))
+    }
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Private => "private",
+        Side::Public => "public",
+    }
+}
+
+/// Names the refs the remote rejected (from `--porcelain` on stdout:
+/// `!\t<src>:<dst>\t[rejected] (why)`).
+fn explain_push(summary: &str, args: &[&str], output: &Output, side: Side, remote: &str) -> Error {
+    let rejected: Vec<String> = output
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("!\t"))
+        .map(|l| {
+            let mut parts = l.split('\t');
+            let dst = parts
+                .next()
+                .and_then(|spec| spec.split_once(':'))
+                .map(|(_, dst)| dst)
+                .unwrap_or(l);
+            format!("{dst} {}", parts.collect::<Vec<_>>().join(" "))
+        })
+        .collect();
+    let side = side_name(side);
+    if rejected.is_empty() {
+        let error: Error = cli::failure(summary, args, output).into();
+        return error.with_hint(format!(
+            "nothing was pushed (the push is atomic); check access to the {side} remote `{remote}` and run again"
+        ));
+    }
+    Error::stage_failed(format!(
+        "the {side} remote `{remote}` rejected the push, so no ref was updated: {}",
+        rejected.join("; ")
+    ))
+    .with_hint(
+        "a ref of the same name already exists there with other content; find out whose it is, then run again",
+    )
+}

@@ -30,6 +30,14 @@ pub enum Command {
     /// file, line and column (exit 2), or prints a one-line summary (exit 0). For an editor
     /// hook or a pre-commit check; `embargo plan` is the one that looks at the repository.
     Check(CheckArgs),
+    /// Write a commented starter pipeline for the repository you stand in.
+    ///
+    /// Spelled as the repository already spells things: release tags with or without a `v`,
+    /// release branches release-X.Y and patch branches release-X.Y.Z when there are any, the
+    /// remotes `origin` (public) and `security` or `private` (the private security repository),
+    /// and the GitHub repository behind `origin`. The result passes `embargo check`. An existing
+    /// file is never replaced without --force.
+    Init(InitArgs),
     /// Show what a run would do, changing nothing: latest patch release, patch version, fix
     /// commits, embargo, and each stage.
     ///
@@ -108,6 +116,49 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print the JSON Schema of the pipeline format (or of the advisory file).
     Schema(SchemaArgs),
+    /// GitHub Actions: the workflow that runs the pipeline's release in the private repository.
+    #[command(subcommand)]
+    Ci(CiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// Write (or, with --check, compare) the GitHub Actions workflow for the pipeline.
+    ///
+    /// The workflow belongs in the private security repository, where logs and artifacts are
+    /// private: a stage job (run on demand), a publish job that waits for the instant, and a cron
+    /// fallback that publishes once it has passed. It is derived from the pipeline alone (its
+    /// path, name, remotes, public repository, token variable, timeouts and embargo), so the same
+    /// pipeline always gives the same file. Its jobs run only in a private repository.
+    ///
+    /// With --check, nothing is written: exit 0 when the file matches, 1 when it is missing or
+    /// differs (the first differing line is shown).
+    Generate(CiGenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the pipeline (default: pipelines/security-release.yaml in the clone).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CiGenerateArgs {
+    /// The pipeline file, inside the clone the workflow checks out (like pipelines/security-release.yaml).
+    pub pipeline: PathBuf,
+    /// The folder to write into (default: the clone's .github/workflows).
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// The workflow's file name inside DIR (default: <pipeline name>.yml).
+    #[arg(long, value_name = "NAME")]
+    pub file: Option<String>,
+    /// Write nothing: exit 1 when the file on disk differs from what the pipeline generates.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +216,11 @@ pub struct RunArgs {
     /// the build, the checks, the GitHub repository); the choice is journaled.
     #[arg(long)]
     pub keep_staged: bool,
+    /// Run in a GitHub Actions job although its repository is public (or its event payload
+    /// does not say it is private). Refused without it: a public repository's logs and
+    /// artifacts are public, and would show the fix before the embargo.
+    #[arg(long)]
+    pub allow_public_ci: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -363,7 +419,7 @@ impl Cli {
             Command::Team(a) => a.common.json,
             Command::Retrospective(a) => a.json,
             Command::Announce(a) => a.json,
-            Command::Demo(_) | Command::Schema(_) => false,
+            Command::Demo(_) | Command::Schema(_) | Command::Ci(_) | Command::Init(_) => false,
         }
     }
 }

@@ -7,6 +7,7 @@
 mod actions;
 pub mod advisory;
 pub mod checksum;
+pub mod ci;
 pub mod cli;
 mod clock;
 pub mod commands;

@@ -33,6 +33,8 @@ fn main() -> ExitCode {
     match embargo::commands::execute(cli) {
         Ok(code) => ExitCode::from(code.as_u8()),
         Err(error) => {
+            // On GitHub Actions, also an annotation on the pipeline's line.
+            embargo::ci::actions::annotate(&error);
             if json {
                 println!("{}", error.to_json());
             }

@@ -3,6 +3,8 @@
 mod abort;
 mod announce;
 mod check;
+mod ci;
+mod init;
 mod publish;
 mod reschedule;
 mod retrospective;
@@ -29,6 +31,7 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
         .map_err(|e| Error::bad_input(format!("cannot read the current directory: {e}")))?;
     match cli.command {
         Command::Check(args) => check::execute(args),
+        Command::Init(args) => init::execute(args, &cwd),
         Command::Plan(args) => {
             let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
             // Read before the remotes are listed: a mistake in it is found at once.
@@ -100,6 +103,7 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
             Ok(Exit::Done)
         }
         Command::Demo(args) => crate::sample::demo(args.keep, args.verbose),
+        Command::Ci(crate::cli::CiCommand::Generate(args)) => ci::generate(args, &cwd),
         Command::Schema(args) => {
             print!(
                 "{}",
@@ -136,7 +140,7 @@ pub(crate) fn overrides(common: &Common) -> Overrides {
     }
 }
 
-fn resolve_path(base: &Path, path: &Path) -> PathBuf {
+pub(crate) fn resolve_path(base: &Path, path: &Path) -> PathBuf {
     if path.is_absolute() {
         path.to_path_buf()
     } else {

@@ -219,6 +219,21 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         |p: &Published| format!("{} is public", p.tag),
         || publish::run(&job, client.as_ref(), make_latest),
     )?;
+    if let Some(actions) = crate::ci::actions::Actions::from_env() {
+        actions.append_summary(&format!(
+            "## embargo: {} is public\n\n{}\n",
+            published.tag,
+            published.release_url.as_deref().unwrap_or("")
+        ))?;
+        actions.set_outputs(&[
+            ("tag", &published.tag),
+            ("version", &manifest.version),
+            (
+                "release_url",
+                published.release_url.as_deref().unwrap_or(""),
+            ),
+        ])?;
+    }
     if args.common.json {
         print_json(&published)?;
     } else {

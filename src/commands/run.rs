@@ -43,6 +43,13 @@ pub struct Released {
 }
 
 pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
+    let actions = crate::ci::actions::Actions::from_env();
+    // First of all: in a public repository's job, even the build log would leak the fix.
+    if let Some(actions) = &actions
+        && !args.dry_run
+    {
+        actions.refuse_public_repository(args.allow_public_ci)?;
+    }
     let reporter = report::choose(args.common.verbose, args.common.json);
     let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
     // A dry run's folder holds the patched source and binaries: private to this user, and
@@ -73,6 +80,12 @@ pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
     };
     match outcome {
         RunOutcome::Released(done) => {
+            if let Some(actions) = &actions {
+                actions.set_outputs(&[
+                    ("tag", &done.tag),
+                    ("release_url", done.release_url.as_deref().unwrap_or("")),
+                ])?;
+            }
             let text = format!(
                 "the fix is already released in {} (published at {}{}); nothing was done",
                 done.tag,
@@ -89,7 +102,29 @@ pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
                 serde_json::to_value(&done).unwrap_or_default(),
             )?;
         }
-        RunOutcome::Ran(_, result) => {
+        RunOutcome::Ran(plan, result) => {
+            if let Some(actions) = &actions {
+                let instant = result
+                    .staged
+                    .contract
+                    .as_ref()
+                    .and_then(|c| c.embargo)
+                    .or(plan.embargo);
+                actions.append_summary(&crate::ci::actions::run_summary(&result, instant))?;
+                actions.set_outputs(&[
+                    ("tag", &result.tag),
+                    ("version", &result.version),
+                    (
+                        "release_url",
+                        result
+                            .staged
+                            .draft
+                            .as_ref()
+                            .map(|d| d.html_url.as_str())
+                            .unwrap_or(""),
+                    ),
+                ])?;
+            }
             if args.common.json {
                 print_json(&result)?;
             } else {

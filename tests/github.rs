@@ -795,12 +795,31 @@ fn the_advisory_is_drafted_at_staging_and_published_right_after_the_release() {
         })
     );
     assert_eq!(run["staged"]["advisory"]["ghsa_id"], a.ghsa_id.as_str());
+    let status = w.embargo(&["status", w.p()]);
+    status.expect(0);
+    assert!(
+        status.stdout.contains(&format!(
+            "advisory     {} (a draft; CVE requested) https://github.com/example/app/security/advisories/{}",
+            a.ghsa_id, a.ghsa_id
+        )),
+        "{}",
+        status.stdout
+    );
 
     let publish = w.embargo(&["publish", w.p(), "--if-due", "--json"]);
     publish.expect(0);
     let published: serde_json::Value = serde_json::from_str(&publish.stdout).unwrap();
     assert_eq!(published["actions"], dry["actions"]["publish"]);
     assert_eq!(w.gh.advisories()[0].state, "published");
+    let status = w.embargo(&["status", w.p()]);
+    assert!(
+        status.stdout.contains(&format!(
+            "advisory     {} (published; CVE requested)",
+            a.ghsa_id
+        )),
+        "{}",
+        status.stdout
+    );
     assert_eq!(
         published["advisory_url"],
         format!(

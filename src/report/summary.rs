@@ -490,6 +490,34 @@ fn status_text_unredacted(pipeline: &Pipeline, releases: &[(PathBuf, Vec<Entry>)
                 }
             );
         }
+        if let Some(advisory) = last_of(entries, Stage::Stage)
+            .filter(|e| e.event == Event::Completed)
+            .and_then(|e| e.detail.get("advisory"))
+        {
+            let published = last_of(entries, Stage::Publish).is_some_and(|e| {
+                e.event == Event::Completed && e.detail.get("advisory_url").is_some()
+            });
+            let cve = match advisory.get("cve_id").and_then(|c| c.as_str()) {
+                Some(cve) => cve.to_string(),
+                None if advisory.get("cve_requested").and_then(|c| c.as_bool()) == Some(true) => {
+                    "CVE requested".to_string()
+                }
+                None => "no CVE".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "  advisory     {} ({}; {cve}) {}",
+                advisory
+                    .get("ghsa_id")
+                    .and_then(|g| g.as_str())
+                    .unwrap_or("?"),
+                if published { "published" } else { "a draft" },
+                advisory
+                    .get("html_url")
+                    .and_then(|g| g.as_str())
+                    .unwrap_or("")
+            );
+        }
         let last_reschedule = entries.iter().rposition(|e| e.stage == Stage::Reschedule);
         let shown = entries.iter().enumerate().filter(|(i, e)| {
             !Stage::ALL.contains(&e.stage)

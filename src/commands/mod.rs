@@ -3,6 +3,7 @@
 mod abort;
 mod announce;
 mod check;
+mod demo;
 mod ci;
 mod init;
 mod publish;
@@ -102,7 +103,7 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
             }
             Ok(Exit::Done)
         }
-        Command::Demo(args) => crate::sample::demo(args.keep, args.verbose),
+        Command::Demo(args) => demo::execute(args.keep, args.verbose),
         Command::Ci(crate::cli::CiCommand::Generate(args)) => ci::generate(args, &cwd),
         Command::Schema(args) => {
             print!(

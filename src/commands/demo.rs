@@ -1,0 +1,118 @@
+//! `embargo demo`: the sample project (`src/sample/`), then `plan` and `run` on it as a user
+//! would, the freeze shown at work, and the announcements of its release.
+
+use std::fs;
+use std::path::Path;
+
+use crate::error::{Error, Exit};
+use crate::git::LocalRepo;
+use crate::git::workspace::Workspace;
+use crate::pipeline::{self, Overrides};
+use crate::report;
+use crate::sample::{ADVISORY, FIX_BRANCH, PIPELINE, SampleProject};
+
+/// The two messages of the staged release: the pre-announcement as it would be sent now, and the
+/// release announcement as a preview (the demo does not publish).
+fn show_announcements(pipeline: &crate::pipeline::Pipeline, dir: &Path) -> Result<(), Error> {
+    use crate::disclosure::announce::Kind;
+    let rule = "-".repeat(72);
+    let pre = crate::commands::announcement(pipeline, dir, Kind::Pre, false)?;
+    println!("the pre-announcement (`embargo announce PIPELINE --pre`), safe before the embargo:");
+    println!("{rule}\nSubject: {}\n\n{}{rule}", pre.subject, pre.markdown);
+    println!();
+    let release = crate::commands::announcement(pipeline, dir, Kind::Release, true)?;
+    println!(
+        "the release announcement (`embargo announce PIPELINE --release --preview`; sent once the release is public):"
+    );
+    println!(
+        "{rule}\nSubject: {}\n\n{}{rule}",
+        release.subject, release.markdown
+    );
+    Ok(())
+}
+
+/// `embargo demo`: the sample project, then plan and run on it, then the freeze shown at work.
+pub fn execute(keep: bool, verbose: bool) -> Result<Exit, Error> {
+    let started = std::time::Instant::now();
+    let dir = tempfile::Builder::new()
+        .prefix("embargo-demo-")
+        .tempdir()
+        .map_err(|e| crate::sample::sample_error("temporary folder", e))?;
+    let sample = SampleProject::create(dir.path())?;
+    let pipeline_path = sample.write_pipeline(PIPELINE)?;
+    println!(
+        "embargo demo: a sample project in {}",
+        sample.root.display()
+    );
+    println!("  public remote   {}", sample.public.display());
+    println!(
+        "  private remote  {} (holds the fix branch {FIX_BRANCH})",
+        sample.private.display()
+    );
+    println!("  clone           {}", sample.work.display());
+    println!();
+
+    // Beside the clone, not in it: the advisory is the security team's, not the project's.
+    let advisory = sample.root.join("CVE-2026-0001.yaml");
+    fs::write(&advisory, ADVISORY).map_err(|e| crate::sample::sample_error("advisory", e))?;
+    let overrides = Overrides {
+        advisory: Some(advisory),
+        ..Overrides::default()
+    };
+    let pipeline = pipeline::load(&pipeline_path, &overrides)?;
+    let workspace = Workspace::real(LocalRepo::open(&sample.work)?, sample.git_cli())?;
+    let plan = crate::plan::resolve(&pipeline, &workspace, None)?;
+    print!("{}", report::summary::plan_text(&pipeline, &plan));
+    println!();
+
+    let reporter = report::choose(verbose, false);
+    let options = crate::commands::RunOptions {
+        github_offline: true,
+        ..Default::default()
+    };
+    let summary = match crate::commands::run(&pipeline, &workspace, &options, reporter.as_ref())? {
+        crate::commands::RunOutcome::Ran(_, summary) => summary,
+        crate::commands::RunOutcome::Released(done) => {
+            return Err(Error::bad_input(format!(
+                "the sample's fix is already released in {}",
+                done.tag
+            )));
+        }
+    };
+    print!("{}", report::summary::run_text(&summary));
+
+    // Show the freeze at work: the frozen tag cannot be moved, even by force.
+    let refused = sample
+        .git(&sample.work, &["tag", "-f", &summary.tag, "HEAD"])
+        .is_err();
+    let unchanged = workspace
+        .repo
+        .ref_target(&format!("refs/tags/{}", summary.tag))
+        .map(|o| o.to_string())
+        == Some(summary.tag_object.clone());
+    println!();
+    println!(
+        "freeze check: `git tag -f {} HEAD` {}",
+        summary.tag,
+        if refused && unchanged {
+            "was refused by the hook; the tag is unchanged"
+        } else {
+            "WAS NOT REFUSED"
+        }
+    );
+    println!();
+    show_announcements(&pipeline, &plan.state_dir)?;
+    println!();
+    println!("demo finished in {:.1}s", started.elapsed().as_secs_f64());
+    if keep {
+        let kept = dir.keep();
+        println!("the sample project is kept in {}", kept.display());
+    }
+    if refused && unchanged {
+        Ok(Exit::Done)
+    } else {
+        Err(Error::integrity(
+            "the freeze hook did not refuse a forced move of the release tag",
+        ))
+    }
+}

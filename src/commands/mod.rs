@@ -3,8 +3,8 @@
 mod abort;
 mod announce;
 mod check;
-mod demo;
 mod ci;
+mod demo;
 mod init;
 mod publish;
 mod reschedule;

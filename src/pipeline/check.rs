@@ -1,0 +1,730 @@
+//! Checking a pipeline as read (`wire`) into the [`Pipeline`] the program works from: every
+//! value checked where it is written, each error with its file, line and column.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_saphyr::{Location, Spanned};
+
+use super::template::{Template, Var};
+use super::*;
+use crate::version::{LineSpec, TagPattern, Version};
+
+/// Names a template can use, by where it stands.
+const TAG_VARS: &[Var] = &[Var::Major, Var::Minor, Var::Patch];
+const BRANCH_VARS: &[Var] = &[
+    Var::Major,
+    Var::Minor,
+    Var::Patch,
+    Var::Version,
+    Var::Tag,
+    Var::PreviousTag,
+    Var::Line,
+];
+const RELEASE_VARS: &[Var] = &[
+    Var::Major,
+    Var::Minor,
+    Var::Patch,
+    Var::Version,
+    Var::Tag,
+    Var::PreviousTag,
+    Var::Line,
+    Var::Commit,
+];
+const PICK_VARS: &[Var] = &[
+    Var::Major,
+    Var::Minor,
+    Var::Patch,
+    Var::Version,
+    Var::Tag,
+    Var::PreviousTag,
+    Var::Line,
+    Var::Commit,
+    Var::Target,
+];
+
+/// The release that ref-name templates are tried on when the file is read (see
+/// [`Checker::ref_name`]): 1.0.2 after 1.0.1, picked onto `master`.
+const SAMPLE_PREVIOUS: Version = Version {
+    major: 1,
+    minor: 0,
+    patch: 1,
+};
+const SAMPLE_NEXT: Version = Version {
+    major: 1,
+    minor: 0,
+    patch: 2,
+};
+const SAMPLE_TARGET: &str = "master";
+
+/// `template` expanded with the sample release's values.
+fn sample_name(template: &Template, tag: &TagPattern) -> String {
+    template.expand(|var| match var {
+        Var::Major => SAMPLE_NEXT.major.to_string(),
+        Var::Minor => SAMPLE_NEXT.minor.to_string(),
+        Var::Patch => SAMPLE_NEXT.patch.to_string(),
+        Var::Version => SAMPLE_NEXT.to_string(),
+        Var::Tag => tag.format(SAMPLE_NEXT),
+        Var::PreviousTag => tag.format(SAMPLE_PREVIOUS),
+        Var::Line => SAMPLE_NEXT.line().to_string(),
+        Var::Commit => "0123456789abcdef0123456789abcdef01234567".to_string(),
+        Var::Target => SAMPLE_TARGET.to_string(),
+    })
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+pub(super) struct Checker<'a> {
+    pub(super) file: &'a Path,
+}
+
+impl Checker<'_> {
+    fn at(&self, location: Location, message: impl Into<String>) -> PipelineError {
+        PipelineError {
+            file: self.file.to_path_buf(),
+            line: location.line(),
+            column: location.column(),
+            message: message.into(),
+        }
+    }
+
+    fn whole(&self, message: impl Into<String>) -> PipelineError {
+        PipelineError {
+            file: self.file.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+        }
+    }
+
+    /// Refuses a ref-name template whose name for [`SAMPLE_NEXT`] git would refuse or that would
+    /// surprise (`-{tag}`, `{tag}.lock`, `a b{tag}`): the fault is in the template's own text, so
+    /// it is named here, with its line, before any stage runs; not at the stage that makes the
+    /// ref, after earlier stages have created and frozen the release. The real names are
+    /// checked again when they are made.
+    fn ref_name(
+        &self,
+        key: &str,
+        kind: &str,
+        value: &Spanned<String>,
+        name: String,
+    ) -> Result<(), PipelineError> {
+        match crate::git::bad_short_ref(kind, &name) {
+            None => Ok(()),
+            Some(why) => Err(self.at(
+                value.referenced,
+                format!(
+                    "{key}: `{}` makes bad ref names: for the release {SAMPLE_NEXT}{}, {why}",
+                    value.value,
+                    if value.value.contains("{target}") {
+                        format!(" and the target {SAMPLE_TARGET}")
+                    } else {
+                        String::new()
+                    }
+                ),
+            )),
+        }
+    }
+
+    fn template(
+        &self,
+        key: &str,
+        value: &Spanned<String>,
+        allowed: &[Var],
+    ) -> Result<Template, PipelineError> {
+        Template::parse(&value.value, allowed)
+            .map_err(|e| self.at(value.referenced, format!("{key}: {e}")))
+    }
+
+    fn non_empty(&self, key: &str, value: &Spanned<String>) -> Result<String, PipelineError> {
+        if value.value.trim().is_empty() {
+            return Err(self.at(value.referenced, format!("{key} must not be empty")));
+        }
+        Ok(value.value.clone())
+    }
+
+    /// A remote name or URL. One starting with `-` would reach git as an option
+    /// (`--upload-pack=...` runs a command), whichever command reads the pipeline.
+    fn remote(&self, key: &str, value: &Spanned<String>) -> Result<String, PipelineError> {
+        let remote = self.non_empty(key, value)?;
+        if remote.starts_with('-') {
+            return Err(self.at(
+                value.referenced,
+                format!(
+                    "{key}: `{}` starts with `-`, so git would read it as an option; give a remote name of the clone or the repository's URL",
+                    crate::redact::redact_url(&remote)
+                ),
+            ));
+        }
+        Ok(remote)
+    }
+
+    pub(super) fn check(
+        &self,
+        raw: wire::PipelineFile,
+        overrides: &Overrides,
+    ) -> Result<Pipeline, PipelineError> {
+        if raw.version.value != 1 {
+            return Err(self.at(
+                raw.version.referenced,
+                format!(
+                    "version: {} is not a pipeline format version this embargo knows; only 1 exists",
+                    raw.version.value
+                ),
+            ));
+        }
+        let name = &raw.name.value;
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(self.at(
+                raw.name.referenced,
+                format!("name: `{name}` must be lowercase letters, digits and dashes ([a-z0-9-]+)"),
+            ));
+        }
+
+        let repository = RepositorySpec {
+            path: raw
+                .repository
+                .path
+                .as_ref()
+                .map(|p| PathBuf::from(&p.value)),
+            private: self.remote("repository.private", &raw.repository.private)?,
+            public: self.remote("repository.public", &raw.repository.public)?,
+        };
+
+        let tag = match &raw.versioning.tag {
+            Some(t) => {
+                let template = self.template("versioning.tag", t, TAG_VARS)?;
+                TagPattern::new(template)
+                    .map_err(|e| self.at(t.referenced, format!("versioning.tag: {e}")))?
+            }
+            None => TagPattern::new(
+                Template::parse("v{major}.{minor}.{patch}", TAG_VARS)
+                    .map_err(|e| self.whole(e.to_string()))?,
+            )
+            .map_err(|e| self.whole(e))?,
+        };
+        if let Some(t) = &raw.versioning.tag {
+            self.ref_name("versioning.tag", "tag", t, tag.format(SAMPLE_NEXT))?;
+        }
+        let branch = match &raw.versioning.branch {
+            Some(b) => {
+                let t = self.template("versioning.branch", b, BRANCH_VARS)?;
+                self.ref_name("versioning.branch", "branch", b, sample_name(&t, &tag))?;
+                t
+            }
+            None => Template::parse("{tag}", BRANCH_VARS).map_err(|e| self.whole(e.to_string()))?,
+        };
+        let line = match (&overrides.line, &raw.versioning.line) {
+            (Some(cli), _) => {
+                LineSpec::parse(cli).map_err(|e| self.whole(format!("--line: {e}")))?
+            }
+            (None, Some(l)) => LineSpec::parse(&l.value)
+                .map_err(|e| self.at(l.referenced, format!("versioning.line: {e}")))?,
+            (None, None) => LineSpec::Latest,
+        };
+
+        let fix = self.fix(&raw.fix, overrides)?;
+        let build = self.build(&raw.build)?;
+        let verify = self.verify(&raw.verify)?;
+        let cherry_pick = raw
+            .cherry_pick
+            .as_ref()
+            .map(|c| self.cherry_pick(c, &tag))
+            .transpose()?;
+
+        let (embargo, embargo_source) = match (&overrides.embargo, &raw.embargo) {
+            (Some(cli), _) if cli.trim().eq_ignore_ascii_case("now") => {
+                (Some(Timestamp::now()), EmbargoSource::Now)
+            }
+            (Some(cli), _) => (
+                Some(
+                    crate::clock::parse_embargo(cli)
+                        .map_err(|e| self.whole(format!("--embargo: {e}")))?,
+                ),
+                EmbargoSource::Flag,
+            ),
+            (None, Some(e)) if e.value.trim().eq_ignore_ascii_case("now") => {
+                return Err(self.at(
+                    e.referenced,
+                    "embargo: `now` is only taken from the command line (`--embargo now`), so that \
+                     a value left in the file can never publish a fix right after staging"
+                        .to_string(),
+                ));
+            }
+            (None, Some(e)) => (
+                Some(
+                    crate::clock::parse_embargo(&e.value)
+                        .map_err(|m| self.at(e.referenced, format!("embargo: {m}")))?,
+                ),
+                EmbargoSource::Pipeline,
+            ),
+            (None, None) => (None, EmbargoSource::Pipeline),
+        };
+
+        let github = raw
+            .publish
+            .as_ref()
+            .and_then(|p| p.github.as_ref())
+            .map(|g| self.github(g))
+            .transpose()?;
+
+        let advisory = match (&overrides.advisory, &raw.advisory) {
+            (Some(cli), _) => Some(cli.clone()),
+            (None, Some(a)) => {
+                let path = self.non_empty("advisory", a)?;
+                Some(
+                    self.file
+                        .parent()
+                        .map(|folder| folder.join(&path))
+                        .unwrap_or_else(|| PathBuf::from(&path)),
+                )
+            }
+            (None, None) => None,
+        };
+
+        let announce = match &raw.disclosure {
+            Some(d) => disclosure::check(d, &|location, message| self.at(location, message))?,
+            None => None,
+        };
+
+        Ok(Pipeline {
+            file: self.file.to_path_buf(),
+            name: name.clone(),
+            repository,
+            tag,
+            branch,
+            line,
+            fix,
+            build,
+            verify,
+            cherry_pick,
+            embargo,
+            embargo_source,
+            github,
+            advisory,
+            announce,
+        })
+    }
+
+    fn fix(&self, raw: &wire::Fix, overrides: &Overrides) -> Result<FixSpec, PipelineError> {
+        let per_target = raw
+            .per_target
+            .iter()
+            .flatten()
+            .map(|(target, branch)| {
+                self.existing_branch("fix.per_target", branch)?;
+                Ok((target.clone(), branch.value.clone()))
+            })
+            .collect::<Result<BTreeMap<_, _>, PipelineError>>()?;
+        if let Some(b) = &raw.base {
+            self.existing_branch("fix.base", b)?;
+        }
+        let base = raw.base.as_ref().map(|b| b.value.clone());
+        if let Some(branch) = &overrides.fix {
+            if branch.trim().is_empty() {
+                return Err(self.whole("--fix: the fix branch name must not be empty"));
+            }
+            if let Some(why) = crate::git::bad_short_ref("branch", branch) {
+                return Err(self.whole(format!("--fix: {}", printable(&why))));
+            }
+            return Ok(FixSpec {
+                source: FixSource::Branch {
+                    branch: branch.clone(),
+                    base,
+                },
+                per_target,
+            });
+        }
+        let source = match (&raw.branch, &raw.commits) {
+            (Some(b), Some(_)) => {
+                return Err(self.at(
+                    b.referenced,
+                    "fix: give either `branch` (with `base`) or `commits`, not both",
+                ));
+            }
+            (Some(b), None) => {
+                self.existing_branch("fix.branch", b)?;
+                FixSource::Branch {
+                    branch: b.value.clone(),
+                    base,
+                }
+            }
+            (None, Some(commits)) => {
+                if commits.is_empty() {
+                    return Err(
+                        self.whole("fix.commits: the list is empty; name at least one commit")
+                    );
+                }
+                for c in commits {
+                    let v = &c.value;
+                    if v.len() < 7 || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(self.at(
+                            c.referenced,
+                            format!("fix.commits: `{v}` is not a commit id (7 to 40 hex digits)"),
+                        ));
+                    }
+                }
+                FixSource::Commits(commits.iter().map(|c| c.value.to_lowercase()).collect())
+            }
+            (None, None) => {
+                return Err(self.whole(
+                    "the fix is not named: set fix.branch (the private branch holding the fix) \
+                     or fix.commits in the pipeline, or pass --fix BRANCH",
+                ));
+            }
+        };
+        Ok(FixSpec { source, per_target })
+    }
+
+    /// A branch name the pipeline refers to (it exists already): it must be a plain ref name,
+    /// so that no later message echoes control characters or oddities back to the terminal.
+    fn existing_branch(&self, key: &str, value: &Spanned<String>) -> Result<(), PipelineError> {
+        match crate::git::bad_short_ref("branch", &value.value) {
+            None => Ok(()),
+            Some(why) => Err(self.at(value.referenced, format!("{key}: {}", printable(&why)))),
+        }
+    }
+
+    fn timeout(&self, key: &str, raw: &Option<Spanned<String>>) -> Result<Duration, PipelineError> {
+        match raw {
+            None => Ok(DEFAULT_TIMEOUT),
+            Some(t) => {
+                parse_duration(&t.value).map_err(|e| self.at(t.referenced, format!("{key}: {e}")))
+            }
+        }
+    }
+
+    fn step(
+        &self,
+        what: &str,
+        name: &Spanned<String>,
+        run: &Spanned<String>,
+        timeout: &Option<Spanned<String>>,
+        env: &BTreeMap<String, wire::EnvValue>,
+        seen: &mut HashSet<String>,
+    ) -> Result<StepSpec, PipelineError> {
+        let step_name = self.non_empty(&format!("{what}.name"), name)?;
+        if !seen.insert(step_name.clone()) {
+            return Err(self.at(
+                name.referenced,
+                format!("{what}.name: `{step_name}` is used twice; names must be unique"),
+            ));
+        }
+        let command = self.non_empty(&format!("{what}.run"), run)?;
+        // No command line or environment can hold a NUL: refuse it here rather than when the
+        // build starts, after the patch branch was made.
+        if command.contains('\0') {
+            return Err(self.at(
+                run.referenced,
+                format!("{what}.run: the command contains a NUL character (\\0)"),
+            ));
+        }
+        if let Some(var) = template::templates_in_shell(&command).first() {
+            let instead = match var.env_name() {
+                Some(env_name) => format!("use the environment variable \"${env_name}\" instead"),
+                // {major}, {minor}, {patch} and {target} have no variable of their own.
+                None => "use the environment variables instead: \"$EMBARGO_VERSION\" (MAJOR.MINOR.PATCH), \
+                         \"$EMBARGO_TAG\", \"$EMBARGO_PREVIOUS_TAG\", \"$EMBARGO_LINE\", \"$EMBARGO_COMMIT\""
+                    .to_string(),
+            };
+            return Err(self.at(
+                run.referenced,
+                format!(
+                    "{what}.run: `{{{}}}` is a template, and templates are never expanded inside `run` \
+                     (no value is spliced into a shell line); {instead}",
+                    var.name()
+                ),
+            ));
+        }
+        for (key, value) in env {
+            if key.is_empty() || key.contains('=') || key.contains('\0') {
+                return Err(self.at(
+                    name.referenced,
+                    format!("{what}.env: `{key}` is not a valid environment variable name"),
+                ));
+            }
+            if value.to_text().contains('\0') {
+                return Err(self.at(
+                    name.referenced,
+                    format!("{what}.env: the value of `{key}` contains a NUL character (\\0)"),
+                ));
+            }
+        }
+        Ok(StepSpec {
+            name: step_name,
+            run: command,
+            timeout: self.timeout(&format!("{what}.timeout"), timeout)?,
+            env: env.iter().map(|(k, v)| (k.clone(), v.to_text())).collect(),
+        })
+    }
+
+    fn build(&self, raw: &wire::Build) -> Result<BuildSpec, PipelineError> {
+        if raw.steps.is_empty() {
+            return Err(self
+                .whole("build.steps: the list is empty; a release needs at least one build step"));
+        }
+        let mut seen = HashSet::new();
+        let steps = raw
+            .steps
+            .iter()
+            .map(|s| {
+                self.step(
+                    "build.steps",
+                    &s.name,
+                    &s.run,
+                    &s.timeout,
+                    &s.env,
+                    &mut seen,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if raw.artifacts.is_empty() {
+            return Err(self.whole("build.artifacts: the list is empty; name the files to release with globs like \"dist/*.tar.gz\""));
+        }
+        let mut artifacts = Vec::new();
+        for a in &raw.artifacts {
+            let glob_text = a.value.trim();
+            if glob_text.is_empty() {
+                return Err(self.at(a.referenced, "build.artifacts: an artifact glob is empty"));
+            }
+            if glob_text.starts_with('/') || glob_text.split('/').any(|part| part == "..") {
+                return Err(self.at(
+                    a.referenced,
+                    format!("build.artifacts: `{glob_text}` reaches outside the checkout; globs are relative to it"),
+                ));
+            }
+            glob::Pattern::new(glob_text).map_err(|e| {
+                self.at(
+                    a.referenced,
+                    format!("build.artifacts: `{glob_text}` is not a valid glob: {e}"),
+                )
+            })?;
+            artifacts.push(self.template("build.artifacts", a, RELEASE_VARS)?);
+        }
+        let checksums = match &raw.checksums {
+            Some(c) => {
+                let t = self.template("build.checksums", c, RELEASE_VARS)?;
+                if c.value.trim().is_empty() || c.value.contains('/') || c.value.contains('\\') {
+                    return Err(self.at(
+                        c.referenced,
+                        "build.checksums: give a file name (it is written beside the artifacts), not a path",
+                    ));
+                }
+                t
+            }
+            None => Template::parse("SHA256SUMS", RELEASE_VARS)
+                .map_err(|e| self.whole(e.to_string()))?,
+        };
+        let mut env_passthrough = Vec::new();
+        for v in &raw.env_passthrough {
+            let name = v.value.trim();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(self.at(
+                    v.referenced,
+                    format!("build.env_passthrough: `{name}` is not an environment variable name"),
+                ));
+            }
+            env_passthrough.push(name.to_string());
+        }
+        Ok(BuildSpec {
+            steps,
+            artifacts,
+            checksums,
+            env_passthrough,
+        })
+    }
+
+    fn verify(&self, raw: &[wire::Check]) -> Result<Vec<CheckSpec>, PipelineError> {
+        let mut seen = HashSet::new();
+        raw.iter()
+            .map(|c| {
+                Ok(CheckSpec {
+                    step: self.step("verify", &c.name, &c.run, &c.timeout, &c.env, &mut seen)?,
+                    expect_stdout: c
+                        .expect_stdout
+                        .as_ref()
+                        .map(|e| self.template("verify.expect_stdout", e, RELEASE_VARS))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    fn globs(
+        &self,
+        key: &str,
+        raw: &[Spanned<String>],
+    ) -> Result<Vec<glob::Pattern>, PipelineError> {
+        raw.iter()
+            .map(|g| {
+                glob::Pattern::new(&g.value).map_err(|e| {
+                    self.at(
+                        g.referenced,
+                        format!("{key}: `{}` is not a valid glob: {e}", g.value),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn cherry_pick(
+        &self,
+        raw: &wire::CherryPick,
+        tag: &TagPattern,
+    ) -> Result<CherryPickSpec, PipelineError> {
+        if raw.onto.is_empty() {
+            return Err(self.whole("cherry_pick.onto: the list is empty; name the target branches (like master and \"release-*\")"));
+        }
+        let branch = match &raw.branch {
+            Some(b) => {
+                let t = self.template("cherry_pick.branch", b, PICK_VARS)?;
+                if !t.uses(Var::Target) {
+                    return Err(self.at(
+                        b.referenced,
+                        "cherry_pick.branch: must contain `{target}`, or every target's pick would get the same branch",
+                    ));
+                }
+                let sample = sample_name(&t, tag);
+                if sample == SAMPLE_TARGET {
+                    return Err(self.at(
+                        b.referenced,
+                        "cherry_pick.branch: gives each target's own name, so the pick would be pushed onto the target branch itself; \
+                         add the release to it, like \"cherry-pick/{tag}/{target}\"",
+                    ));
+                }
+                self.ref_name("cherry_pick.branch", "branch", b, sample)?;
+                t
+            }
+            None => Template::parse("cherry-pick/{tag}/{target}", PICK_VARS)
+                .map_err(|e| self.whole(e.to_string()))?,
+        };
+        Ok(CherryPickSpec {
+            onto: self.globs("cherry_pick.onto", &raw.onto)?,
+            skip: self.globs("cherry_pick.skip", &raw.skip)?,
+            branch,
+            on_conflict: raw.on_conflict,
+        })
+    }
+
+    fn github(&self, raw: &wire::GitHub) -> Result<GitHubSpec, PipelineError> {
+        let repository = raw.repository.value.trim();
+        let parts: Vec<&str> = repository.split('/').collect();
+        if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+            return Err(self.at(
+                raw.repository.referenced,
+                format!(
+                    "publish.github.repository: `{repository}` must be OWNER/REPO, like example/app"
+                ),
+            ));
+        }
+        let api_url = match &raw.api_url {
+            Some(u) => {
+                let url = u.value.trim().trim_end_matches('/');
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(self.at(
+                        u.referenced,
+                        format!("publish.github.api_url: `{url}` must be an http(s) URL, like https://api.github.com"),
+                    ));
+                }
+                if let Some(why) = crate::github::api_url_problem(url) {
+                    return Err(self.at(
+                        u.referenced,
+                        format!(
+                            "publish.github.api_url: `{}` cannot be sent the GitHub token: {why}",
+                            crate::redact::redact_url(url)
+                        ),
+                    ));
+                }
+                url.to_string()
+            }
+            None => "https://api.github.com".to_string(),
+        };
+        let token_env = match &raw.token_env {
+            Some(t) => {
+                let v = t.value.trim();
+                let looks_like_token = ["ghp_", "gho_", "ghs_", "ghu_", "github_pat_"]
+                    .iter()
+                    .any(|p| v.starts_with(p));
+                if looks_like_token {
+                    return Err(self.at(
+                        t.referenced,
+                        "publish.github.token_env: this looks like a token; give the NAME of the environment variable that holds it (like GITHUB_TOKEN), never the token itself, and revoke this token",
+                    ));
+                }
+                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    return Err(self.at(
+                        t.referenced,
+                        format!(
+                            "publish.github.token_env: `{v}` is not an environment variable name"
+                        ),
+                    ));
+                }
+                v.to_string()
+            }
+            None => "GITHUB_TOKEN".to_string(),
+        };
+        let private_repository = match &raw.private_repository {
+            Some(p) => {
+                let name = p.value.trim();
+                let parts: Vec<&str> = name.split('/').collect();
+                if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+                    return Err(self.at(
+                        p.referenced,
+                        format!(
+                            "publish.github.private_repository: `{name}` must be OWNER/REPO, like example/app-security"
+                        ),
+                    ));
+                }
+                if name.eq_ignore_ascii_case(repository) {
+                    return Err(self.at(
+                        p.referenced,
+                        format!(
+                            "publish.github.private_repository: `{name}` is publish.github.repository, the public one"
+                        ),
+                    ));
+                }
+                Some(name.to_string())
+            }
+            None => None,
+        };
+        Ok(GitHubSpec {
+            repository: repository.to_string(),
+            private_repository,
+            api_url,
+            token_env,
+            name: match &raw.name {
+                Some(n) => self.template("publish.github.name", n, RELEASE_VARS)?,
+                None => {
+                    Template::parse("{tag}", RELEASE_VARS).map_err(|e| self.whole(e.to_string()))?
+                }
+            },
+            notes_file: raw
+                .notes_file
+                .as_ref()
+                .map(|n| self.template("publish.github.notes_file", n, RELEASE_VARS))
+                .transpose()?,
+            make_latest: raw.make_latest,
+            prerelease: raw.prerelease,
+            pull_requests: raw.pull_requests,
+        })
+    }
+}
+
+/// Text with control characters shown as escapes, safe to print on a terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}

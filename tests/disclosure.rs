@@ -8,27 +8,7 @@ use std::path::PathBuf;
 use common::Fixture;
 use embargo::sample::PIPELINE;
 
-const ADVISORY: &str = r#"version: 1
-summary: "Anonymous access with an expired token"
-description: |
-  The proxy accepts an expired token as anonymous access.
-severity:
-  cvss_v3: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"
-cwe: [CWE-287]
-package: {ecosystem: Go, name: example.org/app}
-ghsa_id: null
-cve_id: CVE-2026-0001
-received: "2026-11-02"
-credits: [{name: Jane Doe, type: finder}]
-mitigations: |
-  Deny anonymous access at the proxy until you upgrade.
-references: ["https://example.org/security"]
-people:
-  fix_lead: alice
-  release_lead: bob
-  disclosure_lead: carol
-  security_team: [alice, bob, carol]
-"#;
+use common::ADVISORY;
 
 /// A pipeline (the sample's without GitHub, `fix` replaced as given) naming the advisory.
 fn pipeline_with_advisory(f: &Fixture, replace: &[(&str, &str)]) -> PathBuf {

@@ -229,30 +229,7 @@ fn plan_status_reschedule_and_abort_through_a_release() {
 #[test]
 fn plan_with_an_advisory() {
     let f = Fixture::new();
-    f.pipeline_named(
-        "advisory.yaml",
-        r#"version: 1
-summary: "Anonymous access with an expired token"
-description: |
-  The proxy accepts an expired token as anonymous access.
-severity:
-  cvss_v3: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"
-cwe: [CWE-287]
-package: {ecosystem: Go, name: example.org/app}
-ghsa_id: null
-cve_id: CVE-2026-0001
-received: "2026-11-02"
-credits: [{name: Jane Doe, type: finder}]
-mitigations: |
-  Deny anonymous access at the proxy until you upgrade.
-references: ["https://example.org/security"]
-people:
-  fix_lead: alice
-  release_lead: bob
-  disclosure_lead: carol
-  security_team: [alice, bob, carol]
-"#,
-    );
+    f.pipeline_named("advisory.yaml", common::ADVISORY);
     let text = common::without_publish(PIPELINE);
     let p = f.pipeline(&format!("{text}advisory: advisory.yaml\n"));
     let p = p.to_str().unwrap();

@@ -10,26 +10,6 @@ use crate::fake_github::{self, FakeGitHub};
 pub const UPLOAD: &str = "POST /repos/{owner}/{repo}/releases/{release_id}/assets";
 pub const ARTIFACT: &str = "app-linux-amd64.tar.gz";
 
-/// A security advisory for the sample project.
-pub const ADVISORY: &str = r#"version: 1
-summary: "Anonymous access with an expired token"
-description: |
-  The proxy accepts an expired token as anonymous access.
-severity:
-  cvss_v3: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"
-cwe: [CWE-287]
-package: {ecosystem: Go, name: example.org/app}
-ghsa_id: null
-cve_id: null
-received: "2026-11-02"
-credits: [{name: Jane Doe, type: finder}]
-mitigations: |
-  Deny anonymous access at the proxy until you upgrade.
-people:
-  fix_lead: alice
-  security_team: [alice]
-"#;
-
 pub struct World {
     pub f: Fixture,
     pub gh: FakeGitHub,
@@ -53,7 +33,11 @@ impl World {
     pub fn with_advisory() -> World {
         let f = Fixture::new();
         let gh = FakeGitHub::start();
-        f.pipeline_named("advisory.yaml", ADVISORY);
+        // No CVE yet: staging asks GitHub to request one.
+        f.pipeline_named(
+            "advisory.yaml",
+            &crate::common::ADVISORY.replace("cve_id: CVE-2026-0001", "cve_id: null"),
+        );
         let pipeline = f.pipeline(&format!(
             "{}\nadvisory: advisory.yaml\n",
             embargo::sample::PIPELINE

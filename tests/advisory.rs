@@ -1,7 +1,7 @@
 //! The advisory file: located errors, CVSS scores equal to FIRST's, the affected ranges `plan`
 //! shows for the sample project, and the OSV record `run` writes.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -2,13 +2,9 @@
 //! announcement (refused until the release is public), and sending each once through a real SMTP
 //! server on loopback (tests/common/fake_smtp.rs), including servers that refuse at first.
 
-mod common;
-#[path = "common/fake_github.rs"]
-mod fake_github;
-#[path = "common/fake_smtp.rs"]
-mod fake_smtp;
-#[path = "common/world.rs"]
-mod world;
+use crate::common;
+use crate::fake_smtp;
+use crate::world;
 
 use std::path::PathBuf;
 

@@ -4,7 +4,7 @@
 //! Every pipeline here is [`BASE`] with one edit, so the expected line numbers are computed from
 //! the YAML the test writes, and a control test proves that `BASE` itself is valid.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

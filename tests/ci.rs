@@ -1,11 +1,8 @@
 //! `embargo ci generate`: the workflow a pipeline gets, the committed examples kept in step with
 //! the example pipelines, and the ways a stale file or a bad place to write it is refused.
 
-mod common;
-#[path = "common/fake_github.rs"]
-mod fake_github;
-#[path = "common/world.rs"]
-mod world;
+use crate::common;
+use crate::world;
 
 use std::path::Path;
 use std::process::Command;

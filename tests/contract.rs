@@ -3,7 +3,7 @@
 //! ways to change it (`reschedule`, `abort`, `--keep-staged`) are explicit and journaled. Each
 //! test is an attack a careless operator or a stale file would make.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

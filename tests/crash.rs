@@ -4,11 +4,7 @@
 //! to the end, and everything it leaves (both remotes' refs, the release and its assets, the pull
 //! requests) must equal what an uninterrupted run leaves.
 
-mod common;
-#[path = "common/fake_github.rs"]
-mod fake_github;
-#[path = "common/world.rs"]
-mod world;
+use crate::world;
 
 use world::World;
 

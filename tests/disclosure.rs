@@ -1,7 +1,7 @@
 //! The disclosure commands over the sample project: `team` (who owns what the fix touches, from
 //! the release's base) and `retrospective` (the timeline and facts of a published release).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -2,8 +2,7 @@
 //! for the endpoints `embargo` uses, that its switches inject what they say, and that its schema
 //! checks can fail and accept GitHub's own examples.
 
-#[path = "common/fake_github.rs"]
-mod fake_github;
+use crate::fake_github;
 
 use std::io::{Cursor, Read, Write};
 use std::net::TcpStream;

@@ -2,11 +2,9 @@
 //! does (tests/common/fake_github.rs), every request and response checked against GitHub's own
 //! API description.
 
-mod common;
-#[path = "common/fake_github.rs"]
-mod fake_github;
-#[path = "common/world.rs"]
-mod world;
+use crate::common;
+use crate::fake_github;
+use crate::world;
 
 use std::time::{Duration, Instant};
 

@@ -7,7 +7,7 @@
 //!
 //! Most pipelines here are the sample's (without `publish`) with one edit, see [`edited`].
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! project (v-tags, release-X.Y branches, a private remote) and one shaped like Istio's (tags
 //! without a `v`, release-X.Y and release-X.Y.Z branches on the remote, no private remote yet).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,11 +3,8 @@
 //! running behind them; the runner's git runs no planted hook and takes no remote as an option;
 //! credentials in remote URLs appear nowhere; the token goes only to GitHub's hosts.
 
-mod common;
-#[path = "common/fake_github.rs"]
-mod fake_github;
-#[path = "common/world.rs"]
-mod world;
+use crate::common;
+use crate::world;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! What a new user meets first: `embargo check` on a pipeline file alone, and the example
 //! pipelines under `pipelines/`, checked and planned against repositories of their shape.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

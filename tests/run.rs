@@ -1,7 +1,7 @@
 //! `embargo run` end to end on the sample project: prepare, build, verify, freeze, resume and
 //! the integrity checks.
 
-mod common;
+use crate::common;
 
 use common::Fixture;
 

@@ -8,7 +8,7 @@
 //!
 //! Snapshots are in `tests/snapshots/`; README.md's Development section says how to update them.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,11 +3,8 @@
 //! taken away after publishing: exactly the people embargo invited, never the permanent security
 //! team, never anyone who had access before, open invitations withdrawn, each step once.
 
-mod common;
-#[path = "common/fake_github.rs"]
-mod fake_github;
-#[path = "common/world.rs"]
-mod world;
+use crate::common;
+use crate::world;
 
 use embargo::sample::PIPELINE;
 use world::World;

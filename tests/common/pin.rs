@@ -130,27 +130,32 @@ thread_local! {
     static PINNED: Cell<usize> = const { Cell::new(0) };
 }
 
-/// The name of the next snapshot of the running test: `BINARY__TEST`, then `-2`, `-3`, ...
-/// (libtest runs each test on a thread named after it).
-fn next_name() -> String {
-    let thread = std::thread::current();
-    let test = thread
+/// The running test as libtest names its thread: `FILE::TEST` (the test file's module in
+/// tests/all.rs, then the test).
+fn test_path() -> String {
+    std::thread::current()
         .name()
         .filter(|n| *n != "main")
         .expect("snapshots are pinned from a test thread, named after its test")
-        .replace("::", "__");
+        .to_string()
+}
+
+/// The name of the next snapshot of the running test: `FILE__TEST`, then `-2`, `-3`, ...
+fn next_name() -> String {
+    let base = test_path().replace("::", "__");
     let n = PINNED.with(|c| {
         c.set(c.get() + 1);
         c.get()
     });
-    let base = format!("{}__{test}", env!("CARGO_CRATE_NAME"));
     if n == 1 { base } else { format!("{base}-{n}") }
 }
 
-/// Pins `text` (redacted) as the snapshot `BINARY__NAME`.
+/// Pins `text` (redacted) as the snapshot `FILE__NAME`.
 #[track_caller]
 pub fn text(name: &str, text: &str) {
-    let name = format!("{}__{name}", env!("CARGO_CRATE_NAME"));
+    let path = test_path();
+    let file = path.split("::").next().unwrap_or_default();
+    let name = format!("{file}__{name}");
     settings().bind(|| insta::assert_snapshot!(name, text));
 }
 

@@ -1,0 +1,29 @@
+//! Every integration test, in one binary: the support modules (the sample project, the fake
+//! GitHub and SMTP servers, the snapshot helper) are compiled once, and the tests of all files
+//! share both cores.
+
+mod common;
+#[path = "common/fake_github.rs"]
+mod fake_github;
+#[path = "common/fake_smtp.rs"]
+mod fake_smtp;
+#[path = "common/world.rs"]
+mod world;
+
+mod advisory;
+mod announce;
+mod bad_input;
+mod ci;
+mod contract;
+mod crash;
+mod disclosure;
+#[path = "fake_github.rs"]
+mod fake_github_checks;
+mod github;
+mod hostile;
+mod init;
+mod isolation;
+mod onboarding;
+mod run;
+mod snapshots;
+mod team_access;

@@ -119,6 +119,53 @@ fn full_merge(
         .map_err(super::failed("writing the picked tree"))?)
 }
 
+/// Runs `picks` against a second handle on the clone whose new objects stay in memory, then
+/// writes them all to the clone as one pack. Hundreds of picks make thousands of small objects
+/// (each pick's commits and the trees on the way to the changed paths); written loose, each is a
+/// file of its own, and creating those files, not computing them, was most of a pick's time.
+/// The caller creates refs to the picks only after this returns, when the objects are on disk.
+pub fn in_memory<R>(
+    repo: &LocalRepo,
+    picks: impl FnOnce(&LocalRepo) -> R,
+) -> Result<R, GitError> {
+    let opened = repo.repo.workdir().unwrap_or(repo.repo.path());
+    let picker = LocalRepo {
+        repo: git2::Repository::open(opened).map_err(super::failed(format_args!(
+            "opening {} again for the picks",
+            opened.display()
+        )))?,
+        path: repo.path.clone(),
+    };
+    let odb = picker
+        .repo
+        .odb()
+        .map_err(super::failed("opening the object database"))?;
+    // Above every backend of the clone: new objects are written here, and read back from here.
+    let mempack = odb
+        .add_new_mempack_backend(1000)
+        .map_err(super::failed("keeping the picks' objects in memory"))?;
+    let out = picks(&picker);
+    let mut pack = git2::Buf::new();
+    mempack
+        .dump(&picker.repo, &mut pack)
+        .map_err(super::failed("packing the picks' objects"))?;
+    // A pack of no object is its 12-byte header and 20-byte checksum: nothing to write.
+    if pack.len() > 32 {
+        write_pack(&repo.repo, &pack)
+            .map_err(super::failed("writing the picks' objects to the clone"))?;
+    }
+    Ok(out)
+}
+
+fn write_pack(repo: &git2::Repository, pack: &[u8]) -> Result<(), git2::Error> {
+    let odb = repo.odb()?;
+    let mut writer = odb.packwriter()?;
+    std::io::Write::write_all(&mut writer, pack)
+        .map_err(|e| git2::Error::from_str(&e.to_string()))?;
+    writer.commit()?;
+    Ok(())
+}
+
 /// While picking, libgit2 does not check that every object a new tree or commit names exists.
 /// The check is needless there: each entry of a picked tree comes from a tree just read from this
 /// object database or is a blob or tree just written to it, and each commit names the tree just

@@ -124,10 +124,7 @@ fn full_merge(
 /// (each pick's commits and the trees on the way to the changed paths); written loose, each is a
 /// file of its own, and creating those files, not computing them, was most of a pick's time.
 /// The caller creates refs to the picks only after this returns, when the objects are on disk.
-pub fn in_memory<R>(
-    repo: &LocalRepo,
-    picks: impl FnOnce(&LocalRepo) -> R,
-) -> Result<R, GitError> {
+pub fn in_memory<R>(repo: &LocalRepo, picks: impl FnOnce(&LocalRepo) -> R) -> Result<R, GitError> {
     let opened = repo.repo.workdir().unwrap_or(repo.repo.path());
     let picker = LocalRepo {
         repo: git2::Repository::open(opened).map_err(super::failed(format_args!(

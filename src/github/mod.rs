@@ -1,6 +1,7 @@
 //! GitHub's REST API: releases, assets and pull requests, with retries that never duplicate a
 //! release, an asset or a pull request, and a token that never appears in any output.
 
+pub mod at_once;
 pub mod client;
 pub mod pulls;
 pub mod releases;

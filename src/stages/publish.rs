@@ -149,7 +149,7 @@ pub fn preview_lines(p: &Publishing<'_>) -> Vec<String> {
             }
         }
         lines.push(format!(
-            "  GET each asset back ({} and {}) and check it against the checksums",
+            "  read each asset back ({} and {}: GitHub's digest, or one GET) and check it against the checksums",
             p.built
                 .artifacts
                 .iter()

@@ -11,8 +11,11 @@
 #
 # Settings (environment; a script may set them before bench_config):
 #   BENCH_COMMITS      commits in all (default 20,000)
-#   BENCH_TAGS         annotated tags (default 2,000) spelled v1.X.Y, over up to 40 release lines
-#                      1.0 .. 1.39; a quarter of the commits are backports on the lines' branches
+#   BENCH_TAGS         annotated tags (default 2,000) spelled v1.X.Y, over BENCH_LINES release
+#                      lines; a quarter of the commits are backports on the lines' branches
+#   BENCH_LINES        release lines 1.0 .. 1.(N-1) (default: 40, or BENCH_TAGS if fewer); each
+#                      gets BENCH_TAGS / N tags, so N is at most BENCH_TAGS (e.g. 4 for a small
+#                      project, 300 for pick targets by the hundred)
 #   BENCH_BRANCHES     how many lines keep their release-1.X branch (default: all of them); the
 #                      oldest lines are end of life: their branch is deleted, their tags stay
 #   BENCH_FIX          what the fix branch security/CVE-2026-0001 (private remote only, on top of
@@ -47,7 +50,11 @@ bench_config() {
     COMMITS=${BENCH_COMMITS:-20000}
     TAGS=${BENCH_TAGS:-2000}
     # Release lines 1.0 .. 1.(LINES-1), PATCHES tags each (v1.X.0 .. v1.X.(PATCHES-1)).
-    LINES=$((TAGS < 40 ? TAGS : 40))
+    LINES=${BENCH_LINES:-$((TAGS < 40 ? TAGS : 40))}
+    if ! [[ "$LINES" =~ ^[0-9]+$ ]] || ((LINES < 1 || LINES > TAGS)); then
+        echo "$BENCH_NAME: BENCH_LINES=$LINES: 1 .. BENCH_TAGS ($TAGS)" >&2
+        exit 2
+    fi
     PATCHES=$((TAGS / LINES))
     LINE="1.$((LINES - 1))"
     # A quarter of the commits are on the release branches (backports), the rest on master. Every

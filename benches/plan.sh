@@ -4,13 +4,13 @@
 # Builds the release binary, then generates in a temporary folder (with benches/lib.sh, which
 # cherry_pick.sh shares):
 #   public.git    a bare "public" remote: BENCH_COMMITS commits (default 20,000) and BENCH_TAGS
-#                 annotated tags (default 2,000) spelled v1.X.Y, over 40 release lines
-#                 (1.0 .. 1.39), each line with its release branch release-1.X;
+#                 annotated tags (default 2,000) spelled v1.X.Y, over BENCH_LINES release lines
+#                 (default 40: 1.0 .. 1.39), each line with its release branch release-1.X;
 #   security.git  the "private" remote: the same refs plus the fix branch security/CVE-2026-0001
 #                 (2 commits on top of master);
 #   work          the release lead's clone, remotes `origin` (public) and `security` (private),
 #                 which knows the fix only through the private remote,
-# and times `embargo plan PIPELINE --line 1.39` on it. The first run fetches the fix's objects
+# and times `embargo plan PIPELINE --line 1.39` (the newest line) on it. The first run fetches the fix's objects
 # from the private remote, so it is reported on its own; the warm runs after it are the number
 # that counts (target: under 300 ms).
 #
@@ -19,6 +19,7 @@
 #   BENCH_RUNS=20       number of warm runs (default 10)
 #   BENCH_KEEP=1        keep the generated repositories and print where they are
 #   BENCH_BRANCHES=N    keep only the newest N release branches (default: all; see benches/lib.sh)
+#   BENCH_LINES=4       release lines (default 40; see benches/lib.sh): a small project's shape
 # Everything is removed on exit unless BENCH_KEEP=1.
 set -euo pipefail
 

@@ -812,7 +812,7 @@ fn runner(path: &Path, size: u64, hwm_start: u64) -> Result<(), String> {
     let hwm_before = vm_hwm_kib();
     let cpu_before = cpu_seconds();
     let started = Instant::now();
-    let asset =
+    let uploaded =
         releases::upload(&client, &release, path, ASSET, size, &progress).map_err(|e| match e {
             UploadError::AlreadyExists => format!("{ASSET} is already on the release"),
             UploadError::Other(e) => e.to_string(),
@@ -825,6 +825,7 @@ fn runner(path: &Path, size: u64, hwm_start: u64) -> Result<(), String> {
     println!("hwm_start_kib {hwm_start}");
     println!("hwm_before_kib {hwm_before}");
     println!("hwm_after_kib {hwm_after}");
+    let asset = uploaded.asset;
     println!("asset_id {}", asset.id);
     println!("asset_size {}", asset.size);
     println!("asset_digest {}", asset.digest.as_deref().unwrap_or("none"));

@@ -180,7 +180,7 @@ impl Action {
                 "POST {api}/repos/{repository}/pulls  head={head} base={base} title={title:?}"
             )],
             Action::ReadBack { assets } => vec![format!(
-                "GET each asset back ({}) and check it against the checksums",
+                "read each asset back ({}: GitHub's digest, or one GET) and check it against the checksums",
                 assets.join(", ")
             )],
         }

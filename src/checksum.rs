@@ -20,6 +20,7 @@ pub struct FileSum {
 }
 
 /// A streaming SHA-256.
+#[derive(Clone)]
 pub struct Hasher(ring::digest::Context);
 
 impl Default for Hasher {

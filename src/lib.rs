@@ -15,7 +15,7 @@ mod contract;
 mod disclosure;
 pub mod error;
 mod failpoint;
-mod git;
+pub mod git;
 pub mod github;
 mod journal;
 mod lock;

@@ -24,6 +24,7 @@ mod hostile;
 mod init;
 mod isolation;
 mod onboarding;
+mod picks;
 mod run;
 mod snapshots;
 mod team_access;

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod cli;
 pub mod export;
 pub mod hook;
+pub mod narrow;
 pub mod privacy;
 pub mod remote;
 pub mod workspace;

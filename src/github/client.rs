@@ -378,6 +378,10 @@ impl Client {
     /// its `Content-Length` (never read whole into memory). `sent` counts the bytes handed over,
     /// for a progress bar. Like every POST, it is never retried blindly: a failure whose effect
     /// is unknown is returned as such and the caller looks first.
+    ///
+    /// The bytes are hashed as they flow: with GitHub's answer comes the SHA-256 of exactly what
+    /// was sent (`None` if the file did not end where its length said), so that the caller knows
+    /// what went out without reading the file again.
     pub fn upload(
         &self,
         url: &str,
@@ -385,7 +389,7 @@ impl Client {
         len: u64,
         content_type: &str,
         sent: &Arc<AtomicU64>,
-    ) -> Result<Value, Failure> {
+    ) -> Result<(Value, Option<String>), Failure> {
         let call = self.describe(&Method::POST, url);
         self.check_destination(&call, url)?;
         let mut attempt = 0;
@@ -399,17 +403,29 @@ impl Client {
             })?;
             sent.store(0, Ordering::Relaxed);
             let counter = sent.clone();
-            let chunks = futures_util::stream::unfold(Some(file), move |file| {
+            let sent_sha256 = Arc::new(Mutex::new(None::<String>));
+            let finished = sent_sha256.clone();
+            // Hashed up to the announced length, where the body ends: the HTTP client stops
+            // asking for more once it has sent `len` bytes.
+            let start = Some((file, crate::checksum::Hasher::default(), 0u64));
+            let chunks = futures_util::stream::unfold(start, move |state| {
                 let counter = counter.clone();
+                let finished = finished.clone();
                 async move {
-                    let mut file = file?;
+                    let (mut file, mut hasher, read) = state?;
                     let mut buf = vec![0u8; UPLOAD_CHUNK];
                     match file.read(&mut buf) {
                         Ok(0) => None,
                         Ok(n) => {
                             buf.truncate(n);
+                            hasher.update(&buf);
                             counter.fetch_add(n as u64, Ordering::Relaxed);
-                            Some((Ok(bytes::Bytes::from(buf)), Some(file)))
+                            let read = read + n as u64;
+                            if read == len {
+                                let hex = hasher.clone().finish();
+                                *finished.lock().unwrap_or_else(|p| p.into_inner()) = Some(hex);
+                            }
+                            Some((Ok(bytes::Bytes::from(buf)), Some((file, hasher, read))))
                         }
                         Err(e) => Some((Err(e), None)),
                     }
@@ -440,12 +456,19 @@ impl Client {
             self.note_date(&headers);
             let code = status.as_u16();
             if status.is_success() {
-                return serde_json::from_slice(&body).map_err(|e| {
+                let value = serde_json::from_slice(&body).map_err(|e| {
                     Failure::Failed(GitHubError::failed(
                         format!("{call}: GitHub's answer is not JSON: {e}"),
                         Some(code),
                     ))
-                });
+                })?;
+                // Only a body that was the whole file, to its announced length, was sent.
+                let hashed = sent_sha256
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .filter(|_| sent.load(Ordering::Relaxed) == len);
+                return Ok((value, hashed));
             }
             if let Some(wait) = rate_limit_wait(code, &headers)
                 && attempt < self.attempts

@@ -2,6 +2,7 @@
 //! release, an asset or a pull request, and a token that never appears in any output.
 
 pub mod advisories;
+pub mod at_once;
 pub mod client;
 pub mod collaborators;
 pub mod pulls;

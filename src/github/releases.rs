@@ -171,6 +171,14 @@ fn encode(name: &str) -> String {
 /// Bytes sent so far, for a progress bar.
 pub type Progress = Arc<AtomicU64>;
 
+/// An asset uploaded, with the SHA-256 of the bytes sent for it when this upload made it (not
+/// when a failed attempt turned out to have made it after all).
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    pub asset: Asset,
+    pub sent_sha256: Option<String>,
+}
+
 /// Uploads `path` as `name`, streamed with its length. An upload whose outcome is unknown (a
 /// 502, a broken connection) is followed by a look at the release's assets: an asset left in
 /// state `starter` is deleted and the upload tried again.
@@ -181,13 +189,16 @@ pub fn upload(
     name: &str,
     size: u64,
     progress: &Progress,
-) -> Result<Asset, UploadError> {
+) -> Result<Uploaded, UploadError> {
     let url = format!("{}?name={}", upload_base(release), encode(name));
     let mut attempts = 0;
     loop {
         attempts += 1;
         match client.upload(&url, path, size, "application/octet-stream", progress) {
-            Ok(value) => return parse(value, "uploaded asset").map_err(UploadError::Other),
+            Ok((value, sent_sha256)) => {
+                let asset = parse(value, "uploaded asset").map_err(UploadError::Other)?;
+                return Ok(Uploaded { asset, sent_sha256 });
+            }
             Err(Failure::Status {
                 status: 422, body, ..
             }) if body.to_string().contains("already_exists") => {
@@ -198,7 +209,10 @@ pub fn upload(
                 let assets = list_assets(client, release.id).map_err(UploadError::Other)?;
                 if let Some(a) = assets.iter().find(|a| a.name == name) {
                     if a.state == "uploaded" && a.size == size {
-                        return Ok(a.clone());
+                        return Ok(Uploaded {
+                            asset: a.clone(),
+                            sent_sha256: None,
+                        });
                     }
                     delete_asset(client, a.id).map_err(UploadError::Other)?;
                 }
@@ -238,10 +252,35 @@ pub fn get(client: &Client, release: u64) -> Result<Release, Error> {
     parse(value, "release")
 }
 
-/// Downloads an asset and returns its size and SHA-256, streamed (never held in memory).
+/// Assets this process has downloaded and hashed, by URL: GitHub has no call that rewrites an
+/// asset's bytes (a replacement is a new upload, with a new id), so one download proves an asset
+/// for the staging, the check before publishing and the read-back after it alike.
+static HASHED: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, (u64, String)>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// Downloads an asset and returns its size and SHA-256, streamed (never held in memory); an asset
+/// this process has read already is not downloaded again.
 pub fn download_sha256(client: &Client, asset: u64) -> Result<(u64, String), Error> {
     let url = client.repo_url(&format!("/releases/assets/{asset}"));
-    let mut response = client.send(Method::GET, &url, Payload::None, "application/octet-stream")?;
+    let known = HASHED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&url)
+        .cloned();
+    if let Some(read) = known {
+        return Ok(read);
+    }
+    let read = download_and_hash(client, &url, asset)?;
+    HASHED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(url, read.clone());
+    Ok(read)
+}
+
+fn download_and_hash(client: &Client, url: &str, asset: u64) -> Result<(u64, String), Error> {
+    let mut response = client.send(Method::GET, url, Payload::None, "application/octet-stream")?;
     let mut hasher = crate::checksum::Hasher::default();
     let mut size = 0u64;
     let mut buf = vec![0u8; 1024 * 1024];

@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::{Event, Reporter};
 use crate::process::humanize;
@@ -12,6 +12,9 @@ use crate::process::humanize;
 pub struct Terminal {
     verbose: bool,
     spinner: Mutex<Option<ProgressBar>>,
+    /// Transfers run a few at a time: a bar each, by asset name, stacked.
+    transfers: Mutex<Vec<(String, ProgressBar)>>,
+    stack: MultiProgress,
 }
 
 impl Terminal {
@@ -19,13 +22,26 @@ impl Terminal {
         Terminal {
             verbose,
             spinner: Mutex::new(None),
+            transfers: Mutex::new(Vec::new()),
+            stack: MultiProgress::new(),
         }
     }
 
-    /// Prints a line above the spinner; credentials in URLs are redacted (notes and summaries
-    /// name remotes).
+    /// Prints a line above the spinner or the transfers' bars; credentials in URLs are redacted
+    /// (notes and summaries name remotes).
     fn println(&self, text: String) {
         let text = crate::redact::redact_url(&text);
+        if !self
+            .transfers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+        {
+            if self.stack.println(&text).is_err() {
+                eprintln!("{text}");
+            }
+            return;
+        }
         let guard = self.spinner.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
             Some(bar) => bar.println(text),
@@ -89,22 +105,21 @@ impl Reporter for Terminal {
             }
             Event::Note(text) => self.println(format!("    {text}")),
             Event::TransferStarted { name, total } => {
-                let bar = ProgressBar::new(total);
+                let bar = self.stack.add(ProgressBar::new(total));
                 if let Ok(style) = ProgressStyle::with_template(
                     "  {prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
                 ) {
                     bar.set_style(style.progress_chars("=> "));
                 }
                 bar.set_prefix(name.to_string());
-                *self.spinner.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar);
-            }
-            Event::TransferProgress { done, .. } => {
-                if let Some(bar) = self
-                    .spinner
+                self.transfers
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .as_ref()
-                {
+                    .push((name.to_string(), bar));
+            }
+            Event::TransferProgress { name, done } => {
+                let transfers = self.transfers.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some((_, bar)) = transfers.iter().find(|(n, _)| n == name) {
                     bar.set_position(done);
                 }
             }
@@ -113,19 +128,21 @@ impl Reporter for Terminal {
                 total,
                 elapsed,
             } => {
-                if let Some(bar) = self
-                    .spinner
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take()
-                {
-                    bar.finish_and_clear();
-                }
-                eprintln!(
+                let line = format!(
                     "  ✓ {name} {total} bytes ({}, {})",
                     humanize(elapsed),
                     super::rate(total, elapsed)
                 );
+                let mut transfers = self.transfers.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(at) = transfers.iter().position(|(n, _)| n == name) {
+                    let (_, bar) = transfers.remove(at);
+                    bar.finish_and_clear();
+                    self.stack.remove(&bar);
+                }
+                // Above the bars still running, or plainly once none is.
+                if transfers.is_empty() || self.stack.println(&line).is_err() {
+                    eprintln!("{line}");
+                }
             }
         }
     }

@@ -100,6 +100,9 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Picked, Error> {
         targets: targets.iter().map(|(name, _)| name.clone()).collect(),
         ..Picked::default()
     };
+    // Every pick first, with its objects in memory, written to the clone as one pack at the end;
+    // then the branches, which must name objects on disk.
+    let mut planned = Vec::new();
     for (target, tip) in &targets {
         let commits = match ctx.pipeline.fix.per_target.get(target) {
             Some(branch) => {
@@ -112,13 +115,22 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Picked, Error> {
             Var::Target => target.clone(),
             other => plan.value(other, Some(&prepared.release_commit)),
         });
-        let refname = format!("refs/heads/{branch}");
         if let Some(why) = git::bad_short_ref("branch", &branch) {
             return Err(Error::bad_input(format!(
                 "cherry_pick.branch gives, for the target {target}, {why}"
             )));
         }
-        match apply::apply(ctx.repo, *tip, &commits, &committer) {
+        planned.push((target, tip, commits, branch));
+    }
+    let outcomes = apply::in_memory(ctx.repo, |picker| {
+        planned
+            .iter()
+            .map(|(_, tip, commits, _)| apply::apply(picker, **tip, commits, &committer))
+            .collect::<Vec<_>>()
+    })?;
+    for ((target, tip, commits, branch), outcome) in planned.into_iter().zip(outcomes) {
+        let refname = format!("refs/heads/{branch}");
+        match outcome {
             Ok(commit) => {
                 create_branch(ctx, &refname, commit, target)?;
                 ctx.reporter.emit(Event::Note(&format!(

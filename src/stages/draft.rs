@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::{Built, Context, Prepared};
 use crate::actions::Action;
 use crate::error::Error;
+use crate::github::at_once;
 use crate::github::client::Client;
-use crate::github::releases::{self, Asset, DraftSpec, Release, UploadError};
+use crate::github::releases::{self, Asset, DraftSpec, Release, UploadError, Uploaded};
 use crate::pipeline::GitHubSpec;
 use crate::report::{Event, Reporter};
 
@@ -225,16 +226,16 @@ pub fn upload_all(
     reporter: &dyn Reporter,
 ) -> Result<Vec<StagedAsset>, Error> {
     let existing = releases::list_assets(client, release.id)?;
-    let mut staged = Vec::new();
-    for file in files {
+    // A few at a time: each asset is its own request (and, without GitHub's digest, its own
+    // download), so many small assets would otherwise cost a round trip each, one after another.
+    at_once::each(files, at_once::TRANSFERS_AT_ONCE, |file| {
         if let Some(asset) = existing.iter().find(|a| a.name == file.name) {
             if asset_matches(client, asset, file)? {
                 reporter.emit(Event::Note(&format!(
                     "{} is already on the draft, same bytes",
                     file.name
                 )));
-                staged.push(staged_asset(asset.id, file));
-                continue;
+                return Ok(staged_asset(asset.id, file));
             }
             if asset.state == "uploaded" && !replace {
                 return Err(mismatch(release, file));
@@ -244,9 +245,8 @@ pub fn upload_all(
         }
         let asset = upload_one(client, release, file, reporter)?;
         crate::failpoint::hit(&format!("upload:after:{}", file.name));
-        staged.push(staged_asset(asset.id, file));
-    }
-    Ok(staged)
+        Ok(staged_asset(asset.id, file))
+    })
 }
 
 fn staged_asset(id: u64, file: &Upload) -> StagedAsset {
@@ -300,14 +300,33 @@ fn upload_one(
         result
     });
     match result {
-        Ok(asset) => {
+        Ok(Uploaded { asset, sent_sha256 }) => {
             reporter.emit(Event::TransferFinished {
                 name: &file.name,
                 total: file.size,
                 elapsed: started.elapsed(),
             });
-            if asset.sha256().is_some_and(|sha| sha != file.sha256) {
-                return Err(mismatch(release, file));
+            // What was sent was hashed on its way: a file changed in `dist/` since the build (and
+            // its checksum) is caught here, without reading it again.
+            if let Some(sent) = &sent_sha256
+                && *sent != file.sha256
+            {
+                return Err(Error::integrity(format!(
+                    "{} is not the built file any more: the bytes uploaded hash to {sent}, {} was built",
+                    file.path.display(),
+                    file.sha256
+                ))
+                .with_hint("something changed the state folder's dist/ after the build: find out what, then build again"));
+            }
+            match asset.sha256() {
+                Some(sha) if sha != file.sha256 => return Err(mismatch(release, file)),
+                Some(_) => {}
+                // No digest from GitHub: what the upload sent is proven above; an asset that an
+                // earlier attempt turned out to have made is read back once.
+                None if sent_sha256.is_none() && !asset_matches(client, &asset, file)? => {
+                    return Err(mismatch(release, file));
+                }
+                None => {}
             }
             Ok(asset)
         }

@@ -235,6 +235,9 @@ struct Inner {
     upload_url_host: Mutex<Option<String>>,
     token: String,
     stop: AtomicBool,
+    /// Assets without `digest` (GitHub Enterprise Server before it, and assets uploaded before
+    /// GitHub added it, have none).
+    no_digests: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -303,6 +306,7 @@ impl FakeGitHub {
             upload_url_host: Mutex::new(None),
             token: token.to_string(),
             stop: AtomicBool::new(false),
+            no_digests: AtomicBool::new(false),
             state: Mutex::new(State {
                 repos: BTreeMap::new(),
                 releases: BTreeMap::new(),
@@ -460,6 +464,12 @@ impl FakeGitHub {
     /// Assets larger than this keep only size and SHA-256 (default [`KEEP_BYTES_DEFAULT`]).
     pub fn set_keep_bytes_limit(&self, bytes: u64) {
         self.inner.lock().keep_bytes = bytes;
+    }
+
+    /// Answers every asset with `digest: null`, as GitHub did for assets uploaded before it
+    /// computed digests.
+    pub fn without_digests(&self) {
+        self.inner.no_digests.store(true, Ordering::SeqCst);
     }
 
     /// How many injected faults have not been used yet.
@@ -2784,7 +2794,7 @@ fn asset_json(inner: &Inner, rel: &Release, a: &Asset) -> Value {
         "state": a.state,
         "content_type": a.content_type,
         "size": a.size,
-        "digest": if a.state == "uploaded" { Value::from(format!("sha256:{}", a.sha256)) } else { Value::Null },
+        "digest": if a.state == "uploaded" && !inner.no_digests.load(Ordering::SeqCst) { Value::from(format!("sha256:{}", a.sha256)) } else { Value::Null },
         "download_count": a.download_count,
         "created_at": iso(a.created_at),
         "updated_at": iso(a.updated_at),

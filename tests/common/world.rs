@@ -100,11 +100,14 @@ impl World {
             .releases()
             .iter()
             .map(|r| {
-                let assets: Vec<String> = r
+                // By name: assets are uploaded a few at a time, so GitHub's order is the order
+                // in which they finished.
+                let mut assets: Vec<String> = r
                     .assets
                     .iter()
                     .map(|a| format!("{} {} {} {}", a.name, a.state, a.size, a.sha256))
                     .collect();
+                assets.sort();
                 format!(
                     "release {} draft={} latest={:?} assets=[{}]",
                     r.tag_name,

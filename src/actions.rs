@@ -389,7 +389,10 @@ pub fn execute_push(
         .iter()
         .map(|r| format!("{}:{}", r.target, r.refname))
         .collect();
-    let mut args = vec!["push", "--atomic", "--porcelain", url];
+    let mut args = vec!["push", "--atomic", "--porcelain"];
+    let receive_pack = crate::git::privacy::local_receive_pack(git, url)?;
+    args.extend(receive_pack);
+    args.push(url);
     args.extend(specs.iter().map(String::as_str));
     let summary = format!(
         "pushing {} ref(s) to the {} remote `{remote}` in one atomic push",

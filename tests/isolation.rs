@@ -554,3 +554,45 @@ fn a_steps_terminal_escapes_are_shown_not_obeyed() {
         run.stderr
     );
 }
+
+/// A build step that writes a hook into a local bare remote (the sandbox may leave it writable)
+/// never gets it run: the pushes to a remote on this machine run the receiving side without
+/// hooks, where nothing would stand between the hook and the runner's token.
+#[test]
+fn a_hook_a_build_step_plants_in_a_local_remote_never_runs_at_the_push() {
+    let f = Fixture::new();
+    let ran = f.sample.root.join("hook-ran");
+    let plant = |bare: &std::path::Path| {
+        format!(
+            "printf '#!/bin/sh\\necho $$ >> {ran}\\n' > {hooks}/pre-receive; chmod +x {hooks}/pre-receive; cp {hooks}/pre-receive {hooks}/post-receive; ",
+            ran = ran.display(),
+            hooks = bare.join("hooks").display()
+        )
+    };
+    let pipeline = f.default_pipeline_with(&[(
+        "run: ./build.sh",
+        &format!(
+            "run: {}{}./build.sh",
+            plant(&f.sample.private),
+            plant(&f.sample.public)
+        ),
+    )]);
+    let p = pipeline.to_str().unwrap();
+    f.embargo(&["run", p, "--embargo", "now"]).expect(0);
+    assert!(
+        f.sample.private.join("hooks/pre-receive").exists()
+            && f.sample.public.join("hooks/pre-receive").exists(),
+        "the step could not plant the hook: this test proves nothing here"
+    );
+    f.embargo(&["publish", p, "--if-due"]).expect(0);
+    assert!(
+        !f.git_in(&f.sample.public, &["tag", "--list", "v1.0.2"])
+            .is_empty(),
+        "published"
+    );
+    assert!(
+        !ran.exists(),
+        "a hook planted by a build step ran at a push: {}",
+        std::fs::read_to_string(&ran).unwrap_or_default()
+    );
+}

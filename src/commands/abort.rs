@@ -252,6 +252,8 @@ fn delete_private(
         return Ok(Vec::new());
     }
     let mut args: Vec<String> = vec!["push".into(), "--atomic".into(), "--porcelain".into()];
+    // No hook of a local remote runs (see `privacy::local_receive_pack`).
+    args.extend(crate::git::privacy::local_receive_pack(git, private)?.map(str::to_string));
     args.extend(
         doomed
             .iter()

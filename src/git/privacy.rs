@@ -250,3 +250,59 @@ mod tests {
         assert_eq!(redact("git@example.org:a.git"), "git@example.org:a.git");
     }
 }
+
+/// The `--receive-pack` option for a push to `remote` when git would carry it out on this
+/// machine (a path or a `file://` URL): the receiving side then runs without hooks. A local
+/// push starts `git receive-pack` in the remote's folder with that repository's hooks and
+/// configuration, as this user, outside any sandbox, and git clears `-c` settings for it; a build
+/// step that could write a hook into a local remote would otherwise run code there, next to the
+/// runner and its token. `None` for a push over the network, where the server's hooks are the
+/// server's business.
+pub fn local_receive_pack(git: &GitCli, remote: &str) -> Result<Option<&'static str>, GitError> {
+    let urls = push_urls(git, remote)?;
+    Ok((!urls.is_empty() && urls.iter().all(|u| is_local(u)))
+        .then_some("--receive-pack=git -c core.hooksPath=/dev/null receive-pack"))
+}
+
+/// Whether git reaches `url` on this machine: a path, or a `file://` URL (not `host:path`,
+/// which is ssh).
+fn is_local(url: &str) -> bool {
+    if url.starts_with("file://") {
+        return true;
+    }
+    if url.contains("://") {
+        return false;
+    }
+    match (url.find(':'), url.find('/')) {
+        // `host:path` is ssh, unless a slash comes before the colon (`./a:b` is a path).
+        (Some(colon), Some(slash)) => slash < colon,
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
+#[cfg(test)]
+mod local_tests {
+    use super::is_local;
+
+    #[test]
+    fn paths_and_file_urls_are_local_and_network_urls_are_not() {
+        for local in [
+            "/srv/app.git",
+            "../app.git",
+            "app.git",
+            "file:///srv/app.git",
+            "./a:b",
+        ] {
+            assert!(is_local(local), "{local}");
+        }
+        for remote in [
+            "https://github.com/acme/app.git",
+            "ssh://git@github.com/acme/app.git",
+            "git@github.com:acme/app.git",
+            "host:app.git",
+        ] {
+            assert!(!is_local(remote), "{remote}");
+        }
+    }
+}

@@ -63,7 +63,7 @@ pub enum Action {
         sha256: String,
     },
     /// The repository security advisory as a draft (or an existing draft, `ghsa_id`, updated).
-    CreateAdvisory {
+    DraftAdvisory {
         api: String,
         repository: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,7 +123,7 @@ impl Action {
             Action::Upload { name, size, sha256 } => vec![format!(
                 "POST <upload_url>?name={name}  {size} bytes, sha256 {sha256}"
             )],
-            Action::CreateAdvisory {
+            Action::DraftAdvisory {
                 api,
                 repository,
                 ghsa_id,
@@ -286,7 +286,7 @@ pub fn staging(s: &Staging<'_>) -> Vec<Action> {
             sha256: sha256.clone(),
         }));
         if let Some((ghsa_id, advisory)) = &s.advisory {
-            actions.push(Action::CreateAdvisory {
+            actions.push(Action::DraftAdvisory {
                 api: github.api_url.clone(),
                 repository: github.repository.clone(),
                 ghsa_id: ghsa_id.clone(),

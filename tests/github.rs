@@ -790,7 +790,7 @@ fn the_advisory_is_drafted_at_staging_and_published_right_after_the_release() {
             "create-draft",
             "upload",
             "upload",
-            "create-advisory",
+            "draft-advisory",
             "request-cve"
         ]
     );
@@ -895,4 +895,36 @@ fn an_advisory_published_before_the_embargo_stops_publish_before_anything_is_pub
             .is_empty()
     );
     assert!(w.gh.releases_with_tag("v1.0.2").iter().all(|r| r.draft));
+}
+
+/// The advisory file names an advisory that is already public: staging reads it first and
+/// writes nothing to it (the embargoed summary, description and ranges would be public at once).
+#[test]
+fn an_advisory_named_by_ghsa_id_that_is_public_gets_nothing_written() {
+    let w = World::with_advisory();
+    let ghsa =
+        w.gh.add_advisory("example", "app", "published", "An older flaw");
+    let file = w.f.work().join("pipelines/advisory.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("ghsa_id: null", &format!("ghsa_id: {ghsa}")),
+    )
+    .unwrap();
+    let run = w.embargo(&["run", w.p(), "--embargo", "now"]);
+    run.expect(3);
+    assert!(
+        run.stderr.contains(&format!(
+            "the security advisory {ghsa} is published, not a draft"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        w.gh.requests_for("PATCH /repos/{owner}/{repo}/security-advisories/{ghsa_id}")
+            .is_empty(),
+        "something was written to the public advisory"
+    );
+    let advisory = &w.gh.advisories()[0];
+    assert_eq!(advisory.summary, "An older flaw");
 }

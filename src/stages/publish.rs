@@ -443,7 +443,7 @@ pub fn run(job: &Job<'_>, client: Option<&Client>, make_latest: bool) -> Result<
             }
             Action::CreateDraft { .. }
             | Action::Upload { .. }
-            | Action::CreateAdvisory { .. }
+            | Action::DraftAdvisory { .. }
             | Action::RequestCve { .. } => {
                 return Err(Error::stage_failed(format!(
                     "publishing does not stage: {}",

@@ -101,7 +101,7 @@ pub fn run(
     let mut advisory_actions = Vec::new();
     for action in &actions {
         match action {
-            Action::CreateAdvisory { .. } | Action::RequestCve { .. } => {
+            Action::DraftAdvisory { .. } | Action::RequestCve { .. } => {
                 advisory_actions.push(action)
             }
             Action::Push { remote, refs, .. } => {
@@ -148,16 +148,28 @@ fn advise(
     let client = crate::github::client::Client::new(spec)?;
     match (action, staged) {
         (
-            Action::CreateAdvisory {
+            Action::DraftAdvisory {
                 ghsa_id, advisory, ..
             },
             _,
         ) => {
             let mark = super::draft::ownership_mark(ctx.state_dir())?;
             let existing = match ghsa_id {
-                Some(id) => Some(id.clone()),
-                None => advisories::find_marked(&client, &mark)?.map(|a| a.ghsa_id),
+                Some(id) => Some(advisories::get(&client, id)?),
+                None => advisories::find_marked(&client, &mark)?,
             };
+            // Read before it is written: the embargoed details must never go into an advisory
+            // that is already public.
+            if let Some(current) = &existing
+                && current.state != "draft"
+            {
+                return Err(Error::integrity(format!(
+                    "the security advisory {} is {}, not a draft: nothing was written to it",
+                    current.ghsa_id, current.state
+                ))
+                .with_hint("name a draft advisory in ghsa_id, or null to have one created; find out who published it"));
+            }
+            let existing = existing.map(|a| a.ghsa_id);
             let made = advisories::create_or_update(&client, existing.as_deref(), advisory, &mark)?;
             if made.state != "draft" {
                 return Err(Error::integrity(format!(

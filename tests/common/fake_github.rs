@@ -651,6 +651,27 @@ impl FakeGitHub {
         self.inner.lock().advisories.clone()
     }
 
+    /// An advisory made in GitHub's interface, in `state`; returns its id.
+    pub fn add_advisory(&self, owner: &str, repo: &str, state: &str, summary: &str) -> String {
+        let mut st = self.inner.lock();
+        let key = st.repo(owner, repo);
+        let (owner, repo) = (st.repos[&key].owner.clone(), st.repos[&key].name.clone());
+        let ghsa_id = ghsa_id(st.advisories.len() + 1, "3333");
+        st.advisories.push(Advisory {
+            owner,
+            repo,
+            ghsa_id: ghsa_id.clone(),
+            state: state.to_string(),
+            summary: summary.to_string(),
+            description: "Written by hand.".to_string(),
+            cve_id: None,
+            cvss_vector_string: None,
+            vulnerabilities: json!([]),
+            cve_requested: false,
+        });
+        ghsa_id
+    }
+
     /// Sets an advisory's state, as a maintainer in GitHub's interface would.
     pub fn set_advisory_state(&self, ghsa_id: &str, state: &str) {
         let mut st = self.inner.lock();
@@ -2458,6 +2479,18 @@ fn list_pulls(cx: &Cx, o: &str, r: &str) -> Reply {
     )
 }
 
+/// A GHSA id in GitHub's alphabet (`23456789cfghjmpqrvwx`), numbered `n`.
+fn ghsa_id(n: usize, kind: &str) -> String {
+    const ALPHABET: &[u8] = b"23456789cfghjmpqrvwx";
+    let mut tail = String::new();
+    let mut rest = n;
+    for _ in 0..4 {
+        tail.insert(0, ALPHABET[rest % ALPHABET.len()] as char);
+        rest /= ALPHABET.len();
+    }
+    format!("GHSA-{kind}-wxwx-{tail}")
+}
+
 /// GitHub's example advisory, made this one's.
 fn advisory_json(cx: &Cx, a: &Advisory) -> Value {
     let mut v = openapi::examples()["GET /repos/{owner}/{repo}/security-advisories/{ghsa_id}"]
@@ -2529,7 +2562,7 @@ fn create_advisory(cx: &Cx, o: &str, r: &str) -> Reply {
     let advisory = Advisory {
         owner,
         repo,
-        ghsa_id: format!("GHSA-fake-{n:04}-abcd"),
+        ghsa_id: ghsa_id(n, "2222"),
         state: "draft".to_string(),
         summary: str_field(&body, "summary").unwrap_or_default(),
         description: str_field(&body, "description").unwrap_or_default(),

@@ -803,3 +803,49 @@ fn a_server_without_tls_never_gets_the_message_when_tls_is_asked_for() {
         assert!(smtp.connections() >= 1, "{security}: never connected");
     }
 }
+
+/// A CI job restores the state folder as staging left it (the generated workflow's publish and
+/// fallback jobs do) and runs `publish` after another job published and announced: the release
+/// is found public, and the announcement is not sent a second time from the stale state.
+#[test]
+fn a_publish_from_a_state_older_than_the_release_does_not_announce_again() {
+    let smtp = FakeSmtp::start();
+    let w = World::new();
+    pipeline(&w.f, true, &disclosure(smtp.port, true));
+    let env: Vec<(&str, &str)> = CREDENTIALS.to_vec();
+    w.embargo_env(&["run", w.p(), "--embargo", "now"], &env)
+        .expect(0);
+    let state = w.f.state_dir("v1.0.2");
+    let staged_copy = w.f.sample.root.join("state-as-staged");
+    copy_dir(&state, &staged_copy);
+    w.embargo_env(&["publish", w.p(), "--if-due", "--embargo", "now"], &env)
+        .expect(0);
+    assert_eq!(smtp.received().len(), 1);
+    for _ in 0..2 {
+        std::fs::remove_dir_all(&state).unwrap();
+        copy_dir(&staged_copy, &state);
+        let again = w.embargo_env(&["publish", w.p(), "--if-due", "--embargo", "now"], &env);
+        again.expect(0);
+        assert!(
+            again
+                .stderr
+                .contains("the release announcement is not sent from here"),
+            "{}",
+            again.stderr
+        );
+    }
+    assert_eq!(smtp.received().len(), 1, "the announcement was sent again");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -212,6 +212,8 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         wait(embargo, reporter.as_ref(), ask_github);
     }
 
+    // An earlier attempt from this state folder (a crash, say) explains a release found public.
+    let attempted_before = journal.entries().iter().any(|e| e.stage == Stage::Publish);
     let published = crate::stages::journaled(
         reporter.as_ref(),
         &mut journal,
@@ -238,6 +240,23 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         print_json(&published)?;
     } else {
         print!("{}", text(&published, embargo));
+    }
+    if published.found_public && !attempted_before {
+        // The state folder is older than the release (a CI job restored the state as staged):
+        // another run published it and may have announced it. Sending again from here could
+        // repeat the announcement every time the job runs.
+        if pipeline
+            .announce
+            .as_ref()
+            .is_some_and(|a| a.send_release_after_publish)
+        {
+            reporter.emit(Event::Note(&format!(
+                "{} was public before this run and this state folder never published it: the release announcement is not sent from here; if nobody sent it, `embargo announce {} --release --send` with the state folder that published the release",
+                published.tag,
+                pipeline.file.display()
+            )));
+        }
+        return Ok(Exit::Done);
     }
     super::announce::after_publish(&pipeline, &dir)?;
     Ok(Exit::Done)

@@ -93,6 +93,12 @@ pub struct Published {
     /// Assets downloaded back and found equal to the built bytes.
     #[serde(default)]
     pub assets_verified: Vec<String>,
+    /// The release was public already when this run came to publish it, and this state folder
+    /// holds no earlier attempt: the state is older than the release (a copy taken before it was
+    /// published, as a CI job restores it), so what only the publishing run may do once (the
+    /// announcement) is left to a person.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub found_public: bool,
     /// The published security advisory, when the release has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advisory_url: Option<String>,
@@ -361,6 +367,7 @@ pub fn run(job: &Job<'_>, client: Option<&Client>, make_latest: bool) -> Result<
         pulls: Vec::new(),
         assets_verified: Vec::new(),
         advisory_url: None,
+        found_public: false,
         actions: Vec::new(),
     };
     // The release as published, once the PATCH (or a rerun's read) has it.
@@ -381,6 +388,7 @@ pub fn run(job: &Job<'_>, client: Option<&Client>, make_latest: bool) -> Result<
                 let current = if current.draft {
                     releases::publish(client, current.id, *make_latest)?
                 } else {
+                    published.found_public = true;
                     current
                 };
                 crate::failpoint::hit("publish:after-release-published");

@@ -838,3 +838,24 @@ fn a_fix_branch_with_a_merge_commit_is_refused() {
     );
     assert_nothing_written(&f);
 }
+
+#[test]
+fn a_passthrough_of_a_variable_that_carries_credentials_is_refused_where_it_is_written() {
+    for name in ["GIT_CONFIG_VALUE_0", "GH_TOKEN", "GIT_ASKPASS"] {
+        let f = Fixture::new();
+        let text = common::without_publish(embargo::sample::PIPELINE).replace(
+            "  checksums: SHA256SUMS\n",
+            &format!("  checksums: SHA256SUMS\n  env_passthrough: [GOFLAGS, {name}]\n"),
+        );
+        let pipeline = f.pipeline(&text);
+        let run = f.embargo(&["plan", pipeline.to_str().unwrap()]);
+        run.expect(2);
+        assert!(
+            run.stderr
+                .contains(&format!("build.env_passthrough: `{name}`"))
+                && run.stderr.contains("a build step must never see it"),
+            "{}",
+            run.stderr
+        );
+    }
+}

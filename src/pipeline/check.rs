@@ -530,6 +530,14 @@ impl Checker<'_> {
                     format!("build.env_passthrough: `{name}` is not an environment variable name"),
                 ));
             }
+            if let Some(why) = credential_carrier(name) {
+                return Err(self.at(
+                    v.referenced,
+                    format!(
+                        "build.env_passthrough: `{name}` {why}: a build step must never see it"
+                    ),
+                ));
+            }
             env_passthrough.push(name.to_string());
         }
         Ok(BuildSpec {
@@ -727,4 +735,27 @@ fn printable(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Why an environment variable must not reach a build step: git reads its configuration or
+/// credentials from it (the generated workflows give git the tokens as `GIT_CONFIG_*`), or it is
+/// where GitHub's tools look for a token.
+fn credential_carrier(name: &str) -> Option<&'static str> {
+    let upper = name.to_ascii_uppercase();
+    if upper.starts_with("GIT_CONFIG") {
+        Some("carries git configuration, where the runner's git credentials are")
+    } else if ["GIT_ASKPASS", "SSH_ASKPASS", "SSH_AUTH_SOCK"].contains(&upper.as_str()) {
+        Some("hands out git or ssh credentials")
+    } else if [
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "GH_ENTERPRISE_TOKEN",
+        "GITHUB_ENTERPRISE_TOKEN",
+    ]
+    .contains(&upper.as_str())
+    {
+        Some("is where GitHub's tools find a token")
+    } else {
+        None
+    }
 }

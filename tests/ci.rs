@@ -357,10 +357,13 @@ fn run_in_a_public_repository_job_is_refused_before_anything_is_pushed() {
     assert!(!fixture.state_dir("v1.0.2").exists(), "state was written");
     assert!(fixture.git(&["tag", "--list", "v1.0.2"]).is_empty());
 
-    // The dry run writes nothing outside a temporary folder: it is not refused.
+    // A dry run pushes nothing, but its log and summary would show the fix's subjects, the
+    // conflicting files and the build: refused as well.
     let job = Job::new(PUBLIC_EVENT);
-    run_in_job(&fixture, &job, &["run", p, "--dry-run"]).expect(0);
-    assert!(job.read("summary.md").contains("dry run"));
+    let dry = run_in_job(&fixture, &job, &["run", p, "--dry-run"]);
+    dry.expect(2);
+    assert!(!dry.stderr.contains("Deny anonymous access"), "{}", dry.stderr);
+    assert!(job.read("summary.md").is_empty());
     assert_eq!(refs(&fixture), before);
 
     // The lead's explicit choice goes on, with a warning.

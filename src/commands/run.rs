@@ -44,10 +44,9 @@ pub struct Released {
 
 pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
     let actions = crate::ci::actions::Actions::from_env();
-    // First of all: in a public repository's job, even the build log would leak the fix.
-    if let Some(actions) = &actions
-        && !args.dry_run
-    {
+    // First of all: in a public repository's job, even the build log would leak the fix, a dry
+    // run's as much as a real one's (the fix's subjects, the conflicting files, the build).
+    if let Some(actions) = &actions {
         actions.refuse_public_repository(args.allow_public_ci)?;
     }
     let reporter = report::choose(args.common.verbose, args.common.json);

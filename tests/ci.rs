@@ -362,7 +362,11 @@ fn run_in_a_public_repository_job_is_refused_before_anything_is_pushed() {
     let job = Job::new(PUBLIC_EVENT);
     let dry = run_in_job(&fixture, &job, &["run", p, "--dry-run"]);
     dry.expect(2);
-    assert!(!dry.stderr.contains("Deny anonymous access"), "{}", dry.stderr);
+    assert!(
+        !dry.stderr.contains("Deny anonymous access"),
+        "{}",
+        dry.stderr
+    );
     assert!(job.read("summary.md").is_empty());
     assert_eq!(refs(&fixture), before);
 

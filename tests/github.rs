@@ -928,3 +928,24 @@ fn an_advisory_named_by_ghsa_id_that_is_public_gets_nothing_written() {
     let advisory = &w.gh.advisories()[0];
     assert_eq!(advisory.summary, "An older flaw");
 }
+
+/// Abort closes the draft advisory (GitHub cannot delete one); cutting the release again makes
+/// one fresh draft, so exactly one advisory is open.
+#[test]
+fn abort_closes_the_draft_advisory_and_a_new_cut_opens_exactly_one() {
+    let w = World::with_advisory();
+    let at = embargo_in(3600);
+    w.embargo(&["run", w.p(), "--embargo", &at]).expect(0);
+    let abort = w.embargo(&["abort", w.p()]);
+    abort.expect(0);
+    assert!(
+        abort.stderr.contains("closed the draft security advisory"),
+        "{}",
+        abort.stderr
+    );
+    assert_eq!(w.gh.advisories()[0].state, "closed");
+    w.embargo(&["run", w.p(), "--embargo", &at]).expect(0);
+    let states: Vec<String> = w.gh.advisories().into_iter().map(|a| a.state).collect();
+    assert_eq!(states, ["closed", "draft"]);
+    w.no_violations();
+}

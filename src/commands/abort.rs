@@ -99,6 +99,16 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
         }
         _ => None,
     };
+    let advisory = staged.as_ref().and_then(|s| s.advisory.clone());
+    if let (Some(client), Some(advisory)) = (&client, &advisory) {
+        let current = crate::github::advisories::get(client, &advisory.ghsa_id)?;
+        if current.state == "published" {
+            return Err(Error::bad_input(format!(
+                "the security advisory of {tag} is published already ({}): it cannot be taken back",
+                current.html_url
+            )));
+        }
+    }
     if let (Some(client), Some(draft)) = (&client, &draft) {
         match releases::get(client, draft.release_id) {
             Ok(r) if !r.draft => {
@@ -127,6 +137,20 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
             draft.html_url
         )));
     }
+    // GitHub cannot delete an advisory: the draft is closed, so that cutting the release again
+    // makes one fresh draft rather than a second open one.
+    let mut advisory_closed = None;
+    if let (Some(client), Some(advisory)) = (&client, &advisory) {
+        let current = crate::github::advisories::get(client, &advisory.ghsa_id)?;
+        if current.state == "draft" {
+            crate::github::advisories::close(client, &advisory.ghsa_id)?;
+        }
+        reporter.emit(Event::Note(&format!(
+            "closed the draft security advisory {} ({})",
+            advisory.ghsa_id, advisory.html_url
+        )));
+        advisory_closed = Some(advisory.ghsa_id.clone());
+    }
     hook::unfreeze(&workspace.repo, &tag)?;
     let mut deleted_local = Vec::new();
     for r in &ours {
@@ -154,6 +178,7 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
             "private_refs_deleted": deleted_private,
             "local_refs_deleted": deleted_local,
             "draft_deleted": draft.as_ref().map(|d| d.release_id),
+            "advisory_closed": advisory_closed,
             "archive": archive,
         }),
         None,

@@ -169,6 +169,16 @@ pub fn request_cve(client: &Client, ghsa_id: &str) -> Result<CveRequest, Error> 
     }
 }
 
+/// Closes a draft (abort): GitHub keeps it, closed, where a maintainer can reopen it.
+pub fn close(client: &Client, ghsa_id: &str) -> Result<RepoAdvisory, Error> {
+    let value = client.json(
+        Method::PATCH,
+        &client.repo_url(&format!("/security-advisories/{ghsa_id}")),
+        Some(json!({"state": "closed"})),
+    )?;
+    parse(value, "closed security advisory")
+}
+
 pub fn publish(client: &Client, ghsa_id: &str) -> Result<RepoAdvisory, Error> {
     let value = client.json(
         Method::PATCH,

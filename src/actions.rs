@@ -273,7 +273,7 @@ pub fn staging(s: &Staging<'_>) -> Vec<Action> {
     let mut actions = vec![push(s.pipeline, Side::Private, s.refs.clone())];
     if let Some(github) = &s.pipeline.github {
         actions.push(Action::CreateDraft {
-            api: github.api_url.clone(),
+            api: crate::github::client::api_url(github),
             repository: github.repository.clone(),
             tag: s.tag.to_string(),
             name: s.release_name.clone(),
@@ -287,14 +287,14 @@ pub fn staging(s: &Staging<'_>) -> Vec<Action> {
         }));
         if let Some((ghsa_id, advisory)) = &s.advisory {
             actions.push(Action::DraftAdvisory {
-                api: github.api_url.clone(),
+                api: crate::github::client::api_url(github),
                 repository: github.repository.clone(),
                 ghsa_id: ghsa_id.clone(),
                 advisory: advisory.clone(),
             });
             if advisory.cve_id.is_none() {
                 actions.push(Action::RequestCve {
-                    api: github.api_url.clone(),
+                    api: crate::github::client::api_url(github),
                     repository: github.repository.clone(),
                 });
             }
@@ -324,20 +324,20 @@ pub fn publishing(p: &Publishing<'_>) -> Vec<Action> {
     let mut actions = vec![push(p.pipeline, Side::Public, p.refs.clone())];
     if let Some(github) = &p.pipeline.github {
         actions.push(Action::PublishRelease {
-            api: github.api_url.clone(),
+            api: crate::github::client::api_url(github),
             repository: github.repository.clone(),
             tag: p.tag.to_string(),
             make_latest: p.make_latest,
         });
         if p.advisory {
             actions.push(Action::PublishAdvisory {
-                api: github.api_url.clone(),
+                api: crate::github::client::api_url(github),
                 repository: github.repository.clone(),
             });
         }
         if github.pull_requests {
             actions.extend(p.picks.iter().map(|(head, base)| Action::OpenPull {
-                api: github.api_url.clone(),
+                api: crate::github::client::api_url(github),
                 repository: github.repository.clone(),
                 head: head.clone(),
                 base: base.clone(),

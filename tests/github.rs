@@ -706,6 +706,10 @@ fn the_actions_a_dry_run_prints_are_the_actions_the_release_executes() {
         .iter()
         .chain(planned_publish.as_array().unwrap())
     {
+        // The calls go where the dry run says they go.
+        if let Some(api) = action.get("api") {
+            assert_eq!(api, &serde_json::json!(w.gh.api_url()), "{action:#}");
+        }
         match action["action"].as_str().unwrap() {
             "push" => {
                 let bare = match action["to"].as_str().unwrap() {

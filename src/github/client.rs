@@ -33,6 +33,17 @@ pub const API_URL_ENV: &str = "EMBARGO_GITHUB_API_URL";
 /// The first backoff delay in milliseconds (doubling each retry); for slow networks and tests.
 pub const RETRY_BASE_ENV: &str = "EMBARGO_GITHUB_RETRY_BASE_MS";
 
+/// The API the calls go to: `EMBARGO_GITHUB_API_URL` when set, else `publish.github.api_url`.
+/// What the dry run prints and what the client calls come from here alike.
+pub fn api_url(spec: &crate::pipeline::GitHubSpec) -> String {
+    std::env::var(API_URL_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| spec.api_url.clone())
+        .trim_end_matches('/')
+        .to_string()
+}
+
 pub struct Client {
     http: Http,
     /// Uploads only: reqwest's async client on a runtime of its own (see `upload`).
@@ -112,10 +123,7 @@ impl Client {
         } else {
             "publish.github.api_url"
         };
-        let api = from_env
-            .unwrap_or_else(|| spec.api_url.clone())
-            .trim_end_matches('/')
-            .to_string();
+        let api = api_url(spec);
         if let Some(why) = super::api_url_problem(&api) {
             return Err(Error::bad_input(format!(
                 "{setting}: `{}` cannot be sent the GitHub token: {why}",

@@ -506,3 +506,25 @@ fn the_draft_and_the_published_release_reach_the_job_outputs() {
     );
     w.no_violations();
 }
+
+#[test]
+fn a_pipeline_path_holding_an_expression_is_refused() {
+    let fixture = Fixture::new();
+    let text = std::fs::read_to_string(fixture.sample_pipeline()).unwrap();
+    let p = fixture.pipeline_named("x${{ github.token }}.yaml", &text);
+    let run = fixture.embargo(&[
+        "ci",
+        "generate",
+        p.to_str().unwrap(),
+        "--output",
+        fixture.sample.root.join("out").to_str().unwrap(),
+    ]);
+    run.expect(2);
+    assert!(
+        run.stderr
+            .contains("which GitHub would evaluate as an expression"),
+        "{}",
+        run.stderr
+    );
+    assert!(!fixture.sample.root.join("out").exists());
+}

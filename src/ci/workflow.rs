@@ -183,6 +183,19 @@ pub fn render(source: &Source) -> Result<String, Error> {
             "repository.private and repository.public are the same remote",
         ));
     }
+    // GitHub evaluates `${{ ... }}` wherever it stands in a workflow, quoted or not: a value
+    // from the pipeline holding one would run as an expression (and could read secrets).
+    for (what, value) in [
+        ("the pipeline's path", source.path_in_clone.as_str()),
+        ("name", pipeline.name.as_str()),
+    ] {
+        if value.contains("${{") {
+            return Err(Error::bad_input(format!(
+                "{what} `{value}` holds `${{{{`, which GitHub would evaluate as an expression in the workflow"
+            ))
+            .with_hint("rename it without `${{`"));
+        }
+    }
     if source.path_in_clone.chars().any(char::is_control) {
         return Err(Error::bad_input(format!(
             "{}: the pipeline's path has characters a workflow cannot carry",

@@ -849,3 +849,34 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// The server takes the message and the connection breaks before its reply comes back: the
+/// message may be out, so a rerun refuses to send it again unless told to with --resend.
+#[test]
+fn a_reply_lost_after_the_message_is_not_taken_as_not_sent() {
+    let smtp = FakeSmtp::start();
+    smtp.refuse_next(&[Refusal::DropAfterData]);
+    let f = Fixture::new();
+    let p = pipeline(&f, false, &disclosure(smtp.port, false))
+        .display()
+        .to_string();
+    f.embargo(&["run", &p]).expect(0);
+    let broke = send(&f, &["announce", &p, "--pre", "--send"]);
+    broke.expect(1);
+    assert!(
+        broke.stderr.contains("the message may have been delivered"),
+        "{}",
+        broke.stderr
+    );
+    assert_eq!(smtp.received().len(), 1);
+    let rerun = send(&f, &["announce", &p, "--pre", "--send"]);
+    rerun.expect(2);
+    assert!(
+        rerun.stderr.contains("it may have been delivered"),
+        "{}",
+        rerun.stderr
+    );
+    assert_eq!(smtp.received().len(), 1, "sent again without --resend");
+    send(&f, &["announce", &p, "--pre", "--send", "--resend"]).expect(0);
+    assert_eq!(smtp.received().len(), 2);
+}

@@ -427,10 +427,22 @@ fn send_once(
                 });
             }
             // Started and never finished: the process died while the server had the message,
-            // and only the list's archive can tell whether it went out.
+            // and only the list's archive can tell whether it went out. The same when the
+            // connection broke midway.
             Event::Started if !resend => {
                 return Err(Error::bad_input(format!(
                     "sending the {} (Message-ID {}) started at {} and did not finish: it may have been delivered",
+                    a.kind.name(),
+                    e.detail["message_id"].as_str().unwrap_or("?"),
+                    e.at
+                ))
+                .with_hint(
+                    "look for it in the list's archive; if it is not there, send it with --send --resend",
+                ));
+            }
+            Event::Failed if !resend && e.detail["maybe_delivered"] == true => {
+                return Err(Error::bad_input(format!(
+                    "sending the {} (Message-ID {}) broke off at {} after the server had the session: it may have been delivered",
                     a.kind.name(),
                     e.detail["message_id"].as_str().unwrap_or("?"),
                     e.at
@@ -474,9 +486,18 @@ fn send_once(
                 reply: Some(delivery.reply),
             })
         }
-        Err(e) => {
-            journal.record(stage, Event::Failed, detail, Some(e.message.clone()))?;
-            Err(e)
+        Err(failure) => {
+            let mut detail = detail;
+            if failure.maybe_delivered {
+                detail["maybe_delivered"] = true.into();
+            }
+            journal.record(
+                stage,
+                Event::Failed,
+                detail,
+                Some(failure.error.message.clone()),
+            )?;
+            Err(failure.error)
         }
     }
 }

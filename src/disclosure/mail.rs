@@ -100,12 +100,29 @@ fn pause(n: u32) -> Duration {
     Duration::from_millis(base.saturating_mul(1 << (n.saturating_sub(2)).min(6)))
 }
 
+/// Why a message was not sent, and whether it may have been delivered all the same.
+pub struct Failure {
+    pub error: Error,
+    /// The connection broke after the server had accepted the session (no refusal came back):
+    /// the message may have gone out, and only the list's archive can tell.
+    pub maybe_delivered: bool,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure {
+            error,
+            maybe_delivered: false,
+        }
+    }
+}
+
 /// Sends `message`; `on_retry` hears of each transient refusal before the next attempt.
 pub fn send(
     smtp: &SmtpSpec,
     message: &Message,
     mut on_retry: impl FnMut(u32, &str),
-) -> Result<Delivery, Error> {
+) -> Result<Delivery, Failure> {
     let transport = transport(smtp)?;
     let mut attempt = 1;
     loop {
@@ -144,11 +161,25 @@ pub fn send(
                 } else {
                     "check disclosure.announce.smtp (host, port) and that the server is reachable"
                 };
-                return Err(Error::stage_failed(format!(
-                    "the SMTP server {} did not take the message{tried}: {e}",
-                    server(smtp)
-                ))
-                .with_hint(hint));
+                // A refusal (4xx, 5xx), a failed TLS handshake or a server that could not be
+                // reached (lettre's connection error, said only in its text) means the message was
+                // not taken; anything else broke the session midway, maybe after it was in.
+                let unreached = e.to_string().starts_with("Connection error");
+                let maybe_delivered =
+                    !(e.is_transient() || e.is_permanent() || e.is_tls() || unreached);
+                let hint = if maybe_delivered {
+                    "the connection broke during the session: the message may have been delivered; look in the list's archive, and send it again with --resend only if it is not there"
+                } else {
+                    hint
+                };
+                return Err(Failure {
+                    error: Error::stage_failed(format!(
+                        "the SMTP server {} did not take the message{tried}: {e}",
+                        server(smtp)
+                    ))
+                    .with_hint(hint),
+                    maybe_delivered,
+                });
             }
         }
     }

@@ -61,6 +61,9 @@ pub enum Refusal {
     Greylist,
     /// `554 5.7.1` after the message: refused for good.
     Reject,
+    /// The message is taken, then the connection is closed without a reply (a reply lost on
+    /// the way back).
+    DropAfterData,
 }
 
 #[derive(Default)]
@@ -199,6 +202,15 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                 data.push_str(unstuffed);
             }
             match refusal {
+                Some(Refusal::DropAfterData) => {
+                    state.lock().unwrap().received.push(Received {
+                        from: from.clone(),
+                        to: to.clone(),
+                        data,
+                        auth: auth.clone(),
+                    });
+                    return Ok(());
+                }
                 Some(Refusal::Greylist) => say("451 4.7.1 greylisted, try again later")?,
                 Some(Refusal::Reject) => say("554 5.7.1 message refused")?,
                 _ => {

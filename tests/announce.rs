@@ -880,3 +880,28 @@ fn a_reply_lost_after_the_message_is_not_taken_as_not_sent() {
     send(&f, &["announce", &p, "--pre", "--send", "--resend"]).expect(0);
     assert_eq!(smtp.received().len(), 2);
 }
+
+/// A rescheduled release gets a new pre-announcement with the new date, sent once in its turn;
+/// the old one is not sent again.
+#[test]
+fn after_a_reschedule_the_new_date_is_pre_announced_once() {
+    let smtp = FakeSmtp::start();
+    let f = Fixture::new();
+    let p = pipeline(&f, false, &disclosure(smtp.port, false))
+        .display()
+        .to_string();
+    f.embargo(&["run", &p]).expect(0);
+    send(&f, &["announce", &p, "--pre", "--send"]).expect(0);
+    f.embargo(&["reschedule", &p, "--embargo", "2037-01-05 16:00 UTC"])
+        .expect(0);
+    let moved = send(&f, &["announce", &p, "--pre", "--send"]);
+    moved.expect(0);
+    send(&f, &["announce", &p, "--pre", "--send"]).expect(0);
+    let received = smtp.received();
+    assert_eq!(received.len(), 2, "{}", moved.all());
+    assert!(received[1].body().contains("2037-01-05 16:00 UTC"));
+    assert_ne!(
+        received[0].header("Message-ID"),
+        received[1].header("Message-ID")
+    );
+}

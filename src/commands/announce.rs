@@ -415,7 +415,10 @@ fn send_once(
             .filter_map(|s| s.as_str().map(str::to_string))
             .collect()
     };
-    if let Some(e) = journal::last_of(journal.entries(), stage) {
+    // Only this very message counts: a pre-announcement of an instant moved since is another.
+    if let Some(e) = journal::last_of(journal.entries(), stage)
+        .filter(|e| e.detail["message_id"].as_str() == Some(a.message_id.as_str()))
+    {
         match e.event {
             Event::Completed => {
                 return Ok(Outcome {

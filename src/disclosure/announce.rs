@@ -149,9 +149,15 @@ pub fn web_url(api_url: &str) -> String {
     api.strip_suffix("/api/v3").unwrap_or(api).to_string()
 }
 
-/// `Message-ID` of a release's message: the same for every render and every attempt.
+/// `Message-ID` of a release's message: the same for every render and every attempt. The
+/// pre-announcement's also depends on the instant it announces: after `embargo reschedule` it is
+/// a new message, which is sent once in its turn.
 pub fn message_id(r: &Release<'_>, kind: Kind, from_domain: &str) -> String {
     let mut hash = crate::checksum::Hasher::default();
+    let instant = match kind {
+        Kind::Pre => r.instant.to_string(),
+        Kind::Release => String::new(),
+    };
     for part in [
         r.pipeline,
         &r.manifest.tag,
@@ -160,6 +166,7 @@ pub fn message_id(r: &Release<'_>, kind: Kind, from_domain: &str) -> String {
             Kind::Pre => "pre",
             Kind::Release => "release",
         },
+        &instant,
     ] {
         hash.update(part.as_bytes());
         hash.update(&[0]);

@@ -788,3 +788,18 @@ fn a_fix_branch_with_control_characters_is_refused_without_echoing_them() {
     common::pin::error(&run);
     assert!(!run.stderr.contains('\u{7}'), "{:?}", run.stderr);
 }
+
+#[test]
+fn two_artifacts_whose_names_differ_only_in_case_are_refused() {
+    let (_f, message) = build_refused(
+        "mkdir -p other && cp dist/app-linux-amd64.tar.gz other/APP-linux-amd64.tar.gz",
+        r#"["dist/*.tar.gz", "other/*.tar.gz"]"#,
+    );
+    assert_contains(
+        &message,
+        &[
+            "two artifacts are named `APP-linux-amd64.tar.gz`",
+            "whatever their case",
+        ],
+    );
+}

@@ -42,6 +42,18 @@ pub fn generate(args: CiGenerateArgs, cwd: &Path) -> Result<Exit, Error> {
     );
 
     if args.check {
+        // A workflow is a small regular file: anything else (a FIFO, a device, a huge file) is
+        // not the committed workflow and must not hang or fill memory.
+        match std::fs::metadata(&target) {
+            Ok(m) if !m.is_file() || m.len() > 1024 * 1024 => {
+                return Err(Error::stage_failed(format!(
+                    "{}: not a workflow file (a regular file under 1 MiB)",
+                    target.display()
+                ))
+                .with_hint(regenerate));
+            }
+            _ => {}
+        }
         let on_disk = match std::fs::read_to_string(&target) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -361,13 +361,14 @@ fn collect(
                 ))
                 .with_hint("name artifacts with letters, digits, `.`, `-` and `_` (GitHub renames anything else)"));
             }
-            if let Some((_, other)) = files.iter().find(|(n, _)| *n == name) {
+            // GitHub takes asset names without regard to case: `App.bin` and `app.bin` collide.
+            if let Some((_, other)) = files.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
                 if *other == real {
                     matched += 1;
                     continue;
                 }
                 return Err(Error::bad_input(format!(
-                    "build.artifacts: two artifacts are named `{name}` ({} and {}); release assets need distinct names",
+                    "build.artifacts: two artifacts are named `{name}` ({} and {}); release assets need distinct names, whatever their case",
                     other.display(),
                     real.display()
                 )));

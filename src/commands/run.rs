@@ -174,9 +174,10 @@ pub fn run(
         return Err(stages::prepare::taken(&plan));
     }
     // Refused before any work when GitHub says the private repository is not private (proven
-    // again right before the push).
+    // again right before the push). A dry run pushes nothing and calls no API.
     if let Some(spec) = &pipeline.github
         && !options.github_offline
+        && !workspace.is_dry_run()
     {
         crate::github::repository::prove_private(spec)?;
     }

@@ -63,28 +63,8 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     let mut journal = Journal::open(&dir)?;
     super::refuse_aborted(journal.entries(), &dir)?;
     if let Some(done) = journal.completed(Stage::Publish) {
-        let published: Published = detail(&journal, Stage::Publish)?;
-        // Done, but still exactly what was frozen? A tag moved on the public remote afterwards
-        // is an integrity violation even now.
-        let manifest = Manifest::read(&dir)?;
-        publish::prove_public(&workspace.git, &pipeline.repository.public, &manifest)?;
-        if args.common.json {
-            print_json(&published)?;
-        } else {
-            println!(
-                "{} was already published at {}{}; nothing to do",
-                published.tag,
-                done.at,
-                published
-                    .release_url
-                    .as_deref()
-                    .map(|u| format!(" ({u})"))
-                    .unwrap_or_default()
-            );
-        }
-        // A run that published but could not announce finishes the announcement.
-        super::announce::after_publish(&pipeline, &dir)?;
-        return Ok(Exit::Done);
+        let at = done.at.clone();
+        return already_published(&pipeline, &workspace.git, &dir, &journal, &at, json);
     }
     let manifest = Manifest::read(&dir)?;
     let picked: Picked = detail(&journal, Stage::CherryPick)?;
@@ -160,44 +140,8 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         releases::get(client, draft.release_id).ok()?;
         client.skew()
     };
-    let skew = ask_github();
-    // A cron run that starts shortly before the instant proves everything now and waits, so
-    // the release is on time even though the next cron run would be minutes late.
-    let within = crate::pipeline::parse_duration(&args.within)
-        .map_err(|e| Error::bad_input(format!("--within: {e}")))?;
-    // By the later of the two clocks: with GitHub's behind, the instant is that much further.
-    let close = clock::within(
-        embargo
-            .checked_sub(jiff::SignedDuration::from_secs(skew.unwrap_or(0).min(0)))
-            .unwrap_or(embargo),
-        within,
-    );
-    if !publish::due(embargo, skew) {
-        if args.if_due && !close {
-            say(
-                json,
-                "not-due",
-                &format!(
-                    "{} is not due: the embargo is at {} ({}); nothing was done",
-                    manifest.tag,
-                    clock::display(embargo),
-                    clock::until(embargo)
-                ),
-                serde_json::json!({ "tag": manifest.tag, "embargo": embargo.to_string() }),
-            )?;
-            return Ok(Exit::Done);
-        }
-        if !args.wait && !args.if_due {
-            return Err(Error::bad_input(format!(
-                "the embargo of {} is at {} ({}): it is not time to publish",
-                manifest.tag,
-                clock::display(embargo),
-                clock::until(embargo)
-            ))
-            .with_hint(
-                "use --wait to wait for it with a countdown, or --if-due in a scheduled job",
-            ));
-        }
+    if let Some(exit) = not_yet(&args, &manifest.tag, embargo, ask_github())? {
+        return Ok(exit);
     }
     reporter.emit(Event::Note(&format!(
         "checking the freeze and the draft's assets before the embargo ({})",
@@ -221,6 +165,103 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         |p: &Published| format!("{} is public", p.tag),
         || publish::run(&job, client.as_ref(), make_latest),
     )?;
+    report_published(&published, &manifest, embargo, json)?;
+    announce(
+        &pipeline,
+        &dir,
+        &published,
+        attempted_before,
+        reporter.as_ref(),
+    )
+}
+
+/// The release was published by an earlier run from this state folder: proven still as
+/// frozen on the public remote, said, and the announcement finished if it was left undone.
+fn already_published(
+    pipeline: &crate::pipeline::Pipeline,
+    git: &crate::git::cli::GitCli,
+    dir: &Path,
+    journal: &Journal,
+    at: &str,
+    json: bool,
+) -> Result<Exit, Error> {
+    let published: Published = detail(journal, Stage::Publish)?;
+    // Done, but still exactly what was frozen? A tag moved on the public remote afterwards is
+    // an integrity violation even now.
+    let manifest = Manifest::read(dir)?;
+    publish::prove_public(git, &pipeline.repository.public, &manifest)?;
+    if json {
+        print_json(&published)?;
+    } else {
+        println!(
+            "{} was already published at {at}{}; nothing to do",
+            published.tag,
+            published
+                .release_url
+                .as_deref()
+                .map(|u| format!(" ({u})"))
+                .unwrap_or_default()
+        );
+    }
+    // A run that published but could not announce finishes the announcement.
+    super::announce::after_publish(pipeline, dir)?;
+    Ok(Exit::Done)
+}
+
+/// Before the instant: `Some(exit)` when this run is to stop here (`--if-due` and not close
+/// enough), an error without `--wait` or `--if-due`; `None` to go on (due, or close enough to
+/// prove everything now and wait). `skew` is GitHub's clock against ours, when known.
+fn not_yet(
+    args: &PublishArgs,
+    tag: &str,
+    embargo: jiff::Timestamp,
+    skew: Option<i64>,
+) -> Result<Option<Exit>, Error> {
+    if publish::due(embargo, skew) {
+        return Ok(None);
+    }
+    // A cron run that starts shortly before the instant proves everything now and waits, so
+    // the release is on time even though the next cron run would be minutes late.
+    let within = crate::pipeline::parse_duration(&args.within)
+        .map_err(|e| Error::bad_input(format!("--within: {e}")))?;
+    // By the later of the two clocks: with GitHub's behind, the instant is that much further.
+    let close = clock::within(
+        embargo
+            .checked_sub(jiff::SignedDuration::from_secs(skew.unwrap_or(0).min(0)))
+            .unwrap_or(embargo),
+        within,
+    );
+    if args.if_due && !close {
+        say(
+            args.common.json,
+            "not-due",
+            &format!(
+                "{tag} is not due: the embargo is at {} ({}); nothing was done",
+                clock::display(embargo),
+                clock::until(embargo)
+            ),
+            serde_json::json!({ "tag": tag, "embargo": embargo.to_string() }),
+        )?;
+        return Ok(Some(Exit::Done));
+    }
+    if !args.wait && !args.if_due {
+        return Err(Error::bad_input(format!(
+            "the embargo of {tag} is at {} ({}): it is not time to publish",
+            clock::display(embargo),
+            clock::until(embargo)
+        ))
+        .with_hint("use --wait to wait for it with a countdown, or --if-due in a scheduled job"));
+    }
+    Ok(None)
+}
+
+/// What publishing did, on stdout, and for a GitHub Actions job in its summary and outputs.
+fn report_published(
+    published: &Published,
+    manifest: &Manifest,
+    embargo: jiff::Timestamp,
+    json: bool,
+) -> Result<(), Error> {
     if let Some(actions) = crate::ci::actions::Actions::from_env() {
         actions.append_summary(&format!(
             "## embargo: {} is public\n\n{}\n",
@@ -236,11 +277,23 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
             ),
         ])?;
     }
-    if args.common.json {
-        print_json(&published)?;
+    if json {
+        print_json(published)
     } else {
-        print!("{}", text(&published, embargo));
+        print!("{}", text(published, embargo));
+        Ok(())
     }
+}
+
+/// The release announcement after publishing, when the pipeline asks for it, unless the state
+/// folder is older than the release.
+fn announce(
+    pipeline: &crate::pipeline::Pipeline,
+    dir: &Path,
+    published: &Published,
+    attempted_before: bool,
+    reporter: &dyn Reporter,
+) -> Result<Exit, Error> {
     if published.found_public && !attempted_before {
         // The state folder is older than the release (a CI job restored the state as staged):
         // another run published it and may have announced it. Sending again from here could
@@ -258,7 +311,7 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         }
         return Ok(Exit::Done);
     }
-    super::announce::after_publish(&pipeline, &dir)?;
+    super::announce::after_publish(pipeline, dir)?;
     Ok(Exit::Done)
 }
 

@@ -299,3 +299,29 @@ fn every_output_schema_compiles_and_is_used() {
             .unwrap_or_else(|e| panic!("schema/output/{name}.schema.json: {e}"));
     }
 }
+
+/// `run` and `publish`, with the pushes and GitHub calls they print: the dry run of the sample
+/// with GitHub, then a release without GitHub staged, previewed, published and published again.
+#[test]
+fn run_and_publish_with_their_actions() {
+    let f = Fixture::new();
+    let github = f.pipeline_named("github.yaml", PIPELINE);
+    let dry = f.embargo(&["run", github.to_str().unwrap(), "--dry-run"]);
+    dry.expect(0);
+    pin::text("run_dry_run_with_github", &pin::output_text(&dry));
+
+    let pipeline = f.default_pipeline();
+    let p = pipeline.to_str().unwrap();
+    let run = f.embargo(&["run", p, "--embargo", "now"]);
+    run.expect(0);
+    pin::text("run_staged", &pin::output_text(&run));
+    let preview = f.embargo(&["publish", p, "--dry-run"]);
+    preview.expect(0);
+    pin::text("publish_dry_run", &pin::output_text(&preview));
+    let published = f.embargo(&["publish", p, "--if-due"]);
+    published.expect(0);
+    pin::text("publish", &pin::output_text(&published));
+    let again = f.embargo(&["publish", p, "--if-due"]);
+    again.expect(0);
+    pin::text("publish_again", &pin::output_text(&again));
+}

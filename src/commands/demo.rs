@@ -31,6 +31,24 @@ fn show_announcements(pipeline: &crate::pipeline::Pipeline, dir: &Path) -> Resul
     Ok(())
 }
 
+/// The retrospective of the demo's release so far (`embargo retrospective PIPELINE`): staged,
+/// not yet published, so its timeline ends at staging.
+fn show_retrospective(pipeline: &crate::pipeline::Pipeline, dir: &Path) -> Result<(), Error> {
+    use crate::disclosure::retrospective;
+    let advisory = pipeline
+        .advisory
+        .as_deref()
+        .map(crate::advisory::load)
+        .transpose()?;
+    let entries = crate::journal::read(&dir.join("journal.jsonl"))?;
+    let manifest = crate::journal::Manifest::read(dir)?;
+    let retro = retrospective::gather(&entries, &manifest, advisory.as_ref())?;
+    let rule = "-".repeat(72);
+    println!("the retrospective so far (`embargo retrospective PIPELINE`):");
+    println!("{rule}\n{}{rule}", retrospective::render(&retro));
+    Ok(())
+}
+
 /// `embargo demo`: the sample project, then plan and run on it, then the freeze shown at work.
 pub fn execute(keep: bool, verbose: bool) -> Result<Exit, Error> {
     let started = std::time::Instant::now();
@@ -102,6 +120,8 @@ pub fn execute(keep: bool, verbose: bool) -> Result<Exit, Error> {
     );
     println!();
     show_announcements(&pipeline, &plan.state_dir)?;
+    println!();
+    show_retrospective(&pipeline, &plan.state_dir)?;
     println!();
     println!("demo finished in {:.1}s", started.elapsed().as_secs_f64());
     if keep {

@@ -272,3 +272,41 @@ fn without_a_private_repository_invite_is_bad_input() {
     w.embargo(&["team", w.p(), "--invite", "--revoke"])
         .expect(2);
 }
+
+/// Who was in the permanent security team when invited stays, whatever the advisory says by
+/// the time of `--revoke`: edited out, or written `@Alice`.
+#[test]
+fn the_security_team_as_it_was_at_invite_time_is_never_revoked() {
+    let w = world();
+    w.embargo(&["team", w.p(), "--invite"]).expect(0);
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    w.embargo(&["publish", w.p(), "--if-due", "--embargo", "now"])
+        .expect(0);
+    for login in ["alice", "frank"] {
+        w.gh.accept_invitation("example", "app-security", login);
+    }
+    let file = w.f.work().join("pipelines/advisory.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace(
+            "security_team: [alice, bob, carol]",
+            "security_team: [\"@Bob\"]",
+        ),
+    )
+    .unwrap();
+    w.embargo(&["team", w.p(), "--revoke"]).expect(0);
+    let removed: Vec<String> =
+        w.gh.requests_for(DELETE)
+            .iter()
+            .map(|r| r.path.rsplit('/').next().unwrap_or_default().to_string())
+            .collect();
+    assert!(
+        !removed.iter().any(|l| l == "alice" || l == "carol"),
+        "the security team was revoked: {removed:?}"
+    );
+    assert!(
+        w.gh.collaborators("example", "app-security")
+            .contains(&"alice".to_string())
+    );
+}

@@ -163,6 +163,10 @@ fn invite(
                         Added::Invited { invitation_id } => invitation_id,
                         Added::AlreadyHadAccess => None,
                     },
+                    security_team: team
+                        .security_team
+                        .iter()
+                        .any(|s| access::same_login(s, login)),
                 };
                 let value = serde_json::to_value(&record).map_err(|e| {
                     Error::stage_failed(format!("cannot record the invitation: {e}"))
@@ -240,7 +244,7 @@ fn revoke(
     let kept: Vec<String> = access::invited(&entries)
         .into_iter()
         .map(|(_, i)| i.login)
-        .filter(|l| security_team.iter().any(|s| s.eq_ignore_ascii_case(l)))
+        .filter(|l| security_team.iter().any(|s| access::same_login(s, l)))
         .collect();
     if args.dry_run {
         let api = api_url(github);

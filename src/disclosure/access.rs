@@ -72,6 +72,18 @@ pub struct Invited {
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitation_id: Option<u64>,
+    /// In the advisory's permanent security team when invited: never revoked, whatever the
+    /// advisory says by the time of `--revoke`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub security_team: bool,
+}
+
+/// Whether two GitHub logins are the same person: GitHub's logins ignore case, and people write
+/// them with a leading `@` as often as without.
+pub fn same_login(a: &str, b: &str) -> bool {
+    a.trim()
+        .trim_start_matches('@')
+        .eq_ignore_ascii_case(b.trim().trim_start_matches('@'))
 }
 
 fn completed(entries: &[Entry], stage: Stage) -> impl Iterator<Item = &Entry> {
@@ -127,12 +139,8 @@ pub fn to_revoke(entries: &[Entry], security_team: &[String]) -> Vec<String> {
     invited(entries)
         .into_iter()
         .map(|(_, i)| i)
-        .filter(|i| i.outcome == "invited")
-        .filter(|i| {
-            !security_team
-                .iter()
-                .any(|s| s.eq_ignore_ascii_case(&i.login))
-        })
+        .filter(|i| i.outcome == "invited" && !i.security_team)
+        .filter(|i| !security_team.iter().any(|s| same_login(s, &i.login)))
         .filter(|i| !done.contains(&i.login.to_ascii_lowercase()))
         .map(|i| i.login)
         .collect()

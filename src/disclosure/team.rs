@@ -170,7 +170,9 @@ pub fn owners(
             claims.sort();
             claims.dedup();
             Owner {
-                security_team: security_team.contains(&name),
+                security_team: security_team
+                    .iter()
+                    .any(|s| super::access::same_login(s, &name)),
                 name,
                 claims,
             }

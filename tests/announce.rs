@@ -905,3 +905,31 @@ fn after_a_reschedule_the_new_date_is_pre_announced_once() {
         received[1].header("Message-ID")
     );
 }
+
+/// The announcement after publishing broke off with the message maybe delivered: the scheduled
+/// publish that comes next stays green, sends nothing, and says what a person must check.
+#[test]
+fn an_announcement_in_doubt_after_publishing_is_left_to_a_person_and_the_cron_stays_green() {
+    let smtp = FakeSmtp::start();
+    smtp.refuse_next(&[Refusal::DropAfterData]);
+    let w = World::new();
+    pipeline(&w.f, true, &disclosure(smtp.port, true));
+    let env: Vec<(&str, &str)> = CREDENTIALS.to_vec();
+    w.embargo_env(&["run", w.p(), "--embargo", "now"], &env)
+        .expect(0);
+    let first = w.embargo_env(&["publish", w.p(), "--if-due", "--embargo", "now"], &env);
+    first.expect(1);
+    assert!(
+        first.stderr.contains("may have been delivered"),
+        "{}",
+        first.stderr
+    );
+    let cron = w.embargo_env(&["publish", w.p(), "--if-due", "--embargo", "now"], &env);
+    cron.expect(0);
+    assert!(
+        cron.stderr.contains("--release --send --resend"),
+        "{}",
+        cron.stderr
+    );
+    assert_eq!(smtp.received().len(), 1, "sent again without --resend");
+}

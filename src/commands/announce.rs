@@ -175,6 +175,16 @@ pub fn after_publish(pipeline: &Pipeline, dir: &Path) -> Result<(), Error> {
         advisory: advisory.as_ref(),
     };
     let announcement = record.render(Kind::Release, false).map_err(failed)?;
+    // An earlier attempt broke off with the message maybe delivered: that takes a person (the
+    // list's archive, then --resend), not a red scheduled job on every run.
+    if let Some(at) = in_doubt(&entries, stage_of(Kind::Release), &announcement.message_id) {
+        eprintln!(
+            "note: sending the release announcement (Message-ID {}) broke off at {at} and it may have been delivered; look in the list's archive, and if it is not there: `embargo announce {} --release --send --resend`",
+            announcement.message_id,
+            pipeline.file.display()
+        );
+        return Ok(());
+    }
     let message = mail::message(spec, &announcement).map_err(failed)?;
     let outcome = send_once(
         &mut journal,
@@ -184,9 +194,35 @@ pub fn after_publish(pipeline: &Pipeline, dir: &Path) -> Result<(), Error> {
         false,
         &|line| eprintln!("{line}"),
     )
-    .map_err(failed)?;
+    .map_err(|e| {
+        if in_doubt(
+            journal.entries(),
+            stage_of(Kind::Release),
+            &announcement.message_id,
+        )
+        .is_some()
+        {
+            e.context("the release is public; its announcement may have been delivered")
+                .with_hint(format!(
+                    "look in the list's archive; if it is not there: `embargo announce {} --release --send --resend`",
+                    pipeline.file.display()
+                ))
+        } else {
+            failed(e)
+        }
+    })?;
     eprintln!("{}", outcome.text(&announcement));
     Ok(())
+}
+
+/// When sending `message_id` last broke off with the message maybe delivered: a start without an
+/// end, or a failure after the session began.
+fn in_doubt(entries: &[journal::Entry], stage: Stage, message_id: &str) -> Option<String> {
+    let e = journal::last_of(entries, stage)
+        .filter(|e| e.detail["message_id"].as_str() == Some(message_id))?;
+    let doubt = e.event == Event::Started
+        || (e.event == Event::Failed && e.detail["maybe_delivered"] == true);
+    doubt.then(|| e.at.clone())
 }
 
 /// A message of the release in `dir`, rendered (the demo shows both).

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::error::Error;
-use crate::journal::{Entry, Event, Stage, last_of};
+use crate::journal::{Entry, Progress, Stage, last_of};
 use crate::pipeline::{EmbargoSource, Pipeline};
 
 /// What publishing depends on, as it was when the release was staged.
@@ -108,7 +108,7 @@ pub struct Rescheduled {
 /// The instant now in force for a staged release: the one recorded at staging, or the last
 /// `reschedule`. `None` when the release is not staged.
 pub fn recorded_instant(entries: &[Entry]) -> Option<(Option<Timestamp>, EmbargoSource)> {
-    let staged = last_of(entries, Stage::Stage).filter(|e| e.event == Event::Completed)?;
+    let staged = last_of(entries, Stage::Stage).filter(|e| e.event == Progress::Completed)?;
     let contract: Option<Contract> = staged
         .detail
         .get("contract")
@@ -118,7 +118,7 @@ pub fn recorded_instant(entries: &[Entry]) -> Option<(Option<Timestamp>, Embargo
         .unwrap_or((None, EmbargoSource::Pipeline));
     for entry in entries {
         if entry.stage == Stage::Reschedule
-            && entry.event == Event::Completed
+            && entry.event == Progress::Completed
             && let Ok(r) = serde_json::from_value::<Rescheduled>(entry.detail.clone())
         {
             instant = (Some(r.to), EmbargoSource::Reschedule);
@@ -233,7 +233,7 @@ pub fn interrupted_reschedule(entries: &[Entry], manifest: &crate::journal::Mani
     let Some(last) = last_of(entries, Stage::Reschedule) else {
         return false;
     };
-    last.event == Event::Started
+    last.event == Progress::Started
         && serde_json::from_value::<Rescheduled>(last.detail.clone())
             .is_ok_and(|r| Some(r.to) == manifest.contract.as_ref().and_then(|c| c.embargo))
 }
@@ -298,7 +298,7 @@ pub struct Current {
 
 /// Every difference between the journal's records and `current`, for the stages that completed.
 pub fn drift(entries: &[Entry], current: &Current) -> Vec<Drift> {
-    let completed = |stage| last_of(entries, stage).filter(|e| e.event == Event::Completed);
+    let completed = |stage| last_of(entries, stage).filter(|e| e.event == Progress::Completed);
     let mut out = Vec::new();
     if let Some(e) = completed(Stage::Prepare) {
         let then: Vec<String> = e.detail["fix_commits"]

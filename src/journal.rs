@@ -73,7 +73,7 @@ impl Stage {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Event {
+pub enum Progress {
     Started,
     Completed,
     Failed,
@@ -84,7 +84,7 @@ pub struct Entry {
     /// RFC 3339, UTC.
     pub at: String,
     pub stage: Stage,
-    pub event: Event,
+    pub event: Progress,
     /// What the stage produced (on `completed`), for resuming and for `status`.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub detail: serde_json::Value,
@@ -151,7 +151,7 @@ impl Journal {
     pub fn record(
         &mut self,
         stage: Stage,
-        event: Event,
+        event: Progress,
         detail: serde_json::Value,
         message: Option<String>,
     ) -> Result<(), Error> {
@@ -175,7 +175,7 @@ impl Journal {
 
     /// The `completed` entry of `stage`, if its last event is one.
     pub fn completed(&self, stage: Stage) -> Option<&Entry> {
-        last_of(&self.entries, stage).filter(|e| e.event == Event::Completed)
+        last_of(&self.entries, stage).filter(|e| e.event == Progress::Completed)
     }
 }
 
@@ -299,7 +299,7 @@ mod tests {
             let mut j = Journal::open(dir.path()).unwrap();
             j.record(
                 Stage::Prepare,
-                Event::Started,
+                Progress::Started,
                 serde_json::Value::Null,
                 None,
             )
@@ -314,7 +314,7 @@ mod tests {
         assert_eq!(j.entries().len(), 1);
         j.record(
             Stage::Prepare,
-            Event::Completed,
+            Progress::Completed,
             serde_json::json!({"x": 1}),
             None,
         )

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use git2::{Oid, Sort};
+use git2::Oid;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::git::cli::GitCli;
 use crate::git::remote::{self, RemoteRefs};
 use crate::git::workspace::Workspace;
-use crate::git::{self, GitError, LocalRepo};
+use crate::git::{self, LocalRepo};
 use crate::journal::FixCommit;
 use crate::pipeline::template::Var;
 use crate::pipeline::{CherryPickSpec, FixSource, Pipeline};
@@ -20,7 +20,7 @@ use crate::version::{Line, LineSpec, Version};
 
 /// The latest patch release of the line.
 #[derive(Debug, Clone, Serialize)]
-pub struct Release {
+pub struct LatestRelease {
     pub tag: String,
     pub version: String,
     pub commit: String,
@@ -31,7 +31,7 @@ pub struct Release {
 pub struct Plan {
     pub pipeline: String,
     pub line: String,
-    pub previous: Release,
+    pub previous: LatestRelease,
     pub version: String,
     pub tag: String,
     pub patch_branch: String,
@@ -78,17 +78,14 @@ pub struct Plan {
 impl Plan {
     /// A template value; `commit` is the release commit once it exists.
     pub fn value(&self, var: Var, commit: Option<&str>) -> String {
-        match var {
-            Var::Major => self.next_version.major.to_string(),
-            Var::Minor => self.next_version.minor.to_string(),
-            Var::Patch => self.next_version.patch.to_string(),
-            Var::Version => self.version.clone(),
-            Var::Tag => self.tag.clone(),
-            Var::PreviousTag => self.previous.tag.clone(),
-            Var::Line => self.line.clone(),
-            Var::Commit => commit.unwrap_or("").to_string(),
-            Var::Target => String::new(),
+        crate::pipeline::template::Values {
+            next: self.next_version,
+            tag: &self.tag,
+            previous_tag: &self.previous.tag,
+            commit,
+            target: None,
         }
+        .get(var)
     }
 
     /// The EMBARGO_* variables commands receive.
@@ -140,16 +137,14 @@ pub fn resolve(
         Error::bad_input(format!("{previous_tag}: the patch number cannot go higher"))
     })?;
     let tag = pipeline.tag.format(next);
-    let values = |var: Var| match var {
-        Var::Major => next.major.to_string(),
-        Var::Minor => next.minor.to_string(),
-        Var::Patch => next.patch.to_string(),
-        Var::Version => next.to_string(),
-        Var::Tag => tag.clone(),
-        Var::PreviousTag => previous_tag.clone(),
-        Var::Line => line.to_string(),
-        Var::Commit | Var::Target => String::new(),
+    let template_values = crate::pipeline::template::Values {
+        next,
+        tag: &tag,
+        previous_tag: &previous_tag,
+        commit: None,
+        target: None,
     };
+    let values = |var: Var| template_values.get(var);
     let patch_branch = pipeline.branch.expand(values);
     for (what, kind, name) in [
         ("versioning.tag", "tag", &tag),
@@ -230,9 +225,12 @@ pub fn resolve(
     // would move that branch on the private remote now and on the public one at the instant.
     if let Some(spec) = &pipeline.cherry_pick {
         for target in &targets {
-            let branch = spec.branch.expand(|v| match v {
-                Var::Target => target.clone(),
-                other => values(other),
+            let branch = spec.branch.expand(|v| {
+                crate::pipeline::template::Values {
+                    target: Some(target),
+                    ..template_values.clone()
+                }
+                .get(v)
             });
             if targets.contains(&branch) || branch == patch_branch {
                 return Err(Error::bad_input(format!(
@@ -252,7 +250,7 @@ pub fn resolve(
         highest_release,
         pipeline: pipeline.name.clone(),
         line: line.to_string(),
-        previous: Release {
+        previous: LatestRelease {
             tag: previous_tag.clone(),
             version: previous_version.to_string(),
             commit: tag_ref.commit.to_string(),
@@ -451,7 +449,8 @@ fn fix_commits(
                 base_remote,
                 &[(format!("refs/heads/{base}"), base_commit)],
             )?;
-            let oids = range(repo, base_commit, tip).map_err(Error::from)?;
+            let oids =
+                git::range(repo, base_commit, tip, "the fix commits").map_err(Error::from)?;
             if oids.is_empty() {
                 return Err(Error::bad_input(format!(
                     "the fix branch `{branch}` has no commits that are not on `{base}` ({base}..{branch} is empty)"
@@ -494,22 +493,6 @@ fn resolve_commit(repo: &LocalRepo, sha: &str) -> Option<Oid> {
         .revparse_single(&format!("{sha}^{{commit}}"))
         .ok()
         .map(|o| o.id())
-}
-
-/// Commits reachable from `tip` but not from `base`, oldest first.
-fn range(repo: &LocalRepo, base: Oid, tip: Oid) -> Result<Vec<Oid>, GitError> {
-    let mut walk = repo
-        .repo
-        .revwalk()
-        .map_err(git::failed("listing the fix commits"))?;
-    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
-        .map_err(git::failed("listing the fix commits"))?;
-    walk.push(tip)
-        .map_err(git::failed("listing the fix commits"))?;
-    walk.hide(base)
-        .map_err(git::failed("listing the fix commits"))?;
-    walk.collect::<Result<Vec<_>, _>>()
-        .map_err(git::failed("listing the fix commits"))
 }
 
 fn suggest_branches(remote: &RemoteRefs, wanted: &str) -> String {

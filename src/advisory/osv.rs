@@ -18,7 +18,7 @@ pub const SCHEMA_VERSION: &str = "1.7.0";
 pub const FILE_NAME: &str = "osv.json";
 
 /// What the record is built from besides the advisory.
-pub struct Release<'a> {
+pub struct ReleaseFacts<'a> {
     /// Names the record while it has neither a GHSA nor a CVE id (`x_` is OSV's private prefix).
     pub pipeline: &'a str,
     pub tag: &'a str,
@@ -31,7 +31,7 @@ pub struct Release<'a> {
 }
 
 /// The OSV record.
-pub fn record(advisory: &Advisory, release: &Release<'_>) -> Value {
+pub fn record(advisory: &Advisory, release: &ReleaseFacts<'_>) -> Value {
     let (id, aliases) = match (&advisory.ghsa_id, &advisory.cve_id) {
         (Some(ghsa), Some(cve)) => (ghsa.clone(), vec![cve.clone()]),
         (Some(ghsa), None) => (ghsa.clone(), Vec::new()),

@@ -8,7 +8,7 @@ use crate::cli::AbortArgs;
 use crate::error::{Error, Exit};
 use crate::git::{hook, remote};
 use crate::github::{client::Client, releases};
-use crate::journal::{self, Event as JournalEvent, Journal, Stage};
+use crate::journal::{self, Journal, Progress, Stage};
 use crate::pipeline::{self, Overrides, Pipeline};
 use crate::report::{self, Event};
 use crate::stages::cherry_pick::Picked;
@@ -123,7 +123,7 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
 
     journal.record(
         Stage::Abort,
-        JournalEvent::Started,
+        Progress::Started,
         serde_json::Value::Null,
         None,
     )?;
@@ -173,7 +173,7 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
     let archive = archive(&dir, &tag)?;
     journal.record(
         Stage::Abort,
-        JournalEvent::Completed,
+        Progress::Completed,
         serde_json::json!({
             "private_refs_deleted": deleted_private,
             "local_refs_deleted": deleted_local,

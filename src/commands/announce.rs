@@ -8,11 +8,11 @@ use super::{clone_path, print_json, staged_release};
 use crate::advisory::Advisory;
 use crate::cli::{AnnounceArgs, AnnounceFormat};
 use crate::clock;
-use crate::disclosure::announce::{self, Announcement, Kind, PreFacts, Release};
+use crate::disclosure::announce::{self, Announcement, Kind, PreFacts, ReleaseFacts};
 use crate::disclosure::mail;
 use crate::error::{Error, Exit};
 use crate::git::LocalRepo;
-use crate::journal::{self, Entry, Event, Journal, Manifest, Stage};
+use crate::journal::{self, Entry, Journal, Manifest, Progress, Stage};
 use crate::pipeline::{self, Overrides, Pipeline};
 use crate::stages::publish::Published;
 
@@ -220,8 +220,8 @@ pub fn after_publish(pipeline: &Pipeline, dir: &Path) -> Result<(), Error> {
 fn in_doubt(entries: &[journal::Entry], stage: Stage, message_id: &str) -> Option<String> {
     let e = journal::last_of(entries, stage)
         .filter(|e| e.detail["message_id"].as_str() == Some(message_id))?;
-    let doubt = e.event == Event::Started
-        || (e.event == Event::Failed && e.detail["maybe_delivered"] == true);
+    let doubt = e.event == Progress::Started
+        || (e.event == Progress::Failed && e.detail["maybe_delivered"] == true);
     doubt.then(|| e.at.clone())
 }
 
@@ -257,7 +257,7 @@ fn load_advisory(pipeline: &Pipeline) -> Result<Option<Advisory>, Error> {
 
 fn published(entries: &[Entry]) -> Result<Option<Published>, Error> {
     journal::last_of(entries, Stage::Publish)
-        .filter(|e| e.event == Event::Completed)
+        .filter(|e| e.event == Progress::Completed)
         .map(|e| {
             serde_json::from_value(e.detail.clone()).map_err(|err| {
                 Error::integrity(format!("the journal's publish record is damaged: {err}"))
@@ -314,7 +314,7 @@ impl Record<'_> {
         }
     }
 
-    fn release(&self) -> Result<Release<'_>, Error> {
+    fn release(&self) -> Result<ReleaseFacts<'_>, Error> {
         let osv = std::fs::read_to_string(self.dir.join(crate::advisory::osv::FILE_NAME))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
@@ -325,7 +325,7 @@ impl Record<'_> {
                 .unwrap_or_else(|| g.api_url.clone());
             (g.repository.clone(), announce::web_url(&api))
         });
-        Ok(Release {
+        Ok(ReleaseFacts {
             manifest: self.manifest,
             instant: self.instant()?,
             published: self.published,
@@ -400,7 +400,7 @@ fn stage_of(kind: Kind) -> Stage {
 }
 
 fn sent_before(entries: &[Entry], kind: Kind) -> Option<&Entry> {
-    journal::last_of(entries, stage_of(kind)).filter(|e| e.event == Event::Completed)
+    journal::last_of(entries, stage_of(kind)).filter(|e| e.event == Progress::Completed)
 }
 
 struct Outcome {
@@ -456,7 +456,7 @@ fn send_once(
         .filter(|e| e.detail["message_id"].as_str() == Some(a.message_id.as_str()))
     {
         match e.event {
-            Event::Completed => {
+            Progress::Completed => {
                 return Ok(Outcome {
                     sent_now: false,
                     message_id: e.detail["message_id"].as_str().unwrap_or("?").to_string(),
@@ -468,7 +468,7 @@ fn send_once(
             // Started and never finished: the process died while the server had the message,
             // and only the list's archive can tell whether it went out. The same when the
             // connection broke midway.
-            Event::Started if !resend => {
+            Progress::Started if !resend => {
                 return Err(Error::bad_input(format!(
                     "sending the {} (Message-ID {}) started at {} and did not finish: it may have been delivered",
                     a.kind.name(),
@@ -479,7 +479,7 @@ fn send_once(
                     "look for it in the list's archive; if it is not there, send it with --send --resend",
                 ));
             }
-            Event::Failed if !resend && e.detail["maybe_delivered"] == true => {
+            Progress::Failed if !resend && e.detail["maybe_delivered"] == true => {
                 return Err(Error::bad_input(format!(
                     "sending the {} (Message-ID {}) broke off at {} after the server had the session: it may have been delivered",
                     a.kind.name(),
@@ -504,7 +504,7 @@ fn send_once(
         "to": to,
         "server": mail::server(smtp),
     });
-    journal.record(stage, Event::Started, detail.clone(), None)?;
+    journal.record(stage, Progress::Started, detail.clone(), None)?;
     crate::failpoint::hit("announce:before-send");
     match mail::send(smtp, message, |attempt, why| {
         say(&format!(
@@ -516,7 +516,7 @@ fn send_once(
             let mut done = detail;
             done["reply"] = delivery.reply.clone().into();
             done["attempts"] = delivery.attempts.into();
-            journal.record(stage, Event::Completed, done, None)?;
+            journal.record(stage, Progress::Completed, done, None)?;
             Ok(Outcome {
                 sent_now: true,
                 message_id: a.message_id.clone(),
@@ -532,7 +532,7 @@ fn send_once(
             }
             journal.record(
                 stage,
-                Event::Failed,
+                Progress::Failed,
                 detail,
                 Some(failure.error.message.clone()),
             )?;

@@ -22,7 +22,7 @@ use crate::error::{Error, Exit};
 use crate::git::LocalRepo;
 use crate::git::cli::GitCli;
 use crate::git::workspace::Workspace;
-use crate::journal::{self, Entry, Event, Stage};
+use crate::journal::{self, Entry, Progress, Stage};
 use crate::pipeline::{self, Overrides, Pipeline};
 use crate::plan;
 use crate::report::summary;
@@ -253,7 +253,7 @@ fn release_state(dir: &Path) -> Result<(), Error> {
 /// Refuses to go on with a release that is being, or was, taken back.
 fn refuse_aborted(entries: &[Entry], dir: &Path) -> Result<(), Error> {
     match journal::last_of(entries, Stage::Abort) {
-        Some(e) if e.event == Event::Completed => Err(Error::bad_input(format!(
+        Some(e) if e.event == Progress::Completed => Err(Error::bad_input(format!(
             "the release in {} was aborted at {}",
             dir.display(),
             e.at
@@ -288,7 +288,7 @@ enum Standing {
 }
 
 fn standing(entries: &[Entry]) -> Standing {
-    let done = |s| journal::last_of(entries, s).is_some_and(|e| e.event == Event::Completed);
+    let done = |s| journal::last_of(entries, s).is_some_and(|e| e.event == Progress::Completed);
     if done(Stage::Publish) {
         Standing::Published
     } else if done(Stage::Stage) {

@@ -18,7 +18,7 @@ use crate::plan;
 use crate::process::humanize;
 use crate::report::{self, Event, Reporter};
 use crate::stages::cherry_pick::Picked;
-use crate::stages::publish::{self, Job, Published};
+use crate::stages::publish::{self, Publication, Published};
 use crate::stages::stage::Staged;
 
 pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
@@ -99,7 +99,7 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
             "brought back {restored} staged ref(s) from the private remote into this clone"
         )));
     }
-    let job = Job {
+    let job = Publication {
         pipeline: &pipeline,
         repo: &workspace.repo,
         git: &workspace.git,

@@ -10,7 +10,7 @@ use crate::clock;
 use crate::contract::{self, Rescheduled};
 use crate::error::{Error, Exit};
 use crate::git::LocalRepo;
-use crate::journal::{Event, Journal, Manifest, Stage};
+use crate::journal::{Journal, Manifest, Progress, Stage};
 use crate::pipeline::{self, EmbargoSource, Overrides};
 
 pub fn execute(args: RescheduleArgs, cwd: &Path) -> Result<Exit, Error> {
@@ -88,14 +88,14 @@ pub fn execute(args: RescheduleArgs, cwd: &Path) -> Result<Exit, Error> {
         .map_err(|e| Error::stage_failed(format!("cannot record the new instant: {e}")))?;
     // Announced, written, then journaled: a crash in between leaves a `started` entry that
     // names the new instant, and the next command says to finish the move.
-    journal.record(Stage::Reschedule, Event::Started, detail.clone(), None)?;
+    journal.record(Stage::Reschedule, Progress::Started, detail.clone(), None)?;
     if let Some(contract) = manifest.contract.as_mut() {
         contract.embargo = Some(to);
         contract.embargo_source = EmbargoSource::Reschedule;
         manifest.write(&dir)?;
     }
     crate::failpoint::hit("reschedule:before-journal");
-    journal.record(Stage::Reschedule, Event::Completed, detail, None)?;
+    journal.record(Stage::Reschedule, Progress::Completed, detail, None)?;
     say(
         args.json,
         "rescheduled",

@@ -10,7 +10,7 @@ use crate::cli::RunArgs;
 use crate::contract::{self, Current, Drift};
 use crate::error::{Error, Exit};
 use crate::git::workspace::Workspace;
-use crate::journal::{self, Event as JournalEvent, Journal, Manifest, Stage};
+use crate::journal::{self, Journal, Manifest, Progress, Stage};
 use crate::pipeline::{self, Pipeline};
 use crate::plan::{self, Plan};
 use crate::report::{self, Event, Reporter, summary};
@@ -162,7 +162,7 @@ pub fn run(
     let entries = journal::read(&plan.state_dir.join("journal.jsonl"))?;
     let started_here = entries
         .iter()
-        .any(|e| e.stage == Stage::Prepare && e.event == JournalEvent::Completed);
+        .any(|e| e.stage == Stage::Prepare && e.event == Progress::Completed);
     if !started_here && let Some(done) = already_released(workspace, pipeline, &plan)? {
         return Ok(RunOutcome::Released(done));
     }
@@ -260,7 +260,7 @@ pub(super) fn hold_to_record(
     }
     journal.record(
         Stage::KeepStaged,
-        JournalEvent::Completed,
+        Progress::Completed,
         serde_json::json!({ "drift": drift }),
         None,
     )?;
@@ -325,8 +325,8 @@ fn already_released(
     let fix: Vec<&str> = plan.fix_commits.iter().map(|c| c.sha.as_str()).collect();
     for dir in state_dirs(&workspace.clone, pipeline, None)? {
         let entries = journal::read(&dir.join("journal.jsonl"))?;
-        let Some(published) = journal::last_of(&entries, Stage::Publish)
-            .filter(|e| e.event == JournalEvent::Completed)
+        let Some(published) =
+            journal::last_of(&entries, Stage::Publish).filter(|e| e.event == Progress::Completed)
         else {
             continue;
         };

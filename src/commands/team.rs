@@ -9,7 +9,7 @@ use crate::disclosure::team::{self, Team};
 use crate::error::{Error, Exit};
 use crate::github::client::Client;
 use crate::github::collaborators::{self, Added};
-use crate::journal::{self, Event, Journal, Stage};
+use crate::journal::{self, Journal, Progress, Stage};
 use crate::pipeline::{self, GitHubSpec, Pipeline};
 use crate::plan;
 
@@ -144,7 +144,7 @@ fn invite(
         let unfinished = access::started_unfinished(journal.entries(), login);
         journal.record(
             Stage::TeamInvite,
-            Event::Started,
+            Progress::Started,
             serde_json::json!({ "login": login, "repository": private }),
             None,
         )?;
@@ -171,13 +171,13 @@ fn invite(
                 let value = serde_json::to_value(&record).map_err(|e| {
                     Error::stage_failed(format!("cannot record the invitation: {e}"))
                 })?;
-                journal.record(Stage::TeamInvite, Event::Completed, value, None)?;
+                journal.record(Stage::TeamInvite, Progress::Completed, value, None)?;
                 lines.push(format!("{login}: {}", outcome_words(&record)));
             }
             Err(e) => {
                 journal.record(
                     Stage::TeamInvite,
-                    Event::Failed,
+                    Progress::Failed,
                     serde_json::json!({ "login": login, "repository": private }),
                     Some(e.message.clone()),
                 )?;
@@ -229,7 +229,7 @@ fn revoke(
     let dir = staged_release(&clone, pipeline, args.common.state_dir.as_deref(), true)?;
     let entries = journal::read(&dir.join("journal.jsonl"))?;
     let public =
-        journal::last_of(&entries, Stage::Publish).is_some_and(|e| e.event == Event::Completed);
+        journal::last_of(&entries, Stage::Publish).is_some_and(|e| e.event == Progress::Completed);
     if !public {
         return Err(Error::bad_input(format!(
             "the release in {} is not public yet: the fix team keeps its access until it is published",
@@ -314,7 +314,7 @@ fn revoke(
         collaborators::remove(&client, private, login)?;
         journal.record(
             Stage::TeamRevoke,
-            Event::Completed,
+            Progress::Completed,
             serde_json::json!({
                 "login": login,
                 "repository": private,

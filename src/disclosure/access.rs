@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::team::Team;
-use crate::journal::{Entry, Event, Stage};
+use crate::journal::{Entry, Progress, Stage};
 
 /// The permission the fix team gets: enough to push fix branches and review.
 pub const PERMISSION: &str = "push";
@@ -89,7 +89,7 @@ pub fn same_login(a: &str, b: &str) -> bool {
 fn completed(entries: &[Entry], stage: Stage) -> impl Iterator<Item = &Entry> {
     entries
         .iter()
-        .filter(move |e| e.stage == stage && e.event == Event::Completed)
+        .filter(move |e| e.stage == stage && e.event == Progress::Completed)
 }
 
 /// Everyone journaled as invited (or found with access), first record per login.
@@ -119,7 +119,7 @@ pub fn started_unfinished(entries: &[Entry], login: &str) -> bool {
                     .as_str()
                     .is_some_and(|l| l.eq_ignore_ascii_case(login))
         })
-        .is_some_and(|e| e.event == Event::Started)
+        .is_some_and(|e| e.event == Progress::Started)
 }
 
 /// Logins already removed, with when.

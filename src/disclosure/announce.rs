@@ -58,7 +58,7 @@ pub struct File {
 
 /// What the release recorded, gathered once for both messages.
 #[derive(Debug, Clone)]
-pub struct Release<'a> {
+pub struct ReleaseFacts<'a> {
     pub manifest: &'a Manifest,
     /// The instant in force (recorded at staging, or moved by `reschedule`).
     pub instant: Timestamp,
@@ -102,7 +102,7 @@ pub struct PreFacts {
 }
 
 impl PreFacts {
-    pub fn from_release(r: &Release<'_>) -> PreFacts {
+    pub fn from_release(r: &ReleaseFacts<'_>) -> PreFacts {
         PreFacts {
             product: product(r),
             tag: r.manifest.tag.clone(),
@@ -121,7 +121,7 @@ impl PreFacts {
 
 /// The product's name, on one line: it goes into the subject and the first heading, where a
 /// line break would start a header or a paragraph of its own.
-fn product(r: &Release<'_>) -> String {
+fn product(r: &ReleaseFacts<'_>) -> String {
     r.advisory
         .map(|a| a.package.name.clone())
         .or_else(|| r.github.as_ref().map(|(repo, _)| repo.clone()))
@@ -152,7 +152,7 @@ pub fn web_url(api_url: &str) -> String {
 /// `Message-ID` of a release's message: the same for every render and every attempt. The
 /// pre-announcement's also depends on the instant it announces: after `embargo reschedule` it is
 /// a new message, which is sent once in its turn.
-pub fn message_id(r: &Release<'_>, kind: Kind, from_domain: &str) -> String {
+pub fn message_id(r: &ReleaseFacts<'_>, kind: Kind, from_domain: &str) -> String {
     let mut hash = crate::checksum::Hasher::default();
     let instant = match kind {
         Kind::Pre => r.instant.to_string(),
@@ -305,7 +305,7 @@ pub fn render_pre(f: &PreFacts, message_id: String) -> Announcement {
 }
 
 /// The release's files with their checksums and download addresses.
-pub fn files(r: &Release<'_>, release_url: Option<&str>) -> Vec<File> {
+pub fn files(r: &ReleaseFacts<'_>, release_url: Option<&str>) -> Vec<File> {
     let download = |name: &str| {
         release_url
             .and_then(|u| u.rsplit_once("/releases/tag/"))
@@ -333,7 +333,7 @@ pub fn files(r: &Release<'_>, release_url: Option<&str>) -> Vec<File> {
 
 /// The release announcement. `preview`: the release is not public yet (the addresses are the
 /// ones it will have).
-pub fn render_release(r: &Release<'_>, message_id: String, preview: bool) -> Announcement {
+pub fn render_release(r: &ReleaseFacts<'_>, message_id: String, preview: bool) -> Announcement {
     let product = product(r);
     let tag = &r.manifest.tag;
     let cve = r.advisory.and_then(|a| a.cve_id.clone());

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::advisory::Advisory;
 use crate::error::Error;
-use crate::journal::{Entry, Event, Manifest, Stage};
+use crate::journal::{Entry, Manifest, Progress, Stage};
 use crate::stages::cherry_pick::Picked;
 use crate::stages::publish::Published;
 
@@ -67,7 +67,7 @@ pub fn gather(
             .iter()
             .enumerate()
             .rev()
-            .find(|(_, e)| e.stage == stage && e.event == Event::Completed)
+            .find(|(_, e)| e.stage == stage && e.event == Progress::Completed)
         else {
             continue;
         };
@@ -76,7 +76,7 @@ pub fn gather(
         let start = entries[..index]
             .iter()
             .rev()
-            .find(|e| e.stage == stage && e.event == Event::Started)
+            .find(|e| e.stage == stage && e.event == Progress::Started)
             .map(instant)
             .transpose()?;
         if let Some(start) = start {
@@ -107,7 +107,7 @@ pub fn gather(
     }
     for e in entries
         .iter()
-        .filter(|e| e.stage == Stage::Reschedule && e.event == Event::Completed)
+        .filter(|e| e.stage == Stage::Reschedule && e.event == Progress::Completed)
     {
         let to = e.detail.get("to").and_then(|v| v.as_str()).unwrap_or("?");
         let at = instant(e)?;
@@ -141,7 +141,7 @@ pub fn gather(
     let published_at = entries
         .iter()
         .rev()
-        .find(|e| e.stage == Stage::Publish && e.event == Event::Completed)
+        .find(|e| e.stage == Stage::Publish && e.event == Progress::Completed)
         .map(instant)
         .transpose()?;
 
@@ -250,7 +250,7 @@ fn disclosure_moments(entries: &[Entry]) -> Result<Vec<(Timestamp, String)>, Err
     let done = |stage: Stage| {
         entries
             .iter()
-            .filter(move |e| e.stage == stage && e.event == Event::Completed)
+            .filter(move |e| e.stage == stage && e.event == Progress::Completed)
     };
     let mut out = Vec::new();
     let logins = |stage: Stage| -> Vec<String> {
@@ -307,7 +307,7 @@ fn completed_detail<T: serde::de::DeserializeOwned>(
     entries
         .iter()
         .rev()
-        .find(|e| e.stage == stage && e.event == Event::Completed)
+        .find(|e| e.stage == stage && e.event == Progress::Completed)
         .map(|e| {
             serde_json::from_value(e.detail.clone()).map_err(|err| {
                 Error::integrity(format!(

@@ -80,6 +80,19 @@ pub fn failed(what: impl fmt::Display) -> impl FnOnce(git2::Error) -> GitError {
     move |e| GitError::failed(format!("{what}: {}", e.message()))
 }
 
+/// Commits reachable from `tip` but not from `base`, oldest first; `what` names them in an error
+/// (`the fix commits`).
+pub fn range(repo: &LocalRepo, base: Oid, tip: Oid, what: &str) -> Result<Vec<Oid>, GitError> {
+    let listing = format!("listing {what}");
+    let mut walk = repo.repo.revwalk().map_err(failed(&listing))?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+        .map_err(failed(&listing))?;
+    walk.push(tip).map_err(failed(&listing))?;
+    walk.hide(base).map_err(failed(&listing))?;
+    walk.collect::<Result<Vec<_>, _>>()
+        .map_err(failed(&listing))
+}
+
 /// The user's clone, opened once.
 pub struct LocalRepo {
     pub repo: Repository,

@@ -61,17 +61,15 @@ const SAMPLE_TARGET: &str = "master";
 
 /// `template` expanded with the sample release's values.
 fn sample_name(template: &Template, tag: &TagPattern) -> String {
-    template.expand(|var| match var {
-        Var::Major => SAMPLE_NEXT.major.to_string(),
-        Var::Minor => SAMPLE_NEXT.minor.to_string(),
-        Var::Patch => SAMPLE_NEXT.patch.to_string(),
-        Var::Version => SAMPLE_NEXT.to_string(),
-        Var::Tag => tag.format(SAMPLE_NEXT),
-        Var::PreviousTag => tag.format(SAMPLE_PREVIOUS),
-        Var::Line => SAMPLE_NEXT.line().to_string(),
-        Var::Commit => "0123456789abcdef0123456789abcdef01234567".to_string(),
-        Var::Target => SAMPLE_TARGET.to_string(),
-    })
+    let (next, previous) = (tag.format(SAMPLE_NEXT), tag.format(SAMPLE_PREVIOUS));
+    let values = super::template::Values {
+        next: SAMPLE_NEXT,
+        tag: &next,
+        previous_tag: &previous,
+        commit: Some("0123456789abcdef0123456789abcdef01234567"),
+        target: Some(SAMPLE_TARGET),
+    };
+    template.expand(|var| values.get(var))
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);

@@ -19,6 +19,35 @@ pub enum Var {
     Commit,
 }
 
+/// What a template's variables stand for in one release: the one map from [`Var`] to text.
+#[derive(Debug, Clone)]
+pub struct Values<'a> {
+    /// The patch version being released.
+    pub next: crate::version::Version,
+    pub tag: &'a str,
+    pub previous_tag: &'a str,
+    /// The release commit, once it exists.
+    pub commit: Option<&'a str>,
+    /// The cherry-pick target, when expanding a pick branch.
+    pub target: Option<&'a str>,
+}
+
+impl Values<'_> {
+    pub fn get(&self, var: Var) -> String {
+        match var {
+            Var::Major => self.next.major.to_string(),
+            Var::Minor => self.next.minor.to_string(),
+            Var::Patch => self.next.patch.to_string(),
+            Var::Version => self.next.to_string(),
+            Var::Tag => self.tag.to_string(),
+            Var::PreviousTag => self.previous_tag.to_string(),
+            Var::Line => self.next.line().to_string(),
+            Var::Commit => self.commit.unwrap_or("").to_string(),
+            Var::Target => self.target.unwrap_or("").to_string(),
+        }
+    }
+}
+
 impl Var {
     pub const ALL: [Var; 9] = [
         Var::Major,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use crate::clock;
-use crate::journal::{Entry, Event, Stage, last_of};
+use crate::journal::{Entry, Progress, Stage, last_of};
 use crate::pipeline::Pipeline;
 use crate::plan::Plan;
 use crate::stages::RunSummary;
@@ -430,9 +430,9 @@ fn describe(entry: Option<&Entry>) -> (String, String) {
         None => ("-".into(), String::new()),
         Some(e) => (
             match e.event {
-                Event::Started => "started (did not finish)",
-                Event::Completed => "completed",
-                Event::Failed => "failed",
+                Progress::Started => "started (did not finish)",
+                Progress::Completed => "completed",
+                Progress::Failed => "failed",
             }
             .to_string(),
             format!(
@@ -491,11 +491,11 @@ fn status_text_unredacted(pipeline: &Pipeline, releases: &[(PathBuf, Vec<Entry>)
             );
         }
         if let Some(advisory) = last_of(entries, Stage::Stage)
-            .filter(|e| e.event == Event::Completed)
+            .filter(|e| e.event == Progress::Completed)
             .and_then(|e| e.detail.get("advisory"))
         {
             let published = last_of(entries, Stage::Publish).is_some_and(|e| {
-                e.event == Event::Completed && e.detail.get("advisory_url").is_some()
+                e.event == Progress::Completed && e.detail.get("advisory_url").is_some()
             });
             let cve = match advisory.get("cve_id").and_then(|c| c.as_str()) {
                 Some(cve) => cve.to_string(),
@@ -523,7 +523,7 @@ fn status_text_unredacted(pipeline: &Pipeline, releases: &[(PathBuf, Vec<Entry>)
             !Stage::ALL.contains(&e.stage)
                 // A reschedule's `started` matters only when it did not finish.
                 && (e.stage != Stage::Reschedule
-                    || e.event == Event::Completed
+                    || e.event == Progress::Completed
                     || last_reschedule == Some(*i))
         });
         for (_, e) in shown {
@@ -552,17 +552,17 @@ fn source_words(source: crate::pipeline::EmbargoSource) -> &'static str {
 /// A journal event that is not a stage, in words.
 fn event_words(e: &Entry) -> String {
     match e.stage {
-        Stage::Reschedule if e.event == Event::Completed => {
+        Stage::Reschedule if e.event == Progress::Completed => {
             format!("moved to {}", e.detail["to"].as_str().unwrap_or("?"))
         }
         Stage::Reschedule => format!(
             "moving to {} did not finish",
             e.detail["to"].as_str().unwrap_or("?")
         ),
-        Stage::PreAnnounce | Stage::Announce if e.event == Event::Completed => {
+        Stage::PreAnnounce | Stage::Announce if e.event == Progress::Completed => {
             format!("sent {}", e.detail["message_id"].as_str().unwrap_or("?"))
         }
-        Stage::TeamInvite | Stage::TeamRevoke if e.event == Event::Completed => {
+        Stage::TeamInvite | Stage::TeamRevoke if e.event == Progress::Completed => {
             e.detail["login"].as_str().unwrap_or("?").to_string()
         }
         Stage::KeepStaged => format!(

@@ -107,7 +107,7 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Picked, Error> {
         let commits = match ctx.pipeline.fix.per_target.get(target) {
             Some(branch) => {
                 let backport = *plan.private.heads.get(branch).unwrap_or(tip);
-                range(ctx, *tip, backport)?
+                git::range(ctx.repo, *tip, backport, "the backport commits")?
             }
             None => plan.fix_oids.clone(),
         };
@@ -193,24 +193,6 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Picked, Error> {
         }
     }
     Ok(picked)
-}
-
-/// The commits of a per-target backport branch: those not on the target.
-fn range(ctx: &Context<'_>, target: Oid, backport: Oid) -> Result<Vec<Oid>, Error> {
-    let mut walk = ctx
-        .repo
-        .repo
-        .revwalk()
-        .map_err(git::failed("listing the backport commits"))?;
-    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
-        .map_err(git::failed("listing the backport commits"))?;
-    walk.push(backport)
-        .map_err(git::failed("listing the backport commits"))?;
-    walk.hide(target)
-        .map_err(git::failed("listing the backport commits"))?;
-    Ok(walk
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(git::failed("listing the backport commits"))?)
 }
 
 /// Creates the pick branch; a branch already there with the same commit is ours from an

@@ -19,7 +19,7 @@ use crate::contract::Contract;
 use crate::error::Error;
 use crate::git::LocalRepo;
 use crate::git::cli::GitCli;
-use crate::journal::{Artifact, Event as JournalEvent, FixCommit, Journal, Manifest, Stage};
+use crate::journal::{Artifact, FixCommit, Journal, Manifest, Progress, Stage};
 use crate::pipeline::Pipeline;
 use crate::plan::Plan;
 use crate::report::{Event, Reporter};
@@ -224,7 +224,7 @@ pub fn journaled<T: Serialize>(
     work: impl FnOnce() -> Result<T, Error>,
 ) -> Result<T, Error> {
     reporter.emit(Event::StageStarted(stage));
-    journal.record(stage, JournalEvent::Started, serde_json::Value::Null, None)?;
+    journal.record(stage, Progress::Started, serde_json::Value::Null, None)?;
     crate::failpoint::hit(&format!("{}:started", stage.name()));
     let started = Instant::now();
     match work() {
@@ -233,7 +233,7 @@ pub fn journaled<T: Serialize>(
             let value = serde_json::to_value(&out).map_err(|e| {
                 Error::stage_failed(format!("cannot record the {} stage: {e}", stage.name()))
             })?;
-            journal.record(stage, JournalEvent::Completed, value, None)?;
+            journal.record(stage, Progress::Completed, value, None)?;
             crate::failpoint::hit(&format!("{}:completed", stage.name()));
             reporter.emit(Event::StageFinished {
                 stage,
@@ -246,7 +246,7 @@ pub fn journaled<T: Serialize>(
             reporter.emit(Event::StageFailed(stage));
             journal.record(
                 stage,
-                JournalEvent::Failed,
+                Progress::Failed,
                 serde_json::Value::Null,
                 Some(e.message.clone()),
             )?;
@@ -334,7 +334,7 @@ fn write_osv(
     let repository = osv::repository_url(ctx.pipeline, &ctx.plan.public_urls);
     let record = osv::record(
         advisory,
-        &osv::Release {
+        &osv::ReleaseFacts {
             pipeline: &ctx.pipeline.name,
             tag: &prepared.tag,
             lines: &lines,

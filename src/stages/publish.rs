@@ -117,7 +117,7 @@ pub struct OpenedPull {
 
 /// Everything stage 7 needs, read from the state folder (never recomputed from the remotes:
 /// once published, the public remote's latest release is this one).
-pub struct Job<'a> {
+pub struct Publication<'a> {
     pub pipeline: &'a Pipeline,
     pub repo: &'a LocalRepo,
     pub git: &'a GitCli,
@@ -129,7 +129,7 @@ pub struct Job<'a> {
     pub reporter: &'a dyn Reporter,
 }
 
-impl Job<'_> {
+impl Publication<'_> {
     fn built(&self) -> Built {
         Built {
             artifacts: self.manifest.artifacts.clone(),
@@ -190,7 +190,7 @@ pub fn due(embargo: Timestamp, github_skew: Option<i64>) -> bool {
 
 /// The checks made ahead of the instant, so that the instant itself only pushes and publishes:
 /// the freeze (refs and the bytes in `dist/`), and the draft's assets as staged.
-pub fn preflight(job: &Job<'_>, client: Option<&Client>) -> Result<(), Error> {
+pub fn preflight(job: &Publication<'_>, client: Option<&Client>) -> Result<(), Error> {
     let dist = job.state_dir.join("dist");
     freeze::prove_in(
         job.repo,
@@ -249,7 +249,7 @@ pub fn preflight(job: &Job<'_>, client: Option<&Client>) -> Result<(), Error> {
 /// taken from the journal: exactly the patch branch, the tag and one branch per pick; every pick
 /// made again from its target commit and its fix with the release commit's committer gives the
 /// very commit staged; and the private remote holds every staged ref as staged.
-pub fn prove_staged(job: &Job<'_>) -> Result<(), Error> {
+pub fn prove_staged(job: &Publication<'_>) -> Result<(), Error> {
     let manifest = job.manifest;
     let mut expected = vec![
         stage::PushedRef {
@@ -333,7 +333,11 @@ pub fn prove_staged(job: &Job<'_>) -> Result<(), Error> {
 /// the work without doing anything twice.
 /// `make_latest` is decided before the instant (see [`make_latest_now`]): reading the public tags
 /// after it would only make the release later.
-pub fn run(job: &Job<'_>, client: Option<&Client>, make_latest: bool) -> Result<Published, Error> {
+pub fn run(
+    job: &Publication<'_>,
+    client: Option<&Client>,
+    make_latest: bool,
+) -> Result<Published, Error> {
     if !due(job.embargo, client.and_then(Client::skew)) {
         // The caller waited; this is the last guard against publishing early.
         return Err(Error::integrity(format!(
@@ -469,7 +473,7 @@ pub fn run(job: &Job<'_>, client: Option<&Client>, make_latest: bool) -> Result<
 /// The GitHub client and the staged draft, which every GitHub action of publishing needs.
 fn github_of<'c>(
     client: Option<&'c Client>,
-    job: &'c Job<'_>,
+    job: &'c Publication<'_>,
 ) -> Result<(&'c Client, &'c super::draft::Draft), Error> {
     match (client, &job.staged.draft) {
         (Some(client), Some(draft)) => Ok((client, draft)),
@@ -484,7 +488,7 @@ fn github_of<'c>(
 /// tested. Returns the names checked and how many of them had to be downloaded.
 fn read_back_assets(
     client: &Client,
-    job: &Job<'_>,
+    job: &Publication<'_>,
     release_id: u64,
     names: &[String],
 ) -> Result<(Vec<String>, usize), Error> {
@@ -656,7 +660,7 @@ pub fn prove_public(git: &GitCli, public: &str, manifest: &Manifest) -> Result<(
 
 /// `make_latest` as decided at staging, checked again against the public tags right before the
 /// instant: a newer release may have appeared on a later line meanwhile.
-pub fn make_latest_now(job: &Job<'_>, staged_choice: bool) -> Result<bool, Error> {
+pub fn make_latest_now(job: &Publication<'_>, staged_choice: bool) -> Result<bool, Error> {
     let Some(spec) = &job.pipeline.github else {
         return Ok(false);
     };

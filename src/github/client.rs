@@ -5,11 +5,7 @@
 //! A POST is never retried blindly: `send` reports whether a failed request may have taken
 //! effect, and the caller looks before trying again.
 
-use std::fs::File;
-use std::io::Read;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -17,6 +13,8 @@ use reqwest::blocking::{Client as Http, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::Value;
 
+pub use super::failure::Failure;
+use super::failure::{read_body, status_error, summary, without_url};
 use super::{GitHubError, GitHubErrorKind, Token};
 use crate::error::Error;
 use crate::pipeline::GitHubSpec;
@@ -24,9 +22,8 @@ use crate::pipeline::GitHubSpec;
 const API_VERSION: &str = "2022-11-28";
 const USER_AGENT: &str = concat!("embargo/", env!("CARGO_PKG_VERSION"));
 /// How much of a file an upload hands to the HTTP stack at a time.
-const UPLOAD_CHUNK: usize = 1024 * 1024;
 /// The longest rate-limit wait honoured before giving up: a publish must not hang for an hour.
-const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(300);
+pub(super) const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(300);
 
 /// The environment variable that overrides `publish.github.api_url`.
 pub const API_URL_ENV: &str = "EMBARGO_GITHUB_API_URL";
@@ -45,57 +42,19 @@ pub fn api_url(spec: &crate::pipeline::GitHubSpec) -> String {
 }
 
 pub struct Client {
-    http: Http,
+    pub(super) http: Http,
     /// Uploads only: reqwest's async client on a runtime of its own (see `upload`).
-    uploads: reqwest::Client,
-    runtime: tokio::runtime::Runtime,
+    pub(super) uploads: reqwest::Client,
+    pub(super) runtime: tokio::runtime::Runtime,
     pub api: String,
     /// Where the token may go: the API's host and the host GitHub takes uploads on.
-    token_hosts: Vec<String>,
+    pub(super) token_hosts: Vec<String>,
     pub repository: String,
-    token: Token,
-    attempts: u32,
-    base_delay: Duration,
+    pub(super) token: Token,
+    pub(super) attempts: u32,
+    pub(super) base_delay: Duration,
     /// Seconds GitHub's clock is ahead of ours (negative: behind), from the last `Date` header.
-    skew: Mutex<Option<i64>>,
-}
-
-/// How a request ended when it did not succeed.
-#[derive(Debug)]
-pub enum Failure {
-    /// GitHub answered with an error status (after retries where they are safe).
-    Status {
-        status: u16,
-        body: Value,
-        error: GitHubError,
-    },
-    /// The request may or may not have taken effect (a POST that got a 5xx or no answer).
-    Unknown(GitHubError),
-    /// Nothing happened (connection refused, retries exhausted on a GET, ...).
-    Failed(GitHubError),
-}
-
-impl Failure {
-    pub fn into_error(self) -> GitHubError {
-        match self {
-            Failure::Status { error, .. } | Failure::Unknown(error) | Failure::Failed(error) => {
-                error
-            }
-        }
-    }
-
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Failure::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-}
-
-impl From<Failure> for Error {
-    fn from(f: Failure) -> Error {
-        f.into_error().into()
-    }
+    pub(super) skew: Mutex<Option<i64>>,
 }
 
 /// A request body.
@@ -193,7 +152,7 @@ impl Client {
         *self.skew.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn note_date(&self, headers: &HeaderMap) {
+    pub(super) fn note_date(&self, headers: &HeaderMap) {
         let Some(date) = headers.get("date").and_then(|d| d.to_str().ok()) else {
             return;
         };
@@ -204,7 +163,13 @@ impl Client {
         }
     }
 
-    fn build(&self, method: &Method, url: &str, payload: &Payload, accept: &str) -> RequestBuilder {
+    pub(super) fn build(
+        &self,
+        method: &Method,
+        url: &str,
+        payload: &Payload,
+        accept: &str,
+    ) -> RequestBuilder {
         let request = self
             .http
             .request(method.clone(), url)
@@ -220,7 +185,7 @@ impl Client {
     /// host for it, over https (or http to this machine). A URL from an answer (an
     /// `upload_url`, a `Link` header) pointing elsewhere means someone rewrote GitHub's answer:
     /// nothing is sent.
-    fn check_destination(&self, call: &str, url: &str) -> Result<(), Failure> {
+    pub(super) fn check_destination(&self, call: &str, url: &str) -> Result<(), Failure> {
         let parsed = reqwest::Url::parse(url).ok();
         let host = parsed
             .as_ref()
@@ -250,7 +215,7 @@ impl Client {
         }))
     }
 
-    fn describe(&self, method: &Method, url: &str) -> String {
+    pub(super) fn describe(&self, method: &Method, url: &str) -> String {
         // Query strings can be long (upload names); the path says which call it was.
         let path = url.split('?').next().unwrap_or(url);
         format!("{method} {}", crate::redact::redact_url(path))
@@ -325,7 +290,7 @@ impl Client {
         }
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub(super) fn backoff(&self, attempt: u32) -> Duration {
         self.base_delay * 2u32.saturating_pow(attempt.saturating_sub(1)).min(32)
     }
 
@@ -381,126 +346,6 @@ impl Client {
     }
 }
 
-impl Client {
-    /// Uploads a file as the body of a POST to `url`, streamed from disk in 1 MiB chunks with
-    /// its `Content-Length` (never read whole into memory). `sent` counts the bytes handed over,
-    /// for a progress bar. Like every POST, it is never retried blindly: a failure whose effect
-    /// is unknown is returned as such and the caller looks first.
-    ///
-    /// The bytes are hashed as they flow: with GitHub's answer comes the SHA-256 of exactly what
-    /// was sent (`None` if the file did not end where its length said), so that the caller knows
-    /// what went out without reading the file again.
-    pub fn upload(
-        &self,
-        url: &str,
-        path: &Path,
-        len: u64,
-        content_type: &str,
-        sent: &Arc<AtomicU64>,
-    ) -> Result<(Value, Option<String>), Failure> {
-        let call = self.describe(&Method::POST, url);
-        self.check_destination(&call, url)?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let file = File::open(path).map_err(|e| {
-                Failure::Failed(GitHubError::failed(
-                    format!("{call}: cannot read {}: {e}", path.display()),
-                    None,
-                ))
-            })?;
-            sent.store(0, Ordering::Relaxed);
-            let counter = sent.clone();
-            let sent_sha256 = Arc::new(Mutex::new(None::<String>));
-            let finished = sent_sha256.clone();
-            // Hashed up to the announced length, where the body ends: the HTTP client stops
-            // asking for more once it has sent `len` bytes.
-            let start = Some((file, crate::checksum::Hasher::default(), 0u64));
-            let chunks = futures_util::stream::unfold(start, move |state| {
-                let counter = counter.clone();
-                let finished = finished.clone();
-                async move {
-                    let (mut file, mut hasher, read) = state?;
-                    let mut buf = vec![0u8; UPLOAD_CHUNK];
-                    match file.read(&mut buf) {
-                        Ok(0) => None,
-                        Ok(n) => {
-                            buf.truncate(n);
-                            hasher.update(&buf);
-                            counter.fetch_add(n as u64, Ordering::Relaxed);
-                            let read = read + n as u64;
-                            if read == len {
-                                let hex = hasher.clone().finish();
-                                *finished.lock().unwrap_or_else(|p| p.into_inner()) = Some(hex);
-                            }
-                            Some((Ok(bytes::Bytes::from(buf)), Some((file, hasher, read))))
-                        }
-                        Err(e) => Some((Err(e), None)),
-                    }
-                }
-            });
-            let request = self
-                .uploads
-                .post(url)
-                .header("Authorization", self.token.bearer())
-                .header("Accept", "application/vnd.github+json")
-                .header("Content-Type", content_type)
-                .header("Content-Length", len.to_string())
-                .body(reqwest::Body::wrap_stream(chunks));
-            let outcome = self.runtime.block_on(async {
-                let response = request.send().await?;
-                let status = response.status();
-                let headers = response.headers().clone();
-                let body = response.bytes().await?;
-                Ok::<_, reqwest::Error>((status, headers, body))
-            });
-            let (status, headers, body) = match outcome {
-                Ok(answer) => answer,
-                Err(e) => {
-                    let message = self.token.scrub(&format!("{call}: {}", without_url(&e)));
-                    return Err(Failure::Unknown(GitHubError::failed(message, None)));
-                }
-            };
-            self.note_date(&headers);
-            let code = status.as_u16();
-            if status.is_success() {
-                let value = serde_json::from_slice(&body).map_err(|e| {
-                    Failure::Failed(GitHubError::failed(
-                        format!("{call}: GitHub's answer is not JSON: {e}"),
-                        Some(code),
-                    ))
-                })?;
-                // Only a body that was the whole file, to its announced length, was sent.
-                let hashed = sent_sha256
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take()
-                    .filter(|_| sent.load(Ordering::Relaxed) == len);
-                return Ok((value, hashed));
-            }
-            if let Some(wait) = rate_limit_wait(code, &headers)
-                && attempt < self.attempts
-            {
-                std::thread::sleep(wait.min(MAX_RATE_LIMIT_WAIT));
-                continue;
-            }
-            let body = body_value(&body, &self.token);
-            if code >= 500 {
-                return Err(Failure::Unknown(GitHubError::failed(
-                    format!("{call}: GitHub answered {code}{}", summary(&body)),
-                    Some(code),
-                )));
-            }
-            let error = status_error(&call, code, &body, &self.repository);
-            return Err(Failure::Status {
-                status: code,
-                body,
-                error,
-            });
-        }
-    }
-}
-
 /// The hosts the token may be sent to for the API at `api`: its own host, and for github.com the
 /// upload host GitHub documents (`uploads.github.com`). GitHub Enterprise takes uploads on the
 /// API's own host. (Redirects need no entry: reqwest drops `Authorization` when a redirect
@@ -517,105 +362,8 @@ fn token_hosts(api: &str) -> Vec<String> {
     }
 }
 
-/// reqwest's error text, without the URL (it says which call elsewhere).
-fn without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_connect() {
-        "cannot connect"
-    } else if e.is_timeout() {
-        "timed out"
-    } else if e.is_body() {
-        "the connection broke while sending"
-    } else {
-        "the request failed"
-    };
-    let mut source = std::error::Error::source(e);
-    let mut detail = String::new();
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    if detail.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind} ({detail})")
-    }
-}
-
-fn read_body(response: Response, token: &Token) -> Value {
-    body_value(&response.bytes().unwrap_or_default(), token)
-}
-
-fn body_value(bytes: &[u8], token: &Token) -> Value {
-    let text = token.scrub(&String::from_utf8_lossy(bytes));
-    serde_json::from_str(&text).unwrap_or(Value::String(text))
-}
-
-/// GitHub's own words: `message` and each error's `code`.
-fn summary(body: &Value) -> String {
-    let message = body.get("message").and_then(Value::as_str).unwrap_or("");
-    let codes: Vec<String> = body
-        .get("errors")
-        .and_then(Value::as_array)
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| {
-                    e.get("code")
-                        .and_then(Value::as_str)
-                        .or_else(|| e.get("message").and_then(Value::as_str))
-                        .unwrap_or("")
-                        .to_string()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let text = match (message.is_empty(), codes.is_empty()) {
-        (true, true) => match body {
-            Value::String(s) => s.chars().take(200).collect(),
-            _ => String::new(),
-        },
-        (false, true) => message.to_string(),
-        (_, false) => format!("{message} ({})", codes.join(", ")),
-    };
-    if text.is_empty() {
-        String::new()
-    } else {
-        format!(": {text}")
-    }
-}
-
-fn status_error(call: &str, status: u16, body: &Value, repository: &str) -> GitHubError {
-    let said = summary(body);
-    let (kind, hint) = match status {
-        401 => (
-            GitHubErrorKind::BadInput,
-            "the token was refused: check that it is valid and not expired".to_string(),
-        ),
-        403 => (
-            GitHubErrorKind::BadInput,
-            format!(
-                "the token may lack permission on {repository} (contents: write, pull-requests: write)"
-            ),
-        ),
-        404 => (
-            GitHubErrorKind::BadInput,
-            format!("check publish.github.repository ({repository}) and that the token can see it"),
-        ),
-        _ => (
-            GitHubErrorKind::Failed,
-            "run again: every step looks at what GitHub already has before acting".to_string(),
-        ),
-    };
-    GitHubError {
-        kind,
-        message: format!("{call}: GitHub answered {status}{said}"),
-        hint: Some(hint),
-        status: Some(status),
-    }
-}
-
 /// How long a 403/429 asks us to wait, if it is a rate limit.
-fn rate_limit_wait(status: u16, headers: &HeaderMap) -> Option<Duration> {
+pub(super) fn rate_limit_wait(status: u16, headers: &HeaderMap) -> Option<Duration> {
     if status != 403 && status != 429 {
         return None;
     }

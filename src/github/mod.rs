@@ -5,9 +5,11 @@ pub mod advisories;
 pub mod at_once;
 pub mod client;
 pub mod collaborators;
+pub mod failure;
 pub mod pulls;
 pub mod releases;
 pub mod repository;
+mod upload;
 
 use std::fmt;
 

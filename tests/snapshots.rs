@@ -279,8 +279,10 @@ fn every_output_schema_compiles_and_is_used() {
         "check",
         "error",
         "plan",
+        "publish",
         "reschedule",
         "retrospective",
+        "run",
         "status",
         "team",
     ];
@@ -310,18 +312,43 @@ fn run_and_publish_with_their_actions() {
     dry.expect(0);
     pin::text("run_dry_run_with_github", &pin::output_text(&dry));
 
+    pin::json_named(
+        "run",
+        "run_dry_run_with_github_json",
+        &f.embargo(&["run", github.to_str().unwrap(), "--dry-run", "--json"]),
+    );
+
     let pipeline = f.default_pipeline();
     let p = pipeline.to_str().unwrap();
-    let run = f.embargo(&["run", p, "--embargo", "now"]);
+    let run = f.embargo(&["run", p, "--embargo", "now", "--json"]);
     run.expect(0);
-    pin::text("run_staged", &pin::output_text(&run));
+    pin::json_named("run", "run_staged_json", &run);
+    let again = f.embargo(&["run", p, "--embargo", "now"]);
+    again.expect(0);
+    pin::text("run_staged", &pin::output_text(&again));
     let preview = f.embargo(&["publish", p, "--dry-run"]);
     preview.expect(0);
     pin::text("publish_dry_run", &pin::output_text(&preview));
+    pin::json_named(
+        "publish",
+        "publish_dry_run_json",
+        &f.embargo(&["publish", p, "--dry-run", "--json"]),
+    );
     let published = f.embargo(&["publish", p, "--if-due"]);
     published.expect(0);
     pin::text("publish", &pin::output_text(&published));
     let again = f.embargo(&["publish", p, "--if-due"]);
     again.expect(0);
     pin::text("publish_again", &pin::output_text(&again));
+    pin::json_named(
+        "publish",
+        "publish_again_json",
+        &f.embargo(&["publish", p, "--if-due", "--json"]),
+    );
+    // A release already out: `run` says so, as one outcome.
+    pin::json_named(
+        "run",
+        "run_released_json",
+        &f.embargo(&["run", p, "--embargo", "now", "--json"]),
+    );
 }

@@ -933,3 +933,42 @@ fn an_announcement_in_doubt_after_publishing_is_left_to_a_person_and_the_cron_st
     );
     assert_eq!(smtp.received().len(), 1, "sent again without --resend");
 }
+
+/// Every path of `announce --json` is one JSON document valid against
+/// `schema/output/announce.schema.json`: rendered, a send's dry run, sent, already sent.
+#[test]
+fn every_announce_json_path_matches_its_schema() {
+    let smtp = FakeSmtp::start();
+    let f = Fixture::new();
+    let p = pipeline(&f, false, &disclosure(smtp.port, false))
+        .display()
+        .to_string();
+    f.embargo(&["run", &p]).expect(0);
+    for (args, outcome) in [
+        (vec!["announce", &p, "--pre", "--json"], None),
+        (
+            vec!["announce", &p, "--pre", "--send", "--dry-run", "--json"],
+            Some("dry-run"),
+        ),
+        (
+            vec!["announce", &p, "--pre", "--send", "--json"],
+            Some("sent"),
+        ),
+        (
+            vec!["announce", &p, "--pre", "--send", "--json"],
+            Some("already-sent"),
+        ),
+        (
+            vec!["announce", &p, "--release", "--preview", "--json"],
+            None,
+        ),
+    ] {
+        let run = send(&f, &args);
+        run.expect(0);
+        let value: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", run.stdout));
+        common::pin::assert_valid("announce", &value);
+        assert_eq!(value["outcome"].as_str(), outcome, "{args:?}");
+    }
+    assert_eq!(smtp.received().len(), 1);
+}

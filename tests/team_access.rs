@@ -310,3 +310,32 @@ fn the_security_team_as_it_was_at_invite_time_is_never_revoked() {
             .contains(&"alice".to_string())
     );
 }
+
+/// Every path of `team --invite|--revoke --json` is one JSON document valid against
+/// `schema/output/team-access.schema.json`.
+#[test]
+fn every_invite_and_revoke_json_path_matches_its_schema() {
+    let w = world();
+    let valid = |args: &[&str], outcome: &str| {
+        let run = w.embargo(args);
+        run.expect(0);
+        let value: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", run.stdout));
+        common::pin::assert_valid("team-access", &value);
+        assert_eq!(value["outcome"], outcome, "{args:?}");
+    };
+    valid(
+        &["team", w.p(), "--invite", "--dry-run", "--json"],
+        "dry-run",
+    );
+    valid(&["team", w.p(), "--invite", "--json"], "invited");
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    w.embargo(&["publish", w.p(), "--if-due", "--embargo", "now"])
+        .expect(0);
+    valid(
+        &["team", w.p(), "--revoke", "--dry-run", "--json"],
+        "dry-run",
+    );
+    valid(&["team", w.p(), "--revoke", "--json"], "revoked");
+    valid(&["team", w.p(), "--revoke", "--json"], "nothing-to-do");
+}

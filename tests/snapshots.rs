@@ -360,3 +360,47 @@ fn run_and_publish_with_their_actions() {
         &f.embargo(&["run", p, "--embargo", "now", "--json"]),
     );
 }
+
+/// `publish` before the instant: the scheduled job says when, and so does the refusal without
+/// `--wait`.
+#[test]
+fn publish_before_the_instant() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    let p = pipeline.to_str().unwrap();
+    f.embargo(&["run", p]).expect(0);
+    let cron = f.embargo(&["publish", p, "--if-due"]);
+    cron.expect(0);
+    pin::text("publish_not_due", &pin::output_text(&cron));
+    pin::json_named(
+        "publish",
+        "publish_not_due_json",
+        &f.embargo(&["publish", p, "--if-due", "--json"]),
+    );
+    let early = f.embargo(&["publish", p]);
+    early.expect(2);
+    pin::text("publish_too_early", &pin::error_text(&early));
+
+    // A runner waiting for the instant holds the release: the scheduled job leaves it be.
+    let mut waiting = Command::new(env!("CARGO_BIN_EXE_embargo"))
+        .args(["publish", p, "--wait"])
+        .current_dir(f.work())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(f.sample.env.iter().map(|(k, v)| (k, v)))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting publish --wait");
+    let lock = f.state_dir("v1.0.2").join("lock");
+    let held = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::fs::read_to_string(&lock).is_ok_and(|t| t.contains("publish"))
+    });
+    let busy = f.embargo(&["publish", p, "--if-due"]);
+    let _ = waiting.kill();
+    let _ = waiting.wait();
+    assert!(held, "publish --wait never took the lock");
+    busy.expect(0);
+    pin::text("publish_busy", &pin::output_text(&busy));
+}

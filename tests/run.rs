@@ -1017,3 +1017,26 @@ fn an_artifact_rewritten_in_place_by_a_check_is_caught_by_the_freeze_of_the_same
             .is_empty()
     );
 }
+
+/// A dry run of a release this clone has staged says so (it used to say the version was taken
+/// by somebody else), and changes nothing.
+#[test]
+fn a_dry_run_of_a_staged_release_says_it_is_staged() {
+    let f = Fixture::new();
+    let pipeline = f.default_pipeline();
+    let p = pipeline.to_str().unwrap();
+    f.embargo(&["run", p]).expect(0);
+    let private_before = common::snapshot(&f.sample.private);
+    let dry = f.embargo(&["run", p, "--dry-run"]);
+    dry.expect(2);
+    assert!(
+        dry.stderr.contains("v1.0.2 is staged already")
+            && dry.stderr.contains("`embargo run` would resume it")
+            && !dry.stderr.contains("taken"),
+        "{}",
+        dry.stderr
+    );
+    assert_eq!(common::snapshot(&f.sample.private), private_before);
+    // The real run resumes it, as the message says.
+    f.embargo(&["run", p]).expect(0);
+}

@@ -166,6 +166,23 @@ pub fn run(
     if !started_here && let Some(done) = already_released(workspace, pipeline, &plan)? {
         return Ok(RunOutcome::Released(done));
     }
+    if !plan.already_exists.is_empty() && !started_here && workspace.is_dry_run() {
+        // The clone's own state may show the release as ours, staged by an earlier `run`: a dry
+        // run of it has nothing left to try, and `run` would only resume it.
+        if let Ok(dir) = super::staged_release(&workspace.clone, pipeline, None, false)
+            && dir.ends_with(&plan.tag)
+        {
+            return Err(Error::bad_input(format!(
+                "{} is staged already (its state is in {}): a dry run has nothing left to try, and `embargo run` would resume it",
+                plan.tag,
+                dir.display()
+            ))
+            .with_hint(format!(
+                "`embargo status {p}` shows where it stands; `embargo publish {p} --dry-run` shows what publishing will do",
+                p = pipeline.file.display()
+            )));
+        }
+    }
     if !plan.already_exists.is_empty()
         && !started_here
         && stages::prepare::pending_branch(&plan, &workspace.repo).is_none()

@@ -74,20 +74,26 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Hashes `paths` on up to `threads` threads (0: one per core), in the order given.
 pub fn sha256_files(paths: &[PathBuf], threads: usize) -> std::io::Result<Vec<FileSum>> {
-    parallel(paths, threads, |path| {
-        sha256_file(path)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
-    })
+    parallel(
+        paths,
+        |p| p.as_path(),
+        threads,
+        |path| {
+            sha256_file(path)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        },
+    )
     .into_iter()
     .collect()
 }
 
 /// Runs `work` on every path on up to `threads` threads (0: one per core); the results in the
 /// order given.
-fn parallel<T: Send>(
-    paths: &[PathBuf],
+fn parallel<I: Sync, T: Send>(
+    items: &[I],
+    path_of: impl Fn(&I) -> &Path + Sync,
     threads: usize,
-    work: impl Fn(&Path) -> std::io::Result<T> + Sync,
+    work: impl Fn(&I) -> std::io::Result<T> + Sync,
 ) -> Vec<std::io::Result<T>> {
     let threads = if threads == 0 {
         std::thread::available_parallelism()
@@ -96,17 +102,21 @@ fn parallel<T: Send>(
     } else {
         threads
     }
-    .min(paths.len())
+    .min(items.len())
     .max(1);
     // Largest first: each file is worked on by one core, so a big file started last would leave
     // the other cores idle at the end. Results still come back in the order given.
-    let mut order: Vec<usize> = (0..paths.len()).collect();
+    let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by_key(|&i| {
-        std::cmp::Reverse(std::fs::metadata(&paths[i]).map(|m| m.len()).unwrap_or(0))
+        std::cmp::Reverse(
+            std::fs::metadata(path_of(&items[i]))
+                .map(|m| m.len())
+                .unwrap_or(0),
+        )
     });
     let next = Mutex::new(0usize);
     let results: Mutex<Vec<Option<std::io::Result<T>>>> =
-        Mutex::new((0..paths.len()).map(|_| None).collect());
+        Mutex::new((0..items.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
@@ -118,7 +128,7 @@ fn parallel<T: Send>(
                         i
                     };
                     let Some(&index) = order.get(i) else { return };
-                    let result = work(&paths[index]);
+                    let result = work(&items[index]);
                     results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(result);
                 }
             });
@@ -188,13 +198,18 @@ fn sha256_remembered(path: &Path) -> std::io::Result<FileSum> {
 /// [`sha256_files`], except that a file this process hashed (or wrote while hashing) and that has
 /// not changed since is not read again.
 pub fn sha256_files_once(paths: &[PathBuf], threads: usize) -> std::io::Result<Vec<FileSum>> {
-    parallel(paths, threads, |path| {
-        match recall(path) {
-            Some(sum) => Ok(sum),
-            None => sha256_remembered(path),
-        }
-        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
-    })
+    parallel(
+        paths,
+        |p| p.as_path(),
+        threads,
+        |path| {
+            match recall(path) {
+                Some(sum) => Ok(sum),
+                None => sha256_remembered(path),
+            }
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        },
+    )
     .into_iter()
     .collect()
 }
@@ -203,20 +218,19 @@ pub fn sha256_files_once(paths: &[PathBuf], threads: usize) -> std::io::Result<V
 /// on one file system (the bytes are read once, to hash them), otherwise a copy that hashes the
 /// bytes as they pass. Each file is remembered, so this process does not read it again.
 pub fn place_all(moves: &[(PathBuf, PathBuf)], threads: usize) -> std::io::Result<Vec<FileSum>> {
-    let sources: Vec<PathBuf> = moves.iter().map(|(from, _)| from.clone()).collect();
-    parallel(&sources, threads, |from| {
-        let to = moves
-            .iter()
-            .find(|(f, _)| f == from)
-            .map(|(_, to)| to.as_path())
-            .ok_or_else(|| std::io::Error::other("a file to place was lost"))?;
-        place(from, to).map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("{} to {}: {e}", from.display(), to.display()),
-            )
-        })
-    })
+    parallel(
+        moves,
+        |(from, _)| from.as_path(),
+        threads,
+        |(from, to)| {
+            place(from, to).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("{} to {}: {e}", from.display(), to.display()),
+                )
+            })
+        },
+    )
     .into_iter()
     .collect()
 }

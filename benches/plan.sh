@@ -20,6 +20,8 @@
 #   BENCH_KEEP=1        keep the generated repositories and print where they are
 #   BENCH_BRANCHES=N    keep only the newest N release branches (default: all; see benches/lib.sh)
 #   BENCH_LINES=4       release lines (default 40; see benches/lib.sh): a small project's shape
+#   BENCH_RELEASE_LINES=4   release the 4 newest lines at once (`versioning.lines: {supported: 4}`,
+#                       plan without --line) instead of the newest line alone
 # Everything is removed on exit unless BENCH_KEEP=1.
 set -euo pipefail
 
@@ -32,6 +34,18 @@ BENCH_FIX=notice BENCH_FIX_COMMITS=2
 bench_config
 RUNS=${BENCH_RUNS:-10}
 TARGET_MS=300
+RELEASE_LINES=${BENCH_RELEASE_LINES:-1}
+if ! [[ "$RELEASE_LINES" =~ ^[0-9]+$ ]] || ((RELEASE_LINES < 1 || RELEASE_LINES > LINES)); then
+    echo "plan.sh: BENCH_RELEASE_LINES=$RELEASE_LINES: 1 .. $LINES" >&2
+    exit 2
+fi
+if ((RELEASE_LINES > 1)); then
+    VERSIONING_LINE="lines: {supported: $RELEASE_LINES}"
+    PLAN_ARGS=()
+else
+    VERSIONING_LINE="line: \"$LINE\""
+    PLAN_ARGS=(--line "$LINE")
+fi
 
 bench_build
 bench_tmp plan
@@ -53,7 +67,7 @@ repository:
 versioning:
   tag: "v{major}.{minor}.{patch}"
   branch: "{tag}"
-  line: "$LINE"
+  $VERSIONING_LINE
 
 fix:
   branch: $FIX_BRANCH
@@ -83,7 +97,7 @@ EOF
 
 # --- timing ---
 
-plan() { "$EMBARGO" plan "$PIPELINE" --line "$LINE"; }
+plan() { "$EMBARGO" plan "$PIPELINE" "${PLAN_ARGS[@]}"; }
 
 # Milliseconds (3 decimals) that one `embargo plan` takes; fails the script if plan fails.
 time_plan() {
@@ -101,7 +115,8 @@ t0=$(now_us)
 out=$(plan)
 cold=$((($(now_us) - t0) / 1000))
 expected="v$LINE.$((PATCHES - 1))"
-if ! grep -q "latest release   $expected " <<<"$out"; then
+if ! grep -Eq "(latest release   |line $LINE +)$expected " <<<"$out" ||
+    (($(grep -c 'yes, cleanly onto' <<<"$out") != RELEASE_LINES)); then
     echo "plan.sh: expected the latest release of line $LINE to be $expected; plan said:" >&2
     echo "$out" >&2
     exit 1
@@ -109,7 +124,7 @@ fi
 
 if command -v hyperfine >/dev/null; then
     warm=$(hyperfine --shell=none --warmup 1 --runs "$RUNS" --style basic \
-        "$EMBARGO plan $PIPELINE --line $LINE" 2>&1)
+        "$EMBARGO plan $PIPELINE ${PLAN_ARGS[*]}" 2>&1)
 else
     warm=$(for ((r = 0; r < RUNS; r++)); do time_plan; done | stats)
 fi
@@ -132,7 +147,11 @@ echo
 echo "embargo plan benchmark"
 echo "  machine       $(nproc 2>/dev/null || echo '?') core(s), load average $load_before before timing, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') after"
 echo "  repository    $COMMITS commits ($MASTER_LEN on master, $LINES release branches of $BRANCH_LEN), $((LINES * PATCHES)) annotated tags, $(git -C "$TMP/public.git" count-objects -vH | awk '/size-pack/ { print $2, $3 }') packed"
-echo "  command       embargo plan PIPELINE --line $LINE  (latest release $expected, 2 fix commits)"
+if ((RELEASE_LINES > 1)); then
+    echo "  command       embargo plan PIPELINE  ($RELEASE_LINES lines, the newest $LINE at $expected; 2 fix commits, tried on each line)"
+else
+    echo "  command       embargo plan PIPELINE --line $LINE  (latest release $expected, 2 fix commits)"
+fi
 echo "  first run     $cold ms (fetches the fix from the private remote)"
 echo "  warm runs     $warm" | sed '2,$s/^/                /'
 echo "  2 ls-remotes  $ls_remote  (the floor: plan lists both remotes)"

@@ -23,6 +23,7 @@ mod github;
 mod hostile;
 mod init;
 mod isolation;
+mod lines;
 mod onboarding;
 mod picks;
 mod run;

@@ -272,6 +272,7 @@ fn every_output_schema_compiles_and_is_used() {
         "announce",
         "check",
         "error",
+        "plan-set",
         "plan",
         "publish",
         "reschedule",

@@ -73,16 +73,34 @@ fn summary_text(pipeline: &Pipeline, now: Timestamp) -> String {
         None => "no embargo (needed to publish)".to_string(),
     };
     format!(
-        "ok: {}: {}, line {}, {targets}, {checks}, {embargo}",
+        "ok: {}: {}, {}, {targets}, {checks}, {embargo}",
         pipeline.file.display(),
         pipeline.name,
-        pipeline.line,
+        lines_text(pipeline),
     )
+}
+
+/// The lines the pipeline releases, in words.
+fn lines_text(pipeline: &Pipeline) -> String {
+    match &pipeline.lines {
+        Some(lines) if pipeline.several_lines() => {
+            let backports = pipeline.fix.per_line.len();
+            format!(
+                "lines {lines}{}",
+                match backports {
+                    0 => String::new(),
+                    1 => " (1 with its own backport)".to_string(),
+                    n => format!(" ({n} with their own backport)"),
+                }
+            )
+        }
+        _ => format!("line {}", pipeline.line),
+    }
 }
 
 fn summary_json(pipeline: &Pipeline, now: Timestamp) -> serde_json::Value {
     let (onto, skip) = targets(pipeline);
-    json!({
+    let mut value = json!({
         "pipeline": pipeline.file.display().to_string(),
         "name": pipeline.name,
         "line": pipeline.line.to_string(),
@@ -91,7 +109,13 @@ fn summary_json(pipeline: &Pipeline, now: Timestamp) -> serde_json::Value {
         "checks": pipeline.verify.len(),
         "embargo": pipeline.embargo.map(|at| at.to_string()),
         "embargo_passed": pipeline.embargo.is_some_and(|at| at <= now),
-    })
+    });
+    if pipeline.several_lines()
+        && let (Some(lines), Some(map)) = (&pipeline.lines, value.as_object_mut())
+    {
+        map.insert("lines".into(), json!(lines.to_string()));
+    }
+    value
 }
 
 #[cfg(test)]

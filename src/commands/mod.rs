@@ -6,6 +6,7 @@ mod check;
 mod ci;
 mod demo;
 mod init;
+mod plan;
 mod publish;
 mod reschedule;
 mod retrospective;
@@ -24,7 +25,7 @@ use crate::git::cli::GitCli;
 use crate::git::workspace::Workspace;
 use crate::journal::{self, Entry, Progress, Stage};
 use crate::pipeline::{self, Overrides, Pipeline};
-use crate::plan;
+
 use crate::report::summary;
 
 pub fn execute(cli: Cli) -> Result<Exit, Error> {
@@ -33,54 +34,7 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
     match cli.command {
         Command::Check(args) => check::execute(args),
         Command::Init(args) => init::execute(args, &cwd),
-        Command::Plan(args) => {
-            let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
-            // Read before the remotes are listed: a mistake in it is found at once.
-            let advisory = pipeline
-                .advisory
-                .as_deref()
-                .map(crate::advisory::load)
-                .transpose()?;
-            let workspace = open_workspace(&pipeline, &cwd, None)?;
-            let mut plan = plan::resolve(&pipeline, &workspace, args.common.state_dir.as_deref())?;
-            // Once staged, the recorded instant is the one that counts.
-            let entries = journal::read(&plan.state_dir.join("journal.jsonl"))?;
-            if let Some((Some(at), _)) = crate::contract::recorded_instant(&entries)
-                && Some(at) != plan.embargo
-            {
-                eprintln!(
-                    "note: {} is staged for {}; that instant, not the pipeline's, is the one publish uses",
-                    plan.tag,
-                    crate::clock::display(at)
-                );
-                plan.embargo = Some(at);
-            }
-            plan.immutable_releases = pipeline.github.as_ref().map(immutable_releases);
-            if let Some(spec) = &pipeline.github
-                && let Some(name) = &spec.private_repository
-            {
-                // Refused here already when GitHub says it is public; without a token, said so.
-                plan.private_repository = Some(
-                    if crate::secret::take_env(&spec.token_env)
-                        .is_some_and(|t| !t.trim().is_empty())
-                    {
-                        let said = crate::github::repository::prove_private(spec)?;
-                        format!("{name}: {} on GitHub", said.unwrap_or_default())
-                    } else {
-                        format!("{name}: not checked (no token in {})", spec.token_env)
-                    },
-                );
-            }
-            if let Some(advisory) = &advisory {
-                plan.advisory = Some(crate::advisory::review(advisory, &pipeline, &plan));
-            }
-            if args.common.json {
-                print_json(&summary::plan_json(&pipeline, &plan))?;
-            } else {
-                print!("{}", summary::plan_text(&pipeline, &plan));
-            }
-            Ok(Exit::Done)
-        }
+        Command::Plan(args) => plan::execute(args, &cwd),
         Command::Run(args) => run::execute(args, &cwd),
         Command::Publish(args) => publish::execute(args, &cwd),
         Command::Reschedule(args) => reschedule::execute(args, &cwd),
@@ -115,20 +69,6 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
             );
             Ok(Exit::Done)
         }
-    }
-}
-
-/// Whether the release will be immutable once published, in words for `plan`.
-fn immutable_releases(spec: &crate::pipeline::GitHubSpec) -> String {
-    let answer = crate::github::client::Client::new(spec)
-        .and_then(|client| crate::github::repository::immutable_releases(&client));
-    match answer {
-        Ok(true) => "on: once published, the release's assets and tag cannot change".to_string(),
-        Ok(false) => format!(
-            "off: a published asset could still be replaced on GitHub; turn on immutable releases in {}'s settings",
-            spec.repository
-        ),
-        Err(e) => format!("unknown ({})", e.message),
     }
 }
 

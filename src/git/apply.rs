@@ -125,33 +125,61 @@ fn full_merge(
 /// file of its own, and creating those files, not computing them, was most of a pick's time.
 /// The caller creates refs to the picks only after this returns, when the objects are on disk.
 pub fn in_memory<R>(repo: &LocalRepo, picks: impl FnOnce(&LocalRepo) -> R) -> Result<R, GitError> {
+    with_objects_in_memory(repo, |picker, mempack| {
+        let out = picks(picker);
+        let mut pack = git2::Buf::new();
+        mempack
+            .dump(&picker.repo, &mut pack)
+            .map_err(super::failed("packing the picks' objects"))?;
+        // A pack of no object is its 12-byte header and 20-byte checksum: nothing to write.
+        if pack.len() > 32 {
+            write_pack(&repo.repo, &pack)
+                .map_err(super::failed("writing the picks' objects to the clone"))?;
+        }
+        Ok(out)
+    })
+}
+
+/// Applies `commits` onto `base` the way [`apply`] does, in a second handle on the clone whose
+/// new objects stay in memory and are dropped: `plan` learns whether a fix applies, and where it
+/// conflicts, without writing a single object.
+pub fn trial(
+    repo: &LocalRepo,
+    base: Oid,
+    commits: &[Oid],
+) -> Result<Result<Oid, ApplyError>, GitError> {
+    // Any signature will do: nothing made here outlives the trial.
+    let committer = Signature::new(
+        "embargo plan",
+        "plan@embargo.invalid",
+        &git2::Time::new(0, 0),
+    )
+    .map_err(super::failed("making a signature"))?;
+    with_objects_in_memory(repo, |trier, _| Ok(apply(trier, base, commits, &committer)))
+}
+
+/// Runs `work` on a second handle on the clone whose new objects are written to, and read back
+/// from, memory: above every backend of the clone.
+fn with_objects_in_memory<R>(
+    repo: &LocalRepo,
+    work: impl FnOnce(&LocalRepo, &git2::Mempack<'_>) -> Result<R, GitError>,
+) -> Result<R, GitError> {
     let opened = repo.repo.workdir().unwrap_or(repo.repo.path());
-    let picker = LocalRepo {
+    let handle = LocalRepo {
         repo: git2::Repository::open(opened).map_err(super::failed(format_args!(
-            "opening {} again for the picks",
+            "opening {} again",
             opened.display()
         )))?,
         path: repo.path.clone(),
     };
-    let odb = picker
+    let odb = handle
         .repo
         .odb()
         .map_err(super::failed("opening the object database"))?;
-    // Above every backend of the clone: new objects are written here, and read back from here.
     let mempack = odb
         .add_new_mempack_backend(1000)
-        .map_err(super::failed("keeping the picks' objects in memory"))?;
-    let out = picks(&picker);
-    let mut pack = git2::Buf::new();
-    mempack
-        .dump(&picker.repo, &mut pack)
-        .map_err(super::failed("packing the picks' objects"))?;
-    // A pack of no object is its 12-byte header and 20-byte checksum: nothing to write.
-    if pack.len() > 32 {
-        write_pack(&repo.repo, &pack)
-            .map_err(super::failed("writing the picks' objects to the clone"))?;
-    }
-    Ok(out)
+        .map_err(super::failed("keeping new objects in memory"))?;
+    work(&handle, &mempack)
 }
 
 fn write_pack(repo: &git2::Repository, pack: &[u8]) -> Result<(), git2::Error> {

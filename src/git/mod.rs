@@ -83,12 +83,24 @@ pub fn failed(what: impl fmt::Display) -> impl FnOnce(git2::Error) -> GitError {
 /// Commits reachable from `tip` but not from `base`, oldest first; `what` names them in an error
 /// (`the fix commits`).
 pub fn range(repo: &LocalRepo, base: Oid, tip: Oid, what: &str) -> Result<Vec<Oid>, GitError> {
+    range_excluding(repo, tip, &[base], what)
+}
+
+/// Commits reachable from `tip` but from none of `excluded`, oldest first.
+pub fn range_excluding(
+    repo: &LocalRepo,
+    tip: Oid,
+    excluded: &[Oid],
+    what: &str,
+) -> Result<Vec<Oid>, GitError> {
     let listing = format!("listing {what}");
     let mut walk = repo.repo.revwalk().map_err(failed(&listing))?;
     walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
         .map_err(failed(&listing))?;
     walk.push(tip).map_err(failed(&listing))?;
-    walk.hide(base).map_err(failed(&listing))?;
+    for oid in excluded {
+        walk.hide(*oid).map_err(failed(&listing))?;
+    }
     walk.collect::<Result<Vec<_>, _>>()
         .map_err(failed(&listing))
 }

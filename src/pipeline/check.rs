@@ -227,7 +227,31 @@ impl Checker<'_> {
             (None, None) => LineSpec::Latest,
         };
 
-        let fix = self.fix(&raw.fix, overrides)?;
+        let lines = raw
+            .versioning
+            .lines
+            .as_ref()
+            .map(|l| self.lines(l, raw.versioning.line.as_ref()))
+            .transpose()?;
+        let narrowed = lines.is_some() && overrides.line.is_some();
+        if narrowed {
+            match (&lines, line) {
+                (_, LineSpec::Latest) => {
+                    return Err(self.whole(
+                        "--line latest: the pipeline releases several lines (versioning.lines); \
+                         name the one to release alone, like --line 1.29",
+                    ));
+                }
+                (Some(LinesSpec::Named(named)), LineSpec::Exact(l)) if !named.contains(&l) => {
+                    return Err(self.whole(format!(
+                        "--line {l}: not one of the lines the pipeline releases ({})",
+                        LinesSpec::Named(named.clone())
+                    )));
+                }
+                _ => {}
+            }
+        }
+        let fix = self.fix(&raw.fix, overrides, lines.as_ref())?;
         let build = self.build(&raw.build)?;
         let verify = self.verify(&raw.verify)?;
         let cherry_pick = raw
@@ -298,6 +322,8 @@ impl Checker<'_> {
             tag,
             branch,
             line,
+            lines,
+            narrowed,
             fix,
             build,
             verify,
@@ -310,7 +336,152 @@ impl Checker<'_> {
         })
     }
 
-    fn fix(&self, raw: &wire::Fix, overrides: &Overrides) -> Result<FixSpec, PipelineError> {
+    /// `versioning.lines`: the lines by name (newest first once checked), or how many.
+    fn lines(
+        &self,
+        raw: &Spanned<wire::Lines>,
+        line: Option<&Spanned<String>>,
+    ) -> Result<LinesSpec, PipelineError> {
+        if let Some(line) = line {
+            return Err(self.at(
+                line.referenced,
+                "versioning: give `line` (one line) or `lines` (several at one instant), not both",
+            ));
+        }
+        match &raw.value {
+            wire::Lines::Supported(n) => match usize::try_from(n.value) {
+                Ok(n) if n >= 1 => Ok(LinesSpec::Supported(n)),
+                _ => Err(self.at(
+                    n.referenced,
+                    format!(
+                        "versioning.lines.supported: {} is not a number of lines; write 1 or more",
+                        n.value
+                    ),
+                )),
+            },
+            wire::Lines::Named(names) => {
+                if names.is_empty() {
+                    return Err(self.at(
+                        raw.referenced,
+                        "versioning.lines: the list is empty; name the lines to release, like [\"1.30\", \"1.29\"]",
+                    ));
+                }
+                let mut lines: Vec<Line> = Vec::new();
+                for name in names {
+                    let line = match LineSpec::parse(&name.value) {
+                        Ok(LineSpec::Exact(line)) => line,
+                        Ok(LineSpec::Latest) => {
+                            return Err(self.at(
+                                name.referenced,
+                                "versioning.lines: `latest` is not a line here; name each line \
+                                 (MAJOR.MINOR), or write {supported: N}",
+                            ));
+                        }
+                        Err(e) => {
+                            return Err(self.at(name.referenced, format!("versioning.lines: {e}")));
+                        }
+                    };
+                    if lines.contains(&line) {
+                        return Err(self.at(
+                            name.referenced,
+                            format!("versioning.lines: {line} is named twice"),
+                        ));
+                    }
+                    lines.push(line);
+                }
+                lines.sort_by(|a, b| b.cmp(a));
+                Ok(LinesSpec::Named(lines))
+            }
+        }
+    }
+
+    /// `fix.per_line`: each line's own backport.
+    fn per_line(
+        &self,
+        raw: &wire::Fix,
+        lines: Option<&LinesSpec>,
+    ) -> Result<BTreeMap<Line, FixSource>, PipelineError> {
+        let mut per_line = BTreeMap::new();
+        for (key, value) in raw.per_line.iter().flatten() {
+            let line = match LineSpec::parse(key) {
+                Ok(LineSpec::Exact(line)) => line,
+                _ => {
+                    return Err(self.at(
+                        value.referenced,
+                        format!(
+                            "fix.per_line: `{}` is not a release line; key each backport by its line, MAJOR.MINOR (like \"1.28\")",
+                            printable(key)
+                        ),
+                    ));
+                }
+            };
+            if let Some(LinesSpec::Named(named)) = lines
+                && !named.contains(&line)
+            {
+                return Err(self.at(
+                    value.referenced,
+                    format!(
+                        "fix.per_line: {line} is not one of the lines the pipeline releases ({})",
+                        LinesSpec::Named(named.clone())
+                    ),
+                ));
+            }
+            let source = match &value.value {
+                wire::Backport::Branch(branch) => {
+                    if let Some(why) = crate::git::bad_short_ref("branch", branch) {
+                        return Err(self.at(
+                            value.referenced,
+                            format!("fix.per_line.\"{line}\": {}", printable(&why)),
+                        ));
+                    }
+                    FixSource::Backport {
+                        branch: branch.clone(),
+                    }
+                }
+                wire::Backport::Commits(commits) => {
+                    let key = format!("fix.per_line.\"{line}\"");
+                    if commits.is_empty() {
+                        return Err(self.at(
+                            value.referenced,
+                            format!("{key}: the list is empty; name at least one commit"),
+                        ));
+                    }
+                    FixSource::Commits(self.commits(&key, commits)?)
+                }
+            };
+            per_line.insert(line, source);
+        }
+        Ok(per_line)
+    }
+
+    /// Explicit fix commits: each a commit id.
+    fn commits(
+        &self,
+        key: &str,
+        commits: &[Spanned<String>],
+    ) -> Result<Vec<String>, PipelineError> {
+        for c in commits {
+            let v = &c.value;
+            if v.len() < 7 || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(self.at(
+                    c.referenced,
+                    format!(
+                        "{key}: `{}` is not a commit id (7 to 40 hex digits)",
+                        printable(v)
+                    ),
+                ));
+            }
+        }
+        Ok(commits.iter().map(|c| c.value.to_lowercase()).collect())
+    }
+
+    fn fix(
+        &self,
+        raw: &wire::Fix,
+        overrides: &Overrides,
+        lines: Option<&LinesSpec>,
+    ) -> Result<FixSpec, PipelineError> {
+        let per_line = self.per_line(raw, lines)?;
         let per_target = raw
             .per_target
             .iter()
@@ -337,6 +508,7 @@ impl Checker<'_> {
                     base,
                 },
                 per_target,
+                per_line,
             });
         }
         let source = match (&raw.branch, &raw.commits) {
@@ -359,16 +531,7 @@ impl Checker<'_> {
                         self.whole("fix.commits: the list is empty; name at least one commit")
                     );
                 }
-                for c in commits {
-                    let v = &c.value;
-                    if v.len() < 7 || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
-                        return Err(self.at(
-                            c.referenced,
-                            format!("fix.commits: `{v}` is not a commit id (7 to 40 hex digits)"),
-                        ));
-                    }
-                }
-                FixSource::Commits(commits.iter().map(|c| c.value.to_lowercase()).collect())
+                FixSource::Commits(self.commits("fix.commits", commits)?)
             }
             (None, None) => {
                 return Err(self.whole(
@@ -377,7 +540,11 @@ impl Checker<'_> {
                 ));
             }
         };
-        Ok(FixSpec { source, per_target })
+        Ok(FixSpec {
+            source,
+            per_target,
+            per_line,
+        })
     }
 
     /// A branch name the pipeline refers to (it exists already): it must be a plain ref name,

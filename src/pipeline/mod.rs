@@ -17,7 +17,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::error::Error;
-use crate::version::{LineSpec, TagPattern};
+use crate::version::{Line, LineSpec, TagPattern};
 use template::Template;
 pub use wire::{MakeLatest, OnConflict};
 
@@ -71,7 +71,13 @@ pub struct Pipeline {
     pub repository: RepositorySpec,
     pub tag: TagPattern,
     pub branch: Template,
+    /// The line of a one-line release (`versioning.line`, or `--line`).
     pub line: LineSpec,
+    /// `versioning.lines`: the lines released together, at one instant. `--line` narrows them to
+    /// one (then `line` is that line and [`Pipeline::narrowed`] is true).
+    pub lines: Option<LinesSpec>,
+    /// `--line` picked one line out of `versioning.lines`.
+    pub narrowed: bool,
     pub fix: FixSpec,
     pub build: BuildSpec,
     pub verify: Vec<CheckSpec>,
@@ -86,6 +92,37 @@ pub struct Pipeline {
     pub advisory: Option<PathBuf>,
     /// `disclosure.announce`: where the announcements go (`embargo announce`).
     pub announce: Option<disclosure::AnnounceSpec>,
+}
+
+impl Pipeline {
+    /// The release is a set of lines: `versioning.lines`, not narrowed by `--line`.
+    pub fn several_lines(&self) -> bool {
+        self.lines.is_some() && !self.narrowed
+    }
+}
+
+/// `versioning.lines`, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinesSpec {
+    /// These lines, newest first.
+    Named(Vec<Line>),
+    /// The N newest lines that have a final release.
+    Supported(usize),
+}
+
+impl fmt::Display for LinesSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinesSpec::Named(lines) => f.write_str(
+                &lines
+                    .iter()
+                    .map(Line::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            LinesSpec::Supported(n) => write!(f, "the {n} newest lines with a final release"),
+        }
+    }
 }
 
 /// Where an embargo instant came from.
@@ -120,12 +157,24 @@ pub enum FixSource {
     },
     /// Explicit commits, applied in this order.
     Commits(Vec<String>),
+    /// A line's own backport (`fix.per_line`): the branch's commits that no public branch or tag
+    /// contains, oldest first, so that it may start from the line's tag or its release branch.
+    Backport { branch: String },
 }
 
 #[derive(Debug, Clone)]
 pub struct FixSpec {
     pub source: FixSource,
     pub per_target: BTreeMap<String, String>,
+    /// A line's own backport, used for that line's patch branch and its release branch's pick.
+    pub per_line: BTreeMap<Line, FixSource>,
+}
+
+impl FixSpec {
+    /// The fix a line is released with: its own backport, or the fix.
+    pub fn for_line(&self, line: Line) -> &FixSource {
+        self.per_line.get(&line).unwrap_or(&self.source)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -66,6 +66,78 @@ pub struct Versioning {
     /// The release line, `MAJOR.MINOR` or `latest` (default `latest`).
     #[schemars(with = "Option<String>")]
     pub line: Option<Spanned<String>>,
+    /// Several lines released together, at one instant: a list of `MAJOR.MINOR`
+    /// (`["1.30", "1.29"]`), or `{supported: N}` for the N newest lines with a final release.
+    /// Not together with `line`; `--line` narrows a run to one of them.
+    #[schemars(with = "Option<LinesSchema>")]
+    pub lines: Option<Spanned<Lines>>,
+}
+
+/// `versioning.lines` as written: the lines by name, or how many of the newest.
+#[derive(Debug)]
+pub enum Lines {
+    Named(Vec<Spanned<String>>),
+    Supported(Spanned<u64>),
+}
+
+/// The lines to release: by name, or how many of the newest. (The schema of [`Lines`], which
+/// is read by hand to keep each entry's place.)
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "Lines")]
+enum LinesSchema {
+    /// The lines, newest first by convention, like `["1.30", "1.29", "1.28"]`.
+    Named(Vec<String>),
+    Supported(SupportedSchema),
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SupportedLines")]
+struct SupportedSchema {
+    /// The N newest lines that have a final release (a line with only pre-releases does not count).
+    #[schemars(range(min = 1))]
+    supported: u64,
+}
+
+impl<'de> Deserialize<'de> for Lines {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Lines;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(r#"a list of release lines like ["1.30", "1.29"], or {supported: N}"#)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Lines, A::Error> {
+                let mut lines = Vec::new();
+                while let Some(line) = seq.next_element::<Spanned<String>>()? {
+                    lines.push(line);
+                }
+                Ok(Lines::Named(lines))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Lines, A::Error> {
+                let mut supported = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key != "supported" || supported.is_some() {
+                        return Err(serde::de::Error::unknown_field(&key, &["supported"]));
+                    }
+                    supported = Some(map.next_value::<Spanned<u64>>()?);
+                }
+                supported
+                    .map(Lines::Supported)
+                    .ok_or_else(|| serde::de::Error::missing_field("supported"))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -83,6 +155,54 @@ pub struct Fix {
     /// A target that needs its own backport of the fix: target branch -> private fix branch.
     #[schemars(with = "Option<BTreeMap<String, String>>")]
     pub per_target: Option<BTreeMap<String, Spanned<String>>>,
+    /// A release line's own backport of the fix: `MAJOR.MINOR` -> a private branch (its commits
+    /// that no public branch or tag contains, oldest first) or a list of commits.
+    #[schemars(with = "Option<BTreeMap<String, BackportSchema>>")]
+    pub per_line: Option<BTreeMap<String, Spanned<Backport>>>,
+}
+
+/// A line's backport as written: a private branch, or explicit commits.
+#[derive(Debug)]
+pub enum Backport {
+    Branch(String),
+    Commits(Vec<Spanned<String>>),
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "Backport")]
+enum BackportSchema {
+    /// A branch of the private repository holding the backport.
+    Branch(String),
+    /// The backport's commits, applied in this order.
+    Commits(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Backport {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Backport;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a private branch holding the line's backport, or a list of commits")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Backport, E> {
+                Ok(Backport::Branch(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Backport, A::Error> {
+                let mut commits = Vec::new();
+                while let Some(c) = seq.next_element::<Spanned<String>>()? {
+                    commits.push(c);
+                }
+                Ok(Backport::Commits(commits))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::clock;
 use crate::journal::{Entry, Progress, Stage, last_of};
 use crate::pipeline::Pipeline;
-use crate::plan::Plan;
+use crate::plan::{Plan, ReleaseSet};
 use crate::stages::RunSummary;
 
 fn until(embargo: jiff::Timestamp) -> String {
@@ -180,12 +180,12 @@ fn plan_text_unredacted(pipeline: &Pipeline, plan: &Plan) -> String {
         plan.version, plan.tag, plan.patch_branch
     );
     let _ = writeln!(out, "  fix              {}", plan.fix_source);
-    for c in &plan.fix_commits {
+    fix_commit_lines(&mut out, plan, "                     ");
+    if let Some(trial) = &plan.trial {
         let _ = writeln!(
             out,
-            "                     {} {}",
-            crate::git::abbrev(&c.sha),
-            c.subject
+            "  applies?         {}",
+            trial.describe(&plan.previous.tag)
         );
     }
     let _ = writeln!(
@@ -222,6 +222,125 @@ fn plan_text_unredacted(pipeline: &Pipeline, plan: &Plan) -> String {
         );
     }
     out
+}
+
+fn fix_commit_lines(out: &mut String, plan: &Plan, indent: &str) {
+    for c in &plan.fix_commits {
+        let _ = writeln!(out, "{indent}{} {}", crate::git::abbrev(&c.sha), c.subject);
+    }
+}
+
+/// What `plan` prints for a release of several lines.
+pub fn release_set_text(pipeline: &Pipeline, set: &ReleaseSet) -> String {
+    crate::redact::redact_url(&release_set_text_unredacted(pipeline, set))
+}
+
+fn release_set_text_unredacted(pipeline: &Pipeline, set: &ReleaseSet) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "plan for {} ({}): {} lines at one instant",
+        set.pipeline,
+        pipeline.file.display(),
+        set.lines.len()
+    );
+    for plan in &set.lines {
+        let _ = writeln!(
+            out,
+            "  line {:<11} {} ({}) -> {} (tag {}, patch branch {}){}",
+            plan.line,
+            plan.previous.tag,
+            crate::git::abbrev(&plan.previous.commit),
+            plan.version,
+            plan.tag,
+            plan.patch_branch,
+            if plan.highest_release {
+                ", the latest release"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(out, "    fix            {}", plan.fix_source);
+        fix_commit_lines(&mut out, plan, "                     ");
+        if let Some(trial) = &plan.trial {
+            let _ = writeln!(
+                out,
+                "    applies?       {}",
+                trial.describe(&plan.previous.tag)
+            );
+            if !trial.applies() {
+                let _ = writeln!(
+                    out,
+                    "                   give line {} its own backport: fix.per_line: {{\"{}\": <private branch>}}",
+                    plan.line, plan.line
+                );
+            }
+        }
+    }
+    if !set.targets.is_empty() {
+        let _ = writeln!(
+            out,
+            "  cherry-picks     one branch and one pull request per target"
+        );
+        let width = set
+            .targets
+            .iter()
+            .map(|t| t.target.len())
+            .max()
+            .unwrap_or(0);
+        for t in &set.targets {
+            let _ = writeln!(
+                out,
+                "    {:<width$}  {}{}",
+                t.target,
+                match &t.line {
+                    Some(line) => format!("line {line}'s fix: "),
+                    None => "the fix: ".to_string(),
+                },
+                t.fix_source
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  embargo          {}",
+        match set.embargo {
+            Some(e) => format!("{} ({}), for every line", clock::display(e), until(e)),
+            None => "not set (needed to publish)".to_string(),
+        }
+    );
+    if let Some(first) = set.lines.first() {
+        let _ = writeln!(
+            out,
+            "  private pushes   to {} (not the public repository)",
+            first.private_push.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  state            {} (a folder per line inside)",
+        set.state_dir.display()
+    );
+    for plan in &set.lines {
+        for e in &plan.already_exists {
+            let _ = writeln!(
+                out,
+                "  note: {e} already exists; `embargo run` resumes only a release it started itself (see `embargo status`)"
+            );
+        }
+    }
+    out
+}
+
+/// What `plan --json` prints for a release of several lines.
+pub fn release_set_json(pipeline: &Pipeline, set: &ReleaseSet) -> serde_json::Value {
+    json!({
+        "pipeline": set.pipeline,
+        "lines": set.lines.iter().map(|p| plan_json(pipeline, p)).collect::<Vec<_>>(),
+        "targets": set.targets,
+        "embargo": set.embargo.map(|e| e.to_string()),
+        "state_dir": set.state_dir,
+    })
 }
 
 /// The advisory section of `plan`: what the advisory will say, for review before anything is

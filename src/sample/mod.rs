@@ -37,6 +37,8 @@ people:
 "#;
 /// The fix branch on the private remote.
 pub const FIX_BRANCH: &str = "security/CVE-2026-0001";
+/// Line 1.0's own backport of the fix (see [`SampleProject::add_backport`]).
+pub const BACKPORT_BRANCH: &str = "security/CVE-2026-0001-1.0";
 /// 2026-01-01 00:00:00 UTC: every sample commit has this author and committer time, so the
 /// sample's SHAs are the same on every machine.
 pub const EPOCH: i64 = 1_767_225_600;
@@ -254,6 +256,47 @@ impl SampleProject {
             w,
             &["branch", "-q", "--set-upstream-to=origin/master", "master"],
         )?;
+        Ok(())
+    }
+
+    /// Adds line 1.0's own backport of the fix to the private repository,
+    /// [`BACKPORT_BRANCH`]: started from v1.0.1, whose session timeout differs from master's.
+    pub fn add_backport(&self) -> Result<(), Error> {
+        let w = &self.work;
+        self.git(w, &["checkout", "-q", "-b", BACKPORT_BRANCH, "v1.0.1"])?;
+        self.commit(
+            "Deny anonymous access by default (CVE-2026-0001, backport to 1.0)",
+            &[("auth.conf", &auth("false", 15))],
+        )?;
+        self.git(w, &["checkout", "-q", "master"])?;
+        let refspec = format!("refs/heads/{BACKPORT_BRANCH}");
+        self.git(w, &["push", "-q", "security", &refspec])?;
+        self.git(w, &["branch", "-q", "-D", BACKPORT_BRANCH])?;
+        Ok(())
+    }
+
+    /// Adds a third release line: `release-1.2` from v1.1.0 with a commit of its own, tagged
+    /// v1.2.0, on both remotes.
+    pub fn add_line_1_2(&self) -> Result<(), Error> {
+        let w = &self.work;
+        self.git(w, &["checkout", "-q", "-b", "release-1.2", "v1.1.0"])?;
+        self.commit("Add metrics", &[("metrics.txt", "requests\n")])?;
+        self.git(w, &["tag", "-a", "v1.2.0", "-m", "v1.2.0"])?;
+        self.git(w, &["checkout", "-q", "master"])?;
+        for remote in ["origin", "security"] {
+            self.git(
+                w,
+                &[
+                    "push",
+                    "-q",
+                    remote,
+                    "refs/heads/release-1.2",
+                    "refs/tags/v1.2.0",
+                ],
+            )?;
+        }
+        self.git(w, &["branch", "-q", "-D", "release-1.2"])?;
+        self.git(w, &["fetch", "-q", "origin"])?;
         Ok(())
     }
 

@@ -15,8 +15,13 @@ use crate::git::workspace::Workspace;
 use crate::git::{self, LocalRepo};
 use crate::journal::FixCommit;
 use crate::pipeline::template::Var;
-use crate::pipeline::{CherryPickSpec, FixSource, Pipeline};
+use crate::pipeline::{CherryPickSpec, FixSource, LinesSpec, Pipeline};
 use crate::version::{Line, LineSpec, Version};
+
+mod set;
+mod trial;
+pub use set::{ReleaseSet, resolve_set};
+pub use trial::{Trial, try_fix};
 
 /// The latest patch release of the line.
 #[derive(Debug, Clone, Serialize)]
@@ -46,6 +51,9 @@ pub struct Plan {
     pub private_push: Vec<String>,
     /// Every URL of the public repository (fetch and push, after rewrites, no credentials).
     pub public_urls: Vec<String>,
+    /// Whether the fix applies onto the latest release, tried in memory (`plan` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trial: Option<Trial>,
     /// Whether GitHub's immutable releases are on for the repository, in words (`plan` asks
     /// GitHub when a token is there; nothing else does).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,13 +119,16 @@ impl Plan {
     }
 }
 
-/// Resolves the plan. `state_dir` overrides where the release's state lives.
-pub fn resolve(
-    pipeline: &Pipeline,
-    workspace: &Workspace,
-    state_dir: Option<&Path>,
-) -> Result<Plan, Error> {
-    let (repo, git, clone) = (&workspace.repo, &workspace.git, &workspace.clone);
+/// The remotes as a plan reads them, listed once whatever the number of lines.
+struct Remotes {
+    private_push: Vec<String>,
+    public_urls: Vec<String>,
+    private: RemoteRefs,
+    public: RemoteRefs,
+}
+
+fn remotes(pipeline: &Pipeline, workspace: &Workspace) -> Result<Remotes, Error> {
+    let (git, clone) = (&workspace.git, &workspace.clone);
     remote::check_remote(clone, "repository.private", &pipeline.repository.private)?;
     remote::check_remote(clone, "repository.public", &pipeline.repository.public)?;
     // Read in the clone itself (a dry run's scratch repository only includes its configuration).
@@ -128,10 +139,91 @@ pub fn resolve(
     )?;
     let public_urls =
         crate::git::privacy::all_urls(&git.in_dir(&clone.path), &pipeline.repository.public)?;
-    let private = remote::list(git, "private", &pipeline.repository.private)?;
-    let public = remote::list(git, "public", &pipeline.repository.public)?;
+    Ok(Remotes {
+        private_push,
+        public_urls,
+        private: remote::list(git, "private", &pipeline.repository.private)?,
+        public: remote::list(git, "public", &pipeline.repository.public)?,
+    })
+}
 
-    let (line, previous_tag, previous_version) = latest_release(pipeline, &public)?;
+/// Resolves the plan of a one-line release. `state_dir` overrides where the release's state
+/// lives.
+pub fn resolve(
+    pipeline: &Pipeline,
+    workspace: &Workspace,
+    state_dir: Option<&Path>,
+) -> Result<Plan, Error> {
+    if pipeline.several_lines() {
+        return Err(Error::bad_input(format!(
+            "{}: versioning.lines releases {} together, and this command works on one line",
+            pipeline.file.display(),
+            pipeline
+                .lines
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        ))
+        .with_hint("pass --line with the line to work on"));
+    }
+    let remotes = remotes(pipeline, workspace)?;
+    let releases = final_releases(pipeline, &remotes.public)?;
+    let line = match pipeline.line {
+        LineSpec::Exact(line) => line,
+        LineSpec::Latest => releases
+            .iter()
+            .map(|(v, _)| v.line())
+            .max()
+            .unwrap_or(Line { major: 0, minor: 0 }),
+    };
+    if let Some(LinesSpec::Supported(n)) = &pipeline.lines {
+        // `--line` narrows the supported lines to one of them, never to another line.
+        let supported = newest_lines(&releases, *n, &remotes.public, pipeline)?;
+        if !supported.contains(&line) {
+            return Err(Error::bad_input(format!(
+                "--line {line}: not one of the {n} supported lines the pipeline releases ({})",
+                join_lines(&supported)
+            ))
+            .with_hint("pass one of those lines, or change versioning.lines"));
+        }
+    }
+    let state_dir = |tag: &str| release_state_dir(pipeline, workspace, state_dir, tag);
+    resolve_line(pipeline, workspace, &remotes, &releases, line, &state_dir)
+}
+
+/// Where a release's state lives: `--state-dir`, a dry run's scratch folder, or
+/// `<git dir>/embargo/<name>/<folder>`.
+fn release_state_dir(
+    pipeline: &Pipeline,
+    workspace: &Workspace,
+    state_dir: Option<&Path>,
+    folder: &str,
+) -> PathBuf {
+    match (state_dir, &workspace.scratch) {
+        (Some(dir), _) => dir.to_path_buf(),
+        (None, Some(scratch)) => scratch.join("state"),
+        (None, None) => workspace
+            .clone
+            .common_dir()
+            .join("embargo")
+            .join(&pipeline.name)
+            .join(folder),
+    }
+}
+
+/// The plan of one line of a release, from remotes already listed; `state_dir` gives the
+/// line's state folder from its tag.
+fn resolve_line(
+    pipeline: &Pipeline,
+    workspace: &Workspace,
+    remotes: &Remotes,
+    releases: &[(Version, &String)],
+    line: Line,
+    state_dir: &dyn Fn(&str) -> PathBuf,
+) -> Result<Plan, Error> {
+    let (repo, git, clone) = (&workspace.repo, &workspace.git, &workspace.clone);
+    let (private, public) = (&remotes.private, &remotes.public);
+    let (previous_tag, previous_version) = latest_release(releases, line, public)?;
     let tag_ref = public.tags[&previous_tag];
     let next = previous_version.next_patch().ok_or_else(|| {
         Error::bad_input(format!("{previous_tag}: the patch number cannot go higher"))
@@ -163,10 +255,11 @@ pub fn resolve(
     remote::fetch_objects(
         git,
         repo,
-        &public,
+        public,
         &[(format!("refs/tags/{previous_tag}"), tag_ref.object)],
     )?;
-    let (fix_source, fix_oids) = fix_commits(pipeline, repo, git, &private, &public)?;
+    let (fix_source, fix_oids) =
+        fix_commits(pipeline.fix.for_line(line), repo, git, private, public)?;
     let fix_commits = fix_oids
         .iter()
         .map(|oid| {
@@ -199,7 +292,7 @@ pub fn resolve(
     if clone.ref_target(&branch_refname).is_some() {
         already_exists.push(format!("branch {patch_branch} in the clone"));
     }
-    for remote in [&private, &public] {
+    for remote in [private, public] {
         if remote.tags.contains_key(&tag) {
             already_exists.push(format!("tag {tag} on {}", remote.describe()));
         }
@@ -208,17 +301,9 @@ pub fn resolve(
         }
     }
 
-    let state_dir = match (state_dir, &workspace.scratch) {
-        (Some(dir), _) => dir.to_path_buf(),
-        (None, Some(scratch)) => scratch.join("state"),
-        (None, None) => clone
-            .common_dir()
-            .join("embargo")
-            .join(&pipeline.name)
-            .join(&tag),
-    };
+    let state_dir = state_dir(&tag);
     let targets = match &pipeline.cherry_pick {
-        Some(spec) => targets(pipeline, spec, &public, &patch_branch)?,
+        Some(spec) => targets(pipeline, spec, public, &patch_branch)?,
         None => Vec::new(),
     };
     // A pick branch must be a branch of its own: one named like a target (or the patch branch)
@@ -261,8 +346,9 @@ pub fn resolve(
         fix_source,
         fix_commits,
         targets,
-        private_push,
-        public_urls,
+        private_push: remotes.private_push.clone(),
+        public_urls: remotes.public_urls.clone(),
+        trial: None,
         immutable_releases: None,
         private_repository: None,
         advisory: None,
@@ -272,8 +358,8 @@ pub fn resolve(
         previous_commit: tag_ref.commit,
         fix_oids,
         next_version: next,
-        private,
-        public,
+        private: private.clone(),
+        public: public.clone(),
     })
 }
 
@@ -352,11 +438,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// The release line and its latest final release, from the public remote's tags.
-fn latest_release(
+/// Every final release on the public remote, by the pipeline's tag pattern.
+fn final_releases<'r>(
     pipeline: &Pipeline,
-    public: &RemoteRefs,
-) -> Result<(Line, String, Version), Error> {
+    public: &'r RemoteRefs,
+) -> Result<Vec<(Version, &'r String)>, Error> {
     let releases: Vec<(Version, &String)> = public
         .tags
         .keys()
@@ -372,45 +458,79 @@ fn latest_release(
             "check versioning.tag (Istio spells tags `{major}.{minor}.{patch}`, without the v)",
         ));
     }
-    let line = match pipeline.line {
-        LineSpec::Exact(line) => line,
-        LineSpec::Latest => releases
-            .iter()
-            .map(|(v, _)| v.line())
-            .max()
-            .unwrap_or(Line { major: 0, minor: 0 }),
-    };
+    Ok(releases)
+}
+
+/// The lines that have a final release, newest first.
+fn release_lines(releases: &[(Version, &String)]) -> Vec<Line> {
+    let mut lines: Vec<Line> = releases.iter().map(|(v, _)| v.line()).collect();
+    lines.sort_by(|a, b| b.cmp(a));
+    lines.dedup();
+    lines
+}
+
+/// The `n` newest lines that have a final release (`versioning.lines: {supported: N}`).
+fn newest_lines(
+    releases: &[(Version, &String)],
+    n: usize,
+    public: &RemoteRefs,
+    pipeline: &Pipeline,
+) -> Result<Vec<Line>, Error> {
+    let lines = release_lines(releases);
+    if lines.len() < n {
+        return Err(Error::bad_input(format!(
+            "{}: versioning.lines asks for the {n} newest supported lines, but {} has final releases on {} line(s) only ({})",
+            pipeline.file.display(),
+            public.describe(),
+            lines.len(),
+            join_lines(&lines)
+        ))
+        .with_hint(format!("write {{supported: {}}}, or name the lines", lines.len())));
+    }
+    Ok(lines.into_iter().take(n).collect())
+}
+
+fn join_lines(lines: &[Line]) -> String {
+    lines
+        .iter()
+        .map(Line::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The latest final release of `line`.
+fn latest_release(
+    releases: &[(Version, &String)],
+    line: Line,
+    public: &RemoteRefs,
+) -> Result<(String, Version), Error> {
     let (version, tag) = releases
         .iter()
         .filter(|(v, _)| v.line() == line)
         .max_by_key(|(v, _)| *v)
         .ok_or_else(|| {
-            let mut lines: Vec<Line> = releases.iter().map(|(v, _)| v.line()).collect();
-            lines.sort();
-            lines.dedup();
+            let mut lines = release_lines(releases);
+            lines.reverse();
             Error::bad_input(format!(
                 "line {line}: {} has no final release tag on this line (lines with releases: {})",
                 public.describe(),
-                lines
-                    .iter()
-                    .map(Line::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                join_lines(&lines)
             ))
             .with_hint("pass --line with one of those lines, or tag the line's first release")
         })?;
-    Ok((line, (*tag).clone(), *version))
+    Ok(((*tag).clone(), *version))
 }
 
 /// The fix commits, oldest first, and a description of where they come from.
 fn fix_commits(
-    pipeline: &Pipeline,
+    source: &FixSource,
     repo: &LocalRepo,
     git: &GitCli,
     private: &RemoteRefs,
     public: &RemoteRefs,
 ) -> Result<(String, Vec<Oid>), Error> {
-    match &pipeline.fix.source {
+    match source {
+        FixSource::Backport { branch } => backport_commits(branch, repo, git, private, public),
         FixSource::Branch { branch, base } => {
             let tip = *private.heads.get(branch).ok_or_else(|| {
                 Error::bad_input(format!(
@@ -485,6 +605,70 @@ fn fix_commits(
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(("fix.commits".to_string(), oids))
         }
+    }
+}
+
+/// A line's backport branch: its commits that no public branch or tag contains, oldest first,
+/// whether the branch starts from the line's latest tag or from its release branch.
+fn backport_commits(
+    branch: &str,
+    repo: &LocalRepo,
+    git: &GitCli,
+    private: &RemoteRefs,
+    public: &RemoteRefs,
+) -> Result<(String, Vec<Oid>), Error> {
+    let tip = *private.heads.get(branch).ok_or_else(|| {
+        Error::bad_input(format!(
+            "fix.per_line: the backport branch `{branch}` does not exist on {}",
+            private.describe()
+        ))
+        .with_hint(suggest_branches(private, branch))
+    })?;
+    remote::fetch_objects(git, repo, private, &[(format!("refs/heads/{branch}"), tip)])?;
+    // Every public commit must be known to leave it out: whatever of the public history the
+    // clone lacks is fetched first (usually nothing).
+    let public_refs: Vec<(String, Oid)> = public
+        .heads
+        .iter()
+        .map(|(name, oid)| (format!("refs/heads/{name}"), *oid))
+        .chain(
+            public
+                .tags
+                .iter()
+                .map(|(name, t)| (format!("refs/tags/{name}"), t.object)),
+        )
+        .collect();
+    remote::fetch_objects(git, repo, public, &public_refs)?;
+    let mut excluded: Vec<Oid> = public.heads.values().copied().collect();
+    excluded.extend(public.tags.values().map(|t| t.commit));
+    excluded.sort();
+    excluded.dedup();
+    let oids = git::range_excluding(repo, tip, &excluded, "the backport's commits")?;
+    if oids.is_empty() {
+        return Err(Error::bad_input(format!(
+            "the backport branch `{branch}` has no commit that is not already public (every commit on it is on a public branch or tag)"
+        ))
+        .with_hint("push the backport's commits to that branch of the private repository"));
+    }
+    Ok((
+        format!(
+            "{branch} on {} (its {} commit(s) that no public branch or tag contains)",
+            private.describe(),
+            oids.len()
+        ),
+        oids,
+    ))
+}
+
+/// Where a fix comes from, in words, before it is resolved against the remotes.
+fn describe_source(source: &FixSource) -> String {
+    match source {
+        FixSource::Branch { branch, base } => match base {
+            Some(base) => format!("{base}..{branch}"),
+            None => format!("{branch} (from the public default branch)"),
+        },
+        FixSource::Commits(commits) => format!("fix.commits ({} commit(s))", commits.len()),
+        FixSource::Backport { branch } => format!("{branch} (a backport)"),
     }
 }
 

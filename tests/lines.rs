@@ -1,0 +1,312 @@
+//! Several release lines in one release (`versioning.lines`): the format, and `plan` of every
+//! line with each line's fix tried in memory.
+
+use crate::common::{self, Fixture, pin};
+
+/// The sample with three lines (1.2, 1.1, 1.0) and line 1.0's own backport on the private remote.
+fn three_lines() -> Fixture {
+    let f = Fixture::new();
+    f.sample.add_line_1_2().expect("line 1.2");
+    f.sample.add_backport().expect("the 1.0 backport");
+    f
+}
+
+/// The sample pipeline releasing `lines`, with `fix` appended to its `fix:` section.
+fn pipeline(f: &Fixture, lines: &str, fix: &str) -> std::path::PathBuf {
+    f.default_pipeline_with(&[
+        ("  line: \"1.0\"\n", &format!("  lines: {lines}\n")),
+        ("  base: master\n", &format!("  base: master\n{fix}")),
+    ])
+}
+
+const BACKPORT: &str = "  per_line:\n    \"1.0\": security/CVE-2026-0001-1.0\n";
+
+#[test]
+fn plan_of_three_lines_resolves_each_line_with_its_own_fix() {
+    let f = three_lines();
+    let p = pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let p = p.to_str().unwrap();
+    let run = f.embargo(&["plan", p]);
+    run.expect(0);
+    pin::output(&run);
+    let out = &run.stdout;
+    for (line, latest, next) in [
+        ("1.2", "v1.2.0", "v1.2.1"),
+        ("1.1", "v1.1.0", "v1.1.1"),
+        ("1.0", "v1.0.1", "v1.0.2"),
+    ] {
+        assert!(
+            out.contains(&format!("line {line:<11} {latest} ("))
+                && out.contains(&format!("-> {}", &next[1..])),
+            "{line}: {out}"
+        );
+    }
+    // The oldest line is cut from its backport, the others from the fix.
+    assert!(out.contains("backport to 1.0"), "{out}");
+    assert_eq!(out.matches("yes, cleanly onto").count(), 3, "{out}");
+    // One target, one line: release-1.0 gets 1.0's backport, master the fix.
+    assert!(
+        out.contains("release-1.0  line 1.0's fix: security/CVE-2026-0001-1.0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("master       the fix: master..security/CVE-2026-0001 on the private"),
+        "{out}"
+    );
+
+    let json = f.embargo(&["plan", p, "--json"]);
+    let value = pin::json_named("plan-set", "plan_of_three_lines_json", &json);
+    let lines = value["lines"].as_array().unwrap();
+    for line in lines {
+        pin::assert_valid("plan", line);
+        assert_eq!(line["trial"]["result"], "applies");
+    }
+    let tags: Vec<&str> = lines.iter().map(|l| l["tag"].as_str().unwrap()).collect();
+    assert_eq!(tags, ["v1.2.1", "v1.1.1", "v1.0.2"]);
+    // Only the newest line's patch is the highest release: the one `make_latest: auto` marks.
+    let latest: Vec<bool> = lines
+        .iter()
+        .map(|l| l["highest_release"].as_bool().unwrap())
+        .collect();
+    assert_eq!(latest, [true, false, false]);
+    // Each target once, across the lines.
+    let mut targets: Vec<&str> = lines
+        .iter()
+        .flat_map(|l| l["targets"].as_array().unwrap())
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    targets.sort();
+    assert_eq!(
+        targets,
+        ["master", "release-1.0", "release-1.1", "release-1.2"]
+    );
+    // The set's state folder is named after the newest tag and the count of the others.
+    assert!(
+        value["state_dir"]
+            .as_str()
+            .unwrap()
+            .ends_with("embargo/security-release/v1.2.1+2"),
+        "{value:#}"
+    );
+    // Nothing was written: no ref, no state folder.
+    assert!(!f.work().join(".git/embargo").exists());
+}
+
+#[test]
+fn the_backport_is_the_commits_no_public_ref_contains_from_the_tag_or_the_release_branch() {
+    let f = three_lines();
+    // A second backport started from line 1.1's release branch (not its tag), two commits.
+    f.git(&["checkout", "-q", "-b", "backport-1.1", "origin/release-1.1"]);
+    f.sample
+        .commit(
+            "Backport part 1",
+            &[("auth.conf", "allow_anonymous = false\n")],
+        )
+        .unwrap();
+    f.sample
+        .commit("Backport part 2", &[("NOTICE", "fixed\n")])
+        .unwrap();
+    f.git(&[
+        "push",
+        "-q",
+        "security",
+        "backport-1.1:refs/heads/security/CVE-2026-0001-1.1",
+    ]);
+    f.git(&["checkout", "-q", "master"]);
+    let p = pipeline(
+        &f,
+        r#"["1.2", "1.1", "1.0"]"#,
+        &format!("{BACKPORT}    \"1.1\": security/CVE-2026-0001-1.1\n"),
+    );
+    let run = f.embargo(&["plan", p.to_str().unwrap(), "--json"]);
+    let value = pin::json_named("plan-set", "backport_commits_json", &run);
+    let subjects = |i: usize| -> Vec<String> {
+        value["lines"][i]["fix_commits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["subject"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // From the release branch: only the two commits no public ref has, oldest first (not the
+    // release branch's own "Prepare 1.1.1-rc.0", which is public).
+    assert_eq!(subjects(1), ["Backport part 1", "Backport part 2"]);
+    assert_eq!(
+        subjects(2),
+        ["Deny anonymous access by default (CVE-2026-0001, backport to 1.0)"]
+    );
+    assert_eq!(
+        subjects(0),
+        ["Deny anonymous access by default (CVE-2026-0001)"]
+    );
+}
+
+#[test]
+fn plan_names_the_line_whose_fix_conflicts_and_exits_1() {
+    let f = three_lines();
+    // Without its backport, line 1.0 gets the fix, which a release-1.0 change makes conflict.
+    f.git(&["checkout", "-q", "-b", "conflict", "v1.0.1"]);
+    f.sample
+        .commit(
+            "Rename the setting",
+            &[(
+                "auth.conf",
+                "# authentication\nanonymous = yes\n\n# sessions (minutes)\nsession_timeout = 15\n",
+            )],
+        )
+        .unwrap();
+    f.git(&["tag", "-a", "v1.0.2", "-m", "v1.0.2"]);
+    f.git(&["push", "-q", "origin", "refs/tags/v1.0.2"]);
+    f.git(&["checkout", "-q", "master"]);
+    let p = pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, "");
+    let run = f.embargo(&["plan", p.to_str().unwrap()]);
+    run.expect(1);
+    pin::output(&run);
+    assert!(run.stdout.contains("NO: fix commit"), "{}", run.stdout);
+    assert!(run.stdout.contains("in: auth.conf"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("line 1.0 (onto v1.0.2)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("fix.per_line"), "{}", run.stderr);
+    // The trial wrote nothing: no object of a picked commit is in the clone.
+    let before = f.git(&["count-objects", "-v"]);
+    f.embargo(&["plan", p.to_str().unwrap()]).expect(1);
+    assert_eq!(before, f.git(&["count-objects", "-v"]));
+}
+
+#[test]
+fn supported_n_takes_the_newest_lines_with_a_final_release() {
+    let f = three_lines();
+    // 1.1 has a pre-release only above v1.1.0; a line with only a pre-release does not count.
+    f.git(&["tag", "-a", "v1.3.0-rc.0", "-m", "rc", "origin/release-1.2"]);
+    f.git(&["push", "-q", "origin", "refs/tags/v1.3.0-rc.0"]);
+    let p = pipeline(&f, "{supported: 2}", "");
+    let run = f.embargo(&["plan", p.to_str().unwrap(), "--json"]);
+    let value = pin::json_named("plan-set", "supported_json", &run);
+    let lines: Vec<&str> = value["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line"].as_str().unwrap())
+        .collect();
+    assert_eq!(lines, ["1.2", "1.1"]);
+
+    let p = pipeline(&f, "{supported: 4}", "");
+    let run = f.embargo(&["plan", p.to_str().unwrap()]);
+    run.expect(2);
+    pin::error(&run);
+    assert!(
+        run.stderr.contains("on 3 line(s) only (1.2, 1.1, 1.0)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn line_narrows_a_release_of_several_lines_to_one_with_that_lines_fix() {
+    let f = three_lines();
+    let p = pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let p = p.to_str().unwrap();
+    let run = f.embargo(&["plan", p, "--line", "1.0", "--json"]);
+    let value = pin::json_named("plan", "narrowed_json", &run);
+    assert_eq!(value["tag"], "v1.0.2");
+    assert_eq!(
+        value["fix_commits"][0]["subject"],
+        "Deny anonymous access by default (CVE-2026-0001, backport to 1.0)"
+    );
+    // A line the pipeline does not release is refused, by name.
+    let run = f.embargo(&["plan", p, "--line", "1.3"]);
+    run.expect(2);
+    assert!(
+        run.stderr
+            .contains("--line 1.3: not one of the lines the pipeline releases (1.2, 1.1, 1.0)"),
+        "{}",
+        run.stderr
+    );
+    let s = pipeline(&f, "{supported: 2}", "");
+    let run = f.embargo(&["plan", s.to_str().unwrap(), "--line", "1.0"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("not one of the 2 supported lines"),
+        "{}",
+        run.stderr
+    );
+    // Commands that work on one line refuse a set rather than quietly take its newest line.
+    let run = f.embargo(&["run", p, "--dry-run"]);
+    run.expect(2);
+    assert!(run.stderr.contains("pass --line"), "{}", run.stderr);
+}
+
+#[test]
+fn lines_and_per_line_mistakes_are_located() {
+    let f = Fixture::new();
+    for (lines, fix, expected) in [
+        (
+            r#"["1.2", "1.2"]"#,
+            "",
+            "versioning.lines: 1.2 is named twice",
+        ),
+        (r#"[]"#, "", "versioning.lines: the list is empty"),
+        (
+            r#"["1.2", "latest"]"#,
+            "",
+            "versioning.lines: `latest` is not a line here",
+        ),
+        (
+            r#"["1.x"]"#,
+            "",
+            "versioning.lines: `1.x` is not a release line",
+        ),
+        (
+            "{supported: 0}",
+            "",
+            "versioning.lines.supported: 0 is not a number of lines",
+        ),
+        ("{newest: 2}", "", "unknown field `newest`"),
+        (
+            r#"["1.1", "1.0"]"#,
+            "  per_line:\n    \"1.7\": security/x\n",
+            "fix.per_line: 1.7 is not one of the lines the pipeline releases (1.1, 1.0)",
+        ),
+        (
+            r#"["1.1", "1.0"]"#,
+            "  per_line:\n    one: security/x\n",
+            "fix.per_line: `one` is not a release line",
+        ),
+        (
+            r#"["1.1", "1.0"]"#,
+            "  per_line:\n    \"1.0\": [xyz]\n",
+            "fix.per_line.\"1.0\": `xyz` is not a commit id",
+        ),
+        (
+            r#"["1.1", "1.0"]"#,
+            "  per_line:\n    \"1.0\": \"-bad\"\n",
+            "fix.per_line.\"1.0\"",
+        ),
+    ] {
+        let p = pipeline(&f, lines, fix);
+        let run = f.embargo(&["check", p.to_str().unwrap()]);
+        run.expect(2);
+        assert!(
+            run.stderr.contains(expected) && run.stderr.contains("security-release.yaml:"),
+            "{lines} {fix}: expected `{expected}` with its place, got:\n{}",
+            run.stderr
+        );
+    }
+    // `line` and `lines` together: the error points at `line`.
+    let p =
+        f.default_pipeline_with(&[("  line: \"1.0\"\n", "  line: \"1.0\"\n  lines: [\"1.0\"]\n")]);
+    let run = f.embargo(&["check", p.to_str().unwrap()]);
+    run.expect(2);
+    let text = std::fs::read_to_string(&p).unwrap();
+    let (line, column) = common::position(&text, "\"1.0\"\n  lines");
+    assert!(
+        run.stderr.contains(&format!(
+            "security-release.yaml:{line}:{column}: versioning: give `line`"
+        )),
+        "{}",
+        run.stderr
+    );
+}

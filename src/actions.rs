@@ -165,10 +165,10 @@ impl Action {
             Action::PublishRelease {
                 api,
                 repository,
+                tag,
                 make_latest,
-                ..
             } => vec![format!(
-                "PATCH {api}/repos/{repository}/releases/<draft id>  draft=false make_latest={make_latest}"
+                "PATCH {api}/repos/{repository}/releases/<id of the draft {tag}>  draft=false make_latest={make_latest}"
             )],
             Action::OpenPull {
                 api,

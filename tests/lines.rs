@@ -19,6 +19,17 @@ fn pipeline(f: &Fixture, lines: &str, fix: &str) -> std::path::PathBuf {
     ])
 }
 
+/// [`pipeline`], publishing to GitHub like the sample.
+fn github_pipeline(f: &Fixture, lines: &str, fix: &str) -> std::path::PathBuf {
+    f.pipeline(&common::replace_once(
+        embargo::sample::PIPELINE,
+        &[
+            ("  line: \"1.0\"\n", &format!("  lines: {lines}\n")),
+            ("  base: master\n", &format!("  base: master\n{fix}")),
+        ],
+    ))
+}
+
 const BACKPORT: &str = "  per_line:\n    \"1.0\": security/CVE-2026-0001-1.0\n";
 
 #[test]
@@ -234,7 +245,7 @@ fn line_narrows_a_release_of_several_lines_to_one_with_that_lines_fix() {
         run.stderr
     );
     // Commands that work on one line refuse a set rather than quietly take its newest line.
-    let run = f.embargo(&["run", p, "--dry-run"]);
+    let run = f.embargo(&["team", p]);
     run.expect(2);
     assert!(run.stderr.contains("pass --line"), "{}", run.stderr);
 }
@@ -309,4 +320,187 @@ fn lines_and_per_line_mistakes_are_located() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_dry_run_of_three_lines_builds_each_line_and_prints_one_push_to_each_remote() {
+    let f = three_lines();
+    let p = github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let p = p.to_str().unwrap();
+    let run = f.embargo(&["run", p, "--dry-run"]);
+    run.expect(0);
+    pin::output(&run);
+    let out = &run.stdout;
+    // One push to the private remote and one to the public, each with every line's refs.
+    assert_eq!(
+        out.matches("git push --atomic --porcelain").count(),
+        2,
+        "{out}"
+    );
+    for r in ["refs/tags/v1.2.1", "refs/tags/v1.1.1", "refs/tags/v1.0.2"] {
+        assert_eq!(out.matches(&format!(":{r}")).count(), 2, "{r}: {out}");
+    }
+    // One pick branch per target, from the right line.
+    for b in [
+        "cherry-pick/v1.2.1/release-1.2",
+        "cherry-pick/v1.1.1/release-1.1",
+        "cherry-pick/v1.0.2/release-1.0",
+    ] {
+        assert_eq!(
+            out.matches(&format!(":refs/heads/{b}")).count(),
+            2,
+            "{b}: {out}"
+        );
+    }
+    assert!(!out.contains("cherry-pick/v1.1.1/release-1.2"), "{out}");
+    // Three drafts, three releases published, only the newest as latest, and it last.
+    assert_eq!(out.matches("draft=true").count(), 3, "{out}");
+    let published: Vec<&str> = out.lines().filter(|l| l.contains("draft=false")).collect();
+    assert_eq!(published.len(), 3, "{out}");
+    assert!(published[2].contains("make_latest=true"), "{out}");
+    assert!(
+        published[..2]
+            .iter()
+            .all(|l| l.contains("make_latest=false")),
+        "{out}"
+    );
+    // Nothing written to the clone or the remotes.
+    assert!(!f.work().join(".git/embargo").exists());
+    assert!(f.git(&["tag", "-l", "v1.2.1"]).is_empty());
+}
+
+/// A `git` first on PATH that logs the arguments of every `git push` (one line each), then runs
+/// the real git. (A pre-receive hook cannot tell: embargo pushes to a local remote with its hooks
+/// off, so that nothing in it runs code.)
+fn log_pushes(f: &Fixture) -> (std::path::PathBuf, String) {
+    let dir = f.sample.root.join("bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = f.sample.root.join("pushes.log");
+    let real = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let wrapper = dir.join("git");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = push ] && echo \"$*\" >> '{}' && break; done\nexec {} \"$@\"\n",
+            log.display(),
+            real.trim()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (log, path)
+}
+
+#[test]
+fn staging_three_lines_pushes_every_lines_refs_in_one_push_and_drafts_a_release_per_line() {
+    let f = three_lines();
+    let gh = crate::fake_github::FakeGitHub::start();
+    let pipeline = github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let w = crate::world::World { f, gh, pipeline };
+    let (pushes, path) = log_pushes(&w.f);
+    let run = w.embargo_env(&["run", w.p()], &[("PATH", &path)]);
+    run.expect(0);
+    // What it says on stdout (the progress on stderr has uploads in parallel).
+    pin::text("staging_three_lines_stdout", &run.stdout);
+
+    // One push to the private remote, with the patch branch, tag and pick of every line.
+    let log = std::fs::read_to_string(&pushes).unwrap();
+    assert_eq!(log.lines().count(), 1, "{log}");
+    assert!(log.contains(" receive-pack security "), "{log}");
+    for r in [
+        "refs/heads/v1.2.1",
+        "refs/tags/v1.2.1",
+        "refs/heads/cherry-pick/v1.2.1/release-1.2",
+        "refs/heads/v1.1.1",
+        "refs/tags/v1.1.1",
+        "refs/heads/cherry-pick/v1.1.1/release-1.1",
+        "refs/heads/v1.0.2",
+        "refs/tags/v1.0.2",
+        "refs/heads/cherry-pick/v1.0.2/release-1.0",
+    ] {
+        assert!(
+            log.contains(&format!(":{r} ")) || log.ends_with(&format!(":{r}\n")),
+            "{r}: {log}"
+        );
+    }
+    // Nothing on the public remote.
+    let public =
+        w.f.git_in(&w.f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    assert!(
+        !public.contains("v1.2.1") && !public.contains("cherry-pick"),
+        "{public}"
+    );
+    // Each tag is its previous tag + its own fix, as `git cherry-pick -x` makes it.
+    for (tag, previous, fix) in [
+        ("v1.2.1", "v1.2.0", "security/CVE-2026-0001"),
+        ("v1.1.1", "v1.1.0", "security/CVE-2026-0001"),
+        ("v1.0.2", "v1.0.1", "security/CVE-2026-0001-1.0"),
+    ] {
+        let private = w.f.sample.private.to_str().unwrap().to_string();
+        w.f.git(&[
+            "fetch",
+            "-q",
+            &private,
+            &format!("refs/heads/{fix}:refs/remotes/fix/{tag}"),
+        ]);
+        w.f.git(&["checkout", "-q", "--detach", previous]);
+        w.f.git(&["cherry-pick", "-x", &format!("refs/remotes/fix/{tag}")]);
+        let expected = w.f.git(&["rev-parse", "HEAD^{tree}"]);
+        w.f.git(&["checkout", "-q", "master"]);
+        assert_eq!(
+            w.f.git(&["rev-parse", &format!("{tag}^{{tree}}")]),
+            expected,
+            "{tag} = {previous} + {fix}"
+        );
+        assert_eq!(
+            w.f.git(&["rev-parse", &format!("{tag}^{{commit}}^")]),
+            w.f.git(&["rev-parse", &format!("{previous}^{{commit}}")]),
+            "{tag} sits right on {previous}"
+        );
+    }
+    // A draft per line, each with its own line's assets, only the newest to become latest.
+    let drafts = w.gh.releases();
+    let mut tags: Vec<(&str, bool, Option<&str>)> = drafts
+        .iter()
+        .map(|r| (r.tag_name.as_str(), r.draft, r.make_latest.as_deref()))
+        .collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        [
+            ("v1.0.2", true, Some("false")),
+            ("v1.1.1", true, Some("false")),
+            ("v1.2.1", true, Some("true")),
+        ]
+    );
+    // Every line's state in a folder of its own inside the set's, and `status` shows each.
+    let set = w.f.work().join(".git/embargo/security-release/v1.2.1+2");
+    for tag in ["v1.2.1", "v1.1.1", "v1.0.2"] {
+        assert!(set.join(tag).join("journal.jsonl").is_file(), "{tag}");
+    }
+    let status = w.embargo(&["status", w.p()]);
+    status.expect(0);
+    for tag in ["v1.2.1", "v1.1.1", "v1.0.2"] {
+        assert!(status.stdout.contains(tag), "{tag}: {}", status.stdout);
+    }
+    // A second run resumes: nothing is pushed again, no second draft.
+    w.embargo_env(&["run", w.p()], &[("PATH", &path)]).expect(0);
+    assert_eq!(std::fs::read_to_string(&pushes).unwrap().lines().count(), 1);
+    assert_eq!(w.gh.releases().len(), 3);
 }

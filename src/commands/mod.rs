@@ -11,12 +11,14 @@ mod publish;
 mod reschedule;
 mod retrospective;
 mod run;
+mod run_set;
 mod team;
 
 use std::path::{Path, PathBuf};
 
 pub use announce::render as announcement;
 pub use run::{RunOptions, RunOutcome, run};
+pub use run_set::SetSummary;
 
 use crate::cli::{Cli, Command, Common, SchemaFormat};
 use crate::error::{Error, Exit};
@@ -155,17 +157,41 @@ fn state_dirs(
         return Ok(vec![dir.to_path_buf()]);
     }
     let root = repo.common_dir().join("embargo").join(&pipeline.name);
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+    let mut dirs = Vec::new();
+    for dir in releases_in(&root) {
+        if dir.join("journal.jsonl").is_file() {
+            dirs.push(dir);
+        } else if is_release_set(&dir) {
+            // A release of several lines: a folder per line inside the set's.
+            dirs.extend(
+                releases_in(&dir)
+                    .into_iter()
+                    .filter(|p| p.join("journal.jsonl").is_file()),
+            );
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// A release of several lines' folder: `<newest tag>+<number of other lines>`.
+fn is_release_set(dir: &Path) -> bool {
+    dir.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.rsplit_once('+'))
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn releases_in(folder: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(folder)
         .map(|entries| {
             entries
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| p.join("journal.jsonl").is_file())
+                .filter(|p| p.is_dir())
                 .collect()
         })
-        .unwrap_or_default();
-    dirs.sort();
-    Ok(dirs)
+        .unwrap_or_default()
 }
 
 /// `--state-dir` must name the state folder of a release: commands that take it write a lock

@@ -76,7 +76,7 @@ pub fn execute(args: PipelineArgs, cwd: &Path) -> Result<Exit, Error> {
 
 /// A fix that does not apply to a line stops `run` before any ref is written: `plan` says so
 /// with the same exit code, once everything is printed.
-fn refuse_failed_trials(pipeline: &Pipeline, plans: &[Plan]) -> Result<Exit, Error> {
+pub(super) fn refuse_failed_trials(pipeline: &Pipeline, plans: &[Plan]) -> Result<Exit, Error> {
     let failed: Vec<&Plan> = plans
         .iter()
         .filter(|p| p.trial.as_ref().is_some_and(|t| !t.applies()))

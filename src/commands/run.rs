@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub keep_staged: bool,
     /// GitHub calls are described instead of made (the demo has no GitHub to talk to).
     pub github_offline: bool,
+    /// The line's part in a release of several lines.
+    pub set: stages::SetStep,
 }
 
 /// What a run came to.
@@ -71,7 +73,16 @@ pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
         state_dir: args.common.state_dir.clone(),
         keep_staged: args.keep_staged,
         github_offline: false,
+        set: stages::SetStep::Alone,
     };
+    if pipeline.several_lines() {
+        let set = super::run_set::run(&pipeline, &workspace, &options, reporter.as_ref())?;
+        let kept = match scratch {
+            Some(dir) if args.keep => Some(dir.keep()),
+            _ => None,
+        };
+        return super::run_set::report(&set, args.common.json, kept.as_deref());
+    }
     let outcome = run(&pipeline, &workspace, &options, reporter.as_ref())?;
     let kept = match scratch {
         Some(dir) if args.keep => Some(dir.keep()),
@@ -158,7 +169,26 @@ pub fn run(
         .as_deref()
         .map(crate::advisory::load)
         .transpose()?;
-    let mut plan = plan::resolve(pipeline, workspace, options.state_dir.as_deref())?;
+    let plan = plan::resolve(pipeline, workspace, options.state_dir.as_deref())?;
+    run_plan(
+        pipeline,
+        workspace,
+        options,
+        reporter,
+        plan,
+        advisory.as_ref(),
+    )
+}
+
+/// Runs the stages of a resolved plan, held to what the release's journal recorded.
+pub(super) fn run_plan(
+    pipeline: &Pipeline,
+    workspace: &Workspace,
+    options: &RunOptions,
+    reporter: &dyn Reporter,
+    mut plan: Plan,
+    advisory: Option<&crate::advisory::Advisory>,
+) -> Result<RunOutcome, Error> {
     let entries = journal::read(&plan.state_dir.join("journal.jsonl"))?;
     let started_here = entries
         .iter()
@@ -241,7 +271,8 @@ pub fn run(
         dry_run: workspace.is_dry_run(),
         clone_dir: &workspace.clone.path,
         github_offline: options.github_offline,
-        advisory: advisory.as_ref(),
+        advisory,
+        set: options.set.clone(),
     };
     let summary = stages::run(&ctx, &mut journal)?;
     Ok(RunOutcome::Ran(Box::new(plan), Box::new(summary)))

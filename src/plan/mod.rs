@@ -75,6 +75,10 @@ pub struct Plan {
     pub previous_commit: Oid,
     #[serde(skip)]
     pub fix_oids: Vec<Oid>,
+    /// Targets whose pick is not the line's fix: where the line has its own backport
+    /// (`fix.per_line`), every target but its release branch gets the fix itself.
+    #[serde(skip)]
+    pub pick_fix: std::collections::BTreeMap<String, Vec<Oid>>,
     #[serde(skip)]
     pub next_version: Version,
     #[serde(skip)]
@@ -188,7 +192,43 @@ pub fn resolve(
         }
     }
     let state_dir = |tag: &str| release_state_dir(pipeline, workspace, state_dir, tag);
-    resolve_line(pipeline, workspace, &remotes, &releases, line, &state_dir)
+    let mut plan = resolve_line(pipeline, workspace, &remotes, &releases, line, &state_dir)?;
+    pick_the_fix_elsewhere(pipeline, workspace, &remotes, &mut plan)?;
+    Ok(plan)
+}
+
+/// A line released with its own backport (`fix.per_line`) picks that backport onto its release
+/// branch only: master and the other targets get the fix itself.
+fn pick_the_fix_elsewhere(
+    pipeline: &Pipeline,
+    workspace: &Workspace,
+    remotes: &Remotes,
+    plan: &mut Plan,
+) -> Result<(), Error> {
+    let line = plan.next_version.line();
+    if !pipeline.fix.per_line.contains_key(&line) {
+        return Ok(());
+    }
+    let elsewhere: Vec<String> = plan
+        .targets
+        .iter()
+        .filter(|t| set::line_of_branch(t, &[line]).is_none())
+        .cloned()
+        .collect();
+    if elsewhere.is_empty() {
+        return Ok(());
+    }
+    let (_, fix) = fix_commits(
+        &pipeline.fix.source,
+        &workspace.repo,
+        &workspace.git,
+        &remotes.private,
+        &remotes.public,
+    )?;
+    for target in elsewhere {
+        plan.pick_fix.insert(target, fix.clone());
+    }
+    Ok(())
 }
 
 /// Where a release's state lives: `--state-dir`, a dry run's scratch folder, or
@@ -357,6 +397,7 @@ fn resolve_line(
         already_exists,
         previous_commit: tag_ref.commit,
         fix_oids,
+        pick_fix: Default::default(),
         next_version: next,
         private: private.clone(),
         public: public.clone(),

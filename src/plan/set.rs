@@ -71,6 +71,9 @@ pub fn resolve_set(
         plan.state_dir = state_dir.join(&plan.tag);
     }
     let targets = assign_targets(pipeline, &mut plans);
+    for plan in &mut plans {
+        super::pick_the_fix_elsewhere(pipeline, workspace, &remotes, plan)?;
+    }
     Ok(ReleaseSet {
         pipeline: pipeline.name.clone(),
         lines: plans,

@@ -544,6 +544,107 @@ fn run_text_unredacted(run: &RunSummary) -> String {
     out
 }
 
+/// What `run` prints for a release of several lines.
+pub fn set_run_text(set: &crate::commands::SetSummary) -> String {
+    crate::redact::redact_url(&set_run_text_unredacted(set))
+}
+
+fn set_run_text_unredacted(set: &crate::commands::SetSummary) -> String {
+    let mut out = String::new();
+    let tags: Vec<&str> = set.lines.iter().map(|l| l.tag.as_str()).collect();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{} of {} lines ({}){}",
+        if set.dry_run { "dry run" } else { "release" },
+        set.lines.len(),
+        tags.join(", "),
+        if set.dry_run {
+            ": stages 1 to 5 ran in a scratch repository, line by line"
+        } else {
+            ": frozen and staged privately"
+        }
+    );
+    for run in &set.lines {
+        let _ = writeln!(
+            out,
+            "  {} -> {}  release commit {}, {} fix commit(s), {} artifact(s), checks passed: {}",
+            run.previous_tag,
+            run.tag,
+            crate::git::abbrev(&run.release_commit),
+            run.fix_commits.len(),
+            run.artifacts.len(),
+            if run.checks_passed.is_empty() {
+                "none configured".to_string()
+            } else {
+                run.checks_passed.join(", ")
+            }
+        );
+        for c in &run.fix_commits {
+            let _ = writeln!(
+                out,
+                "                     {} {}",
+                crate::git::abbrev(&c.sha),
+                c.subject
+            );
+        }
+    }
+    let picks: Vec<&crate::stages::cherry_pick::Pick> =
+        set.lines.iter().flat_map(|l| &l.picks).collect();
+    let manual: Vec<&crate::stages::cherry_pick::Manual> =
+        set.lines.iter().flat_map(|l| &l.manual_backports).collect();
+    let _ = writeln!(out, "  cherry-picks     {} (one per target)", picks.len());
+    for p in picks {
+        let _ = writeln!(
+            out,
+            "                     {:<14} -> {} ({})",
+            p.target,
+            p.branch,
+            crate::git::abbrev(&p.commit)
+        );
+    }
+    for m in manual {
+        let _ = writeln!(
+            out,
+            "                     {:<14} needs a manual backport: {} conflicts in {}",
+            m.target,
+            crate::git::abbrev(&m.fix_commit),
+            m.paths.join(", ")
+        );
+    }
+    if !set.dry_run {
+        let refs: usize = set.lines.iter().map(|l| l.staged.refs.len()).sum();
+        let _ = writeln!(
+            out,
+            "  staged           {refs} ref(s) of every line on the private remote in one atomic push"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  state            {} (a folder per line inside)",
+        set.state_dir.display()
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{}",
+        if set.dry_run {
+            "what stages 6 and 7 would do, for every line at once:"
+        } else {
+            "what comes next, for every line at once:"
+        }
+    );
+    let staging = if set.dry_run {
+        set.actions.stage_lines("stage (now, private):", false)
+    } else {
+        Vec::new()
+    };
+    for line in staging.iter().chain(&set.actions.publish_lines()) {
+        let _ = writeln!(out, "  {line}");
+    }
+    out
+}
+
 fn describe(entry: Option<&Entry>) -> (String, String) {
     match entry {
         None => ("-".into(), String::new()),

@@ -109,7 +109,11 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Picked, Error> {
                 let backport = *plan.private.heads.get(branch).unwrap_or(tip);
                 git::range(ctx.repo, *tip, backport, "the backport commits")?
             }
-            None => plan.fix_oids.clone(),
+            None => plan
+                .pick_fix
+                .get(target.as_str())
+                .cloned()
+                .unwrap_or_else(|| plan.fix_oids.clone()),
         };
         let branch = spec.branch.expand(|v| match v {
             Var::Target => target.clone(),

@@ -40,6 +40,23 @@ pub struct Context<'a> {
     /// The release's security advisory, when one is given: its OSV record is written once the
     /// release commit is frozen.
     pub advisory: Option<&'a crate::advisory::Advisory>,
+    /// The line's part in a release of several lines, whose private push is one for all.
+    pub set: SetStep,
+}
+
+/// How a line of a release of several lines goes through stage 6: every line's refs reach the
+/// private remote in one atomic push, made by the first line's stage 6.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SetStep {
+    /// A release of one line: stage 6 pushes its own refs.
+    #[default]
+    Alone,
+    /// Stages 1 to 5 only: every line is frozen and picked before anything is pushed.
+    UpToStaging,
+    /// Stage 6, pushing these refs (every line's) in its one push.
+    PushingFor(Vec<stage::PushedRef>),
+    /// Stage 6 without a push of its own: the first line's push carried this line's refs.
+    Pushed,
 }
 
 impl Context<'_> {
@@ -288,7 +305,7 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
     })?;
     let actions = publish::actions(ctx, &prepared, &built, &frozen, &picked);
     // A dry run stops here: stage 6 is what `actions.stage` describes.
-    let staged = if ctx.dry_run {
+    let staged = if ctx.dry_run || ctx.set == SetStep::UpToStaging {
         stage::Staged::default()
     } else {
         runner.stage(&stage::Stage {

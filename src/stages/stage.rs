@@ -104,16 +104,28 @@ pub fn run(
             Action::DraftAdvisory { .. } | Action::RequestCve { .. } => {
                 advisory_actions.push(action)
             }
-            Action::Push { remote, refs, .. } => {
-                crate::actions::execute_push(ctx.git, ctx.pipeline, action, ctx.reporter)?;
-                crate::failpoint::hit("stage:after-private-push");
+            Action::Push { to, remote, refs } => {
+                let push = match &ctx.set {
+                    super::SetStep::PushingFor(every_line) => Some(Action::Push {
+                        to: *to,
+                        remote: remote.clone(),
+                        refs: every_line.clone(),
+                    }),
+                    super::SetStep::Pushed => None,
+                    super::SetStep::Alone | super::SetStep::UpToStaging => Some(action.clone()),
+                };
+                if let Some(push) = &push {
+                    crate::actions::execute_push(ctx.git, ctx.pipeline, push, ctx.reporter)?;
+                    crate::failpoint::hit("stage:after-private-push");
+                }
                 // As written for people (the journal travels between CI jobs): without
                 // credentials. Every git command uses the pipeline's remote, which the contract
                 // holds unchanged.
                 staged.remote = remote.clone();
                 staged.refs = refs.clone();
+                // Whoever pushed, this line's refs must be on the private remote now.
                 recheck(ctx, &staged)?;
-                staged.actions.push(action.clone());
+                staged.actions.extend(push);
             }
             _ => draft_actions.push(action),
         }

@@ -1,0 +1,207 @@
+//! `embargo run` of a release of several lines (`versioning.lines`): every line's fix is tried
+//! before anything is written; stages 1 to 5 run line by line, each line in its own folder of
+//! the set's state folder; then stage 6 makes one atomic push of every line's refs to the private
+//! remote, and a draft release per line.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::run::{RunOptions, RunOutcome, run_plan};
+use crate::actions::{Action, Actions};
+use crate::error::{Error, Exit};
+use crate::git::workspace::Workspace;
+use crate::journal::{self, Progress, Stage};
+use crate::pipeline::Pipeline;
+use crate::plan::{self, Plan};
+use crate::report::Reporter;
+use crate::stages::{RunSummary, SetStep};
+
+/// What a run of several lines came to.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetSummary {
+    /// The set's state folder; each line's is inside it.
+    pub state_dir: PathBuf,
+    pub dry_run: bool,
+    /// One summary per line, the newest line first.
+    pub lines: Vec<RunSummary>,
+    /// Stages 6 and 7 of every line together: one push to each remote, then each line's GitHub
+    /// calls, the newest line's release published last.
+    pub actions: Actions,
+}
+
+pub fn run(
+    pipeline: &Pipeline,
+    workspace: &Workspace,
+    options: &RunOptions,
+    reporter: &dyn Reporter,
+) -> Result<SetSummary, Error> {
+    if pipeline.advisory.is_some() {
+        return Err(Error::bad_input(format!(
+            "{}: an advisory with a release of several lines is not supported yet (it would draft one advisory per line)",
+            pipeline.file.display()
+        ))
+        .with_hint("release the lines without the advisory, or one line at a time with --line"));
+    }
+    let set = plan::resolve_set(pipeline, workspace, options.state_dir.as_deref())?;
+    refuse_what_does_not_apply(pipeline, workspace, &set.lines)?;
+
+    // Stages 1 to 5, line by line: every line frozen and picked before anything is pushed.
+    let up_to_staging = RunOptions {
+        set: SetStep::UpToStaging,
+        ..options.clone()
+    };
+    let mut lines = Vec::new();
+    for plan in &set.lines {
+        say_line(reporter, plan);
+        lines.push(ran(run_plan(
+            pipeline,
+            workspace,
+            &up_to_staging,
+            reporter,
+            plan.clone(),
+            None,
+        )?)?);
+    }
+    if !workspace.is_dry_run() {
+        // Stage 6: the first line's push carries every line's refs, in one atomic push.
+        let every_ref: Vec<_> = lines
+            .iter()
+            .flat_map(|l| l.actions.stage.iter().flat_map(Action::pushed_refs))
+            .cloned()
+            .collect();
+        let mut staged = Vec::new();
+        for (i, plan) in set.lines.iter().enumerate() {
+            say_line(reporter, plan);
+            let step = RunOptions {
+                set: if i == 0 {
+                    SetStep::PushingFor(every_ref.clone())
+                } else {
+                    SetStep::Pushed
+                },
+                ..options.clone()
+            };
+            staged.push(ran(run_plan(
+                pipeline,
+                workspace,
+                &step,
+                reporter,
+                plan.clone(),
+                None,
+            )?)?);
+        }
+        lines = staged;
+    }
+    let actions = together(&lines);
+    Ok(SetSummary {
+        state_dir: set.state_dir,
+        dry_run: workspace.is_dry_run(),
+        lines,
+        actions,
+    })
+}
+
+/// A line's fix that does not apply stops the run before any ref is written. Lines already
+/// under way were cut from their fix and are not tried again.
+fn refuse_what_does_not_apply(
+    pipeline: &Pipeline,
+    workspace: &Workspace,
+    plans: &[Plan],
+) -> Result<(), Error> {
+    let mut tried = Vec::new();
+    for plan in plans {
+        let entries = journal::read(&plan.state_dir.join("journal.jsonl"))?;
+        let started = entries
+            .iter()
+            .any(|e| e.stage == Stage::Prepare && e.event == Progress::Completed);
+        let mut plan = plan.clone();
+        if !started && plan.already_exists.is_empty() {
+            plan.trial = Some(plan::try_fix(&plan, &workspace.repo)?);
+        }
+        tried.push(plan);
+    }
+    super::plan::refuse_failed_trials(pipeline, &tried).map(|_| ())
+}
+
+fn say_line(reporter: &dyn Reporter, plan: &Plan) {
+    reporter.emit(crate::report::Event::Note(&format!(
+        "line {}: {} -> {}",
+        plan.line, plan.previous.tag, plan.tag
+    )));
+}
+
+fn ran(outcome: RunOutcome) -> Result<RunSummary, Error> {
+    match outcome {
+        RunOutcome::Ran(_, summary) => Ok(*summary),
+        RunOutcome::Released(done) => Err(Error::bad_input(format!(
+            "the fix is already released in {} (published at {}): that line has nothing left to release",
+            done.tag, done.published_at
+        ))
+        .with_hint("leave the line out of versioning.lines")),
+    }
+}
+
+/// Every line's stages 6 and 7 as one: a single push to each remote with every line's refs,
+/// each line's drafts and uploads, then, at the instant, each line's release published with the
+/// newest line last (so that GitHub's "latest" ends on the highest version), its pull requests
+/// and read-back.
+pub fn together(lines: &[RunSummary]) -> Actions {
+    let push_of = |actions: &[Action]| -> Option<Action> {
+        let first = actions.iter().find(|a| matches!(a, Action::Push { .. }))?;
+        let Action::Push { to, remote, .. } = first else {
+            return None;
+        };
+        Some(Action::Push {
+            to: *to,
+            remote: remote.clone(),
+            refs: Vec::new(),
+        })
+    };
+    let merge = |pick: &dyn Fn(&RunSummary) -> &[Action],
+                 order: &mut dyn Iterator<Item = &RunSummary>| {
+        let mut push = lines.first().and_then(|l| push_of(pick(l)));
+        let mut rest = Vec::new();
+        for line in order {
+            for action in pick(line) {
+                match (action, push.as_mut()) {
+                    (Action::Push { refs, .. }, Some(Action::Push { refs: all, .. })) => {
+                        all.extend(refs.iter().cloned());
+                    }
+                    _ => rest.push(action.clone()),
+                }
+            }
+        }
+        push.into_iter().chain(rest).collect::<Vec<_>>()
+    };
+    Actions {
+        stage: merge(&|l| &l.actions.stage, &mut lines.iter()),
+        // The oldest line first: the newest is published last.
+        publish: merge(&|l| &l.actions.publish, &mut lines.iter().rev()),
+        embargo: lines.first().and_then(|l| l.actions.embargo.clone()),
+        manual_backports: lines
+            .iter()
+            .flat_map(|l| l.actions.manual_backports.iter().cloned())
+            .collect(),
+    }
+}
+
+/// Prints what the run of several lines did.
+pub fn report(set: &SetSummary, json: bool, kept: Option<&Path>) -> Result<Exit, Error> {
+    if json {
+        super::print_json(set)?;
+        return Ok(Exit::Done);
+    }
+    print!("{}", crate::report::summary::set_run_text(set));
+    if set.dry_run {
+        match kept {
+            Some(dir) => println!(
+                "\ndry run: nothing was written outside {} (kept: --keep)",
+                dir.display()
+            ),
+            None => println!(
+                "\ndry run: nothing was written outside a temporary folder, now removed (--keep keeps it)"
+            ),
+        }
+    }
+    Ok(Exit::Done)
+}

@@ -25,6 +25,7 @@ mod init;
 mod isolation;
 mod onboarding;
 mod picks;
+mod retrospective;
 mod run;
 mod snapshots;
 mod team_access;

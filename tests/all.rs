@@ -27,5 +27,6 @@ mod onboarding;
 mod picks;
 mod retrospective;
 mod run;
+mod smtp_tls;
 mod snapshots;
 mod team_access;

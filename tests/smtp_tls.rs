@@ -173,8 +173,17 @@ fn a_ca_file_that_is_missing_empty_or_pointless_is_bad_input() {
     let smtp = FakeSmtp::start();
     let f = Fixture::new();
 
-    // Missing: said at sending, naming the key and the file; nothing connects.
+    // Missing: said by `check` and at sending, naming the key and the file; nothing connects.
     let p = pipeline(&f, smtp.port, "starttls", ", ca_file: nowhere.pem");
+    let check = f.embargo(&["check", &p]);
+    check.expect(2);
+    assert!(
+        check
+            .stderr
+            .contains("disclosure.announce.smtp.ca_file: cannot read "),
+        "{}",
+        check.stderr
+    );
     f.embargo(&["run", &p]).expect(0);
     let missing = send(&f, &p);
     missing.expect(2);
@@ -195,6 +204,7 @@ fn a_ca_file_that_is_missing_empty_or_pointless_is_bad_input() {
     )
     .unwrap();
     let p = pipeline(&f, smtp.port, "starttls", ", ca_file: not-a-ca.pem");
+    f.embargo(&["check", &p]).expect(2);
     let empty = send(&f, &p);
     empty.expect(2);
     assert!(

@@ -96,6 +96,12 @@ pub enum Command {
     /// published, team invited and revoked, pre-announced, announced), the time from report to publication, the people from the advisory, the
     /// release and pull requests, the targets that needed a manual backport, and empty sections
     /// for what went well, what went wrong and critiques.
+    ///
+    /// With publish.github and its token set, GitHub is asked whether each pull request publishing
+    /// opened is merged, open or closed without being merged (the unmerged ones are named at
+    /// the top). Without a token, or with --offline, it says the merge state was not checked. If
+    /// GitHub fails, the retrospective is still written, saying so, and the command exits 1 (2
+    /// when GitHub refuses the token or cannot see the repository).
     Retrospective(RetrospectiveArgs),
     /// Write the pre-announcement or the release announcement, and send it once.
     ///
@@ -278,6 +284,9 @@ pub struct RetrospectiveArgs {
     /// Also write the retrospective to FILE.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Ask GitHub nothing: the pull requests' merge state is marked as not checked.
+    #[arg(long)]
+    pub offline: bool,
     /// Machine-readable output on stdout.
     #[arg(long)]
     pub json: bool,

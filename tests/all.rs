@@ -26,6 +26,8 @@ mod isolation;
 mod lines;
 mod onboarding;
 mod picks;
+mod retrospective;
 mod run;
+mod smtp_tls;
 mod snapshots;
 mod team_access;

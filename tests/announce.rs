@@ -742,7 +742,14 @@ fn the_committed_schema_takes_the_documented_announce_section() {
         );
     }
     let smtp = &schema["$defs"]["Smtp"];
-    for key in ["host", "port", "security", "username_env", "password_env"] {
+    for key in [
+        "host",
+        "port",
+        "security",
+        "username_env",
+        "password_env",
+        "ca_file",
+    ] {
         assert!(smtp["properties"].get(key).is_some(), "{key}: {smtp:#}");
     }
     assert_eq!(smtp["additionalProperties"], false);

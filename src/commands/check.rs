@@ -26,6 +26,15 @@ pub fn execute(args: CheckArgs) -> Result<Exit, Error> {
     if let Some(file) = &pipeline.advisory {
         crate::advisory::load(file)?;
     }
+    // And the private CA the SMTP server's certificate must chain to, read as sending reads it.
+    if let Some(file) = pipeline
+        .announce
+        .as_ref()
+        .and_then(|a| a.smtp.as_ref())
+        .and_then(|s| s.ca_file.as_ref())
+    {
+        crate::disclosure::mail::ca_certificates(file)?;
+    }
     let now = Timestamp::now();
     super::say(
         args.json,

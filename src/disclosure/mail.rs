@@ -3,12 +3,15 @@
 //! pipeline names, once, and never printed. A server that answers "not now" (4xx) is asked again
 //! a bounded number of times; anything else ends the attempt with the server's own words.
 
+use std::path::Path;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use serde::Serialize;
 
 use super::announce::Announcement;
@@ -64,15 +67,64 @@ fn credential(key: &str, name: &str) -> Result<String, Error> {
     }
 }
 
-fn transport(smtp: &SmtpSpec) -> Result<SmtpTransport, Error> {
-    let tls = || {
-        TlsParameters::new(smtp.host.clone()).map_err(|e| {
+/// The certificates of `disclosure.announce.smtp.ca_file`, each trusted as a root in addition
+/// to the Web PKI's. A file with no certificate in it is refused rather than taken as "trust
+/// nothing more": a mistyped file would otherwise only show as a failed handshake.
+pub fn ca_certificates(file: &Path) -> Result<Vec<Certificate>, Error> {
+    let key = "disclosure.announce.smtp.ca_file";
+    let pem = std::fs::read(file)
+        .map_err(|e| Error::bad_input(format!("{key}: cannot read {}: {e}", file.display())))?;
+    let ders = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
             Error::bad_input(format!(
-                "cannot set up TLS for the SMTP server {}: {e}",
-                smtp.host
+                "{key}: {} is not a PEM file of certificates ({e})",
+                file.display()
             ))
+        })?;
+    if ders.is_empty() {
+        return Err(Error::bad_input(format!(
+            "{key}: {} holds no certificate (no -----BEGIN CERTIFICATE----- block)",
+            file.display()
+        ))
+        .with_hint("give the PEM file of the CA that signed the SMTP server's certificate"));
+    }
+    ders.into_iter()
+        .map(|der| {
+            Certificate::from_der(der.to_vec()).map_err(|e| {
+                Error::bad_input(format!(
+                    "{key}: a certificate in {} cannot be read: {e}",
+                    file.display()
+                ))
+            })
         })
-    };
+        .collect()
+}
+
+/// TLS for the server: its name checked against its certificate, which must chain to a Web PKI
+/// root or to a CA of `ca_file`. Nothing here accepts an invalid certificate or name.
+fn tls_parameters(smtp: &SmtpSpec) -> Result<TlsParameters, Error> {
+    let mut builder = TlsParameters::builder(smtp.host.clone());
+    if let Some(file) = &smtp.ca_file {
+        for certificate in ca_certificates(file)? {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().map_err(|e| {
+        let from = smtp
+            .ca_file
+            .as_ref()
+            .map(|f| format!(" (with the CA certificates of {})", f.display()))
+            .unwrap_or_default();
+        Error::bad_input(format!(
+            "cannot set up TLS for the SMTP server {}{from}: {e}",
+            smtp.host
+        ))
+    })
+}
+
+fn transport(smtp: &SmtpSpec) -> Result<SmtpTransport, Error> {
+    let tls = || tls_parameters(smtp);
     let mut builder = SmtpTransport::builder_dangerous(smtp.host.clone())
         .port(smtp.port)
         .timeout(Some(Duration::from_secs(30)))
@@ -88,6 +140,33 @@ fn transport(smtp: &SmtpSpec) -> Result<SmtpTransport, Error> {
         ));
     }
     Ok(builder.build())
+}
+
+/// Whether the TLS handshake refused the server's certificate (unknown issuer, wrong name,
+/// expired): the handshake comes before any SMTP command, so nothing was sent.
+fn certificate_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let refused = |r: &rustls::Error| {
+        matches!(
+            r,
+            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+        )
+    };
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if let Some(r) = s.downcast_ref::<rustls::Error>() {
+            return refused(r);
+        }
+        // An io::Error's `source` skips the error it wraps: look at that one too.
+        if let Some(inner) = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return refused(inner);
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The pause before attempt `n` (1-based, n >= 2). Tests shorten it through
@@ -165,8 +244,14 @@ pub fn send(
                 // reached (lettre's connection error, said only in its text) means the message was
                 // not taken; anything else broke the session midway, maybe after it was in.
                 let unreached = e.to_string().starts_with("Connection error");
+                let untrusted = certificate_refused(&e);
                 let maybe_delivered =
-                    !(e.is_transient() || e.is_permanent() || e.is_tls() || unreached);
+                    !(e.is_transient() || e.is_permanent() || e.is_tls() || unreached || untrusted);
+                let hint = if untrusted {
+                    "the server's certificate is not one this machine trusts, so nothing was sent: if a private CA signed it, name that CA's PEM file in disclosure.announce.smtp.ca_file; if not, someone may be in the way"
+                } else {
+                    hint
+                };
                 let hint = if maybe_delivered {
                     "the connection broke during the session: the message may have been delivered; look in the list's archive, and send it again with --resend only if it is not there"
                 } else {

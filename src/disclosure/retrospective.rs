@@ -40,6 +40,54 @@ pub struct Backport {
     pub paths: Vec<String>,
 }
 
+/// Whether a pull request's fix reached its branch, as GitHub said when the retrospective was
+/// written. A pick that was never merged leaves that branch vulnerable: it must show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeState {
+    Merged,
+    Open,
+    ClosedUnmerged,
+    NotChecked,
+}
+
+/// A pull request publishing opened, from the journal, with its merge state.
+#[derive(Debug, Clone, Serialize)]
+pub struct PullRequest {
+    pub number: u64,
+    pub target: String,
+    pub head: String,
+    pub url: String,
+    pub merge_state: MergeState,
+    /// When GitHub says it was merged.
+    pub merged_at: Option<String>,
+}
+
+/// Whether GitHub was asked for the merge state, and if not, why not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    /// GitHub answered for every pull request.
+    Checked,
+    /// No pull request was recorded.
+    NothingToCheck,
+    /// `--offline`, or written without the command (the demo).
+    Offline,
+    /// The pipeline has no `publish.github`.
+    NoGitHub,
+    /// The token's environment variable is not set.
+    NoToken,
+    /// GitHub failed or refused; the command ends with that error's exit code.
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MergeCheck {
+    pub status: CheckStatus,
+    /// The sentence the Markdown prints about it.
+    pub note: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Retrospective {
     pub tag: String,
@@ -51,7 +99,30 @@ pub struct Retrospective {
     pub time_to_publication: Option<String>,
     pub people: Vec<Person>,
     pub links: Vec<Link>,
+    pub pull_requests: Vec<PullRequest>,
+    pub merge_check: MergeCheck,
     pub manual_backports: Vec<Backport>,
+}
+
+impl Retrospective {
+    /// Records why the merge state was not asked for; every pull request stays `not_checked`.
+    pub fn merge_not_checked(&mut self, status: CheckStatus, note: impl Into<String>) {
+        for p in &mut self.pull_requests {
+            p.merge_state = MergeState::NotChecked;
+            p.merged_at = None;
+        }
+        self.merge_check = MergeCheck {
+            status,
+            note: note.into(),
+        };
+    }
+
+    /// The pull requests GitHub says are not merged (open, or closed without merging).
+    pub fn unmerged(&self) -> impl Iterator<Item = &PullRequest> {
+        self.pull_requests
+            .iter()
+            .filter(|p| matches!(p.merge_state, MergeState::Open | MergeState::ClosedUnmerged))
+    }
 }
 
 /// Builds the retrospective from what the release recorded.
@@ -205,6 +276,7 @@ pub fn gather(
     }
 
     let mut links = Vec::new();
+    let mut pull_requests = Vec::new();
     if let Some(p) = &published {
         if let Some(url) = &p.release_url {
             links.push(Link {
@@ -213,12 +285,28 @@ pub fn gather(
             });
         }
         for pull in &p.pulls {
-            links.push(Link {
-                what: format!("pull request #{} ({})", pull.number, pull.target),
+            pull_requests.push(PullRequest {
+                number: pull.number,
+                target: pull.target.clone(),
+                head: pull.head.clone(),
                 url: pull.url.clone(),
+                merge_state: MergeState::NotChecked,
+                merged_at: None,
             });
         }
     }
+    // Only the command asks GitHub; written from the records alone, nothing was asked.
+    let merge_check = if pull_requests.is_empty() {
+        MergeCheck {
+            status: CheckStatus::NothingToCheck,
+            note: "no pull request was recorded".to_string(),
+        }
+    } else {
+        MergeCheck {
+            status: CheckStatus::Offline,
+            note: "not checked: written from the journal alone".to_string(),
+        }
+    };
     let manual_backports = picked
         .map(|p| {
             p.manual
@@ -241,6 +329,8 @@ pub fn gather(
         time_to_publication,
         people,
         links,
+        pull_requests,
+        merge_check,
         manual_backports,
     })
 }
@@ -348,6 +438,26 @@ pub fn render(r: &Retrospective) -> String {
     if let Some(t) = &r.time_to_publication {
         out.push_str(&format!(" {t}."));
     }
+    // A pick left unmerged leaves its branch without the fix: said first, not only in a list.
+    let unmerged: Vec<String> = r
+        .unmerged()
+        .map(|p| {
+            let how = if p.merge_state == MergeState::Open {
+                "open"
+            } else {
+                "closed without being merged"
+            };
+            format!("#{} into {} ({how})", p.number, p.target)
+        })
+        .collect();
+    if !unmerged.is_empty() {
+        out.push_str(&format!(
+            "\n\n**Not merged: {} of the {} pull requests carrying the fix to other branches: {}.**",
+            unmerged.len(),
+            r.pull_requests.len(),
+            unmerged.join(", ")
+        ));
+    }
     out.push_str("\n\n## Timeline (UTC)\n\n");
     for m in &r.timeline {
         let took = m
@@ -370,10 +480,28 @@ pub fn render(r: &Retrospective) -> String {
     }
     out.push_str("\n## Links\n\n");
     if r.links.is_empty() {
-        out.push_str("(no GitHub release or pull request was recorded)\n");
+        out.push_str(if r.pull_requests.is_empty() {
+            "(no GitHub release or pull request was recorded)\n"
+        } else {
+            "(no GitHub release was recorded)\n"
+        });
     }
     for l in &r.links {
         out.push_str(&format!("- [{}]({})\n", l.what, l.url));
+    }
+    if !r.pull_requests.is_empty() {
+        out.push_str("\n## Pull requests\n\n");
+        out.push_str(&format!("Merge state {}.\n\n", r.merge_check.note));
+        for p in &r.pull_requests {
+            out.push_str(&format!(
+                "- [#{}]({}) {} -> {}: {}\n",
+                p.number,
+                p.url,
+                p.head,
+                p.target,
+                state_words(p)
+            ));
+        }
     }
     out.push_str("\n## Manual backports\n\n");
     if r.manual_backports.is_empty() {
@@ -389,6 +517,19 @@ pub fn render(r: &Retrospective) -> String {
     }
     out.push_str("\n## What went well\n\n\n## What went wrong\n\n\n## Critiques\n\n");
     out
+}
+
+/// A pull request's merge state as the Markdown says it; the unmerged ones in bold.
+fn state_words(p: &PullRequest) -> String {
+    match p.merge_state {
+        MergeState::Merged => match p.merged_at.as_deref().map(|at| at.parse::<Timestamp>()) {
+            Some(Ok(at)) => format!("merged {}", at.strftime("%Y-%m-%d %H:%M:%S")),
+            _ => "merged".to_string(),
+        },
+        MergeState::Open => "**open, not merged**".to_string(),
+        MergeState::ClosedUnmerged => "**closed without being merged**".to_string(),
+        MergeState::NotChecked => "merge state not checked".to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -65,3 +65,42 @@ pub fn find_or_open(
         Err(other) => Err(other.into()),
     }
 }
+
+/// Where a pull request stands on GitHub now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// Merged, at this instant (RFC 3339, as GitHub gives it).
+    Merged {
+        at: Option<String>,
+    },
+    Open,
+    /// Closed without being merged: the fix never reached its branch through it.
+    ClosedUnmerged,
+}
+
+/// `GET /repos/{owner}/{repo}/pulls/{pull_number}`: one call answers both questions (`merged`
+/// and `state`), where `GET .../merge` (204 or 404) could not tell open from closed.
+pub fn standing(client: &Client, number: u64) -> Result<Standing, Error> {
+    let value = client
+        .json(
+            Method::GET,
+            &client.repo_url(&format!("/pulls/{number}")),
+            None,
+        )
+        .map_err(Error::from)?;
+    let merged_at = value
+        .get("merged_at")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let merged = value.get("merged").and_then(Value::as_bool) == Some(true);
+    if merged || merged_at.is_some() {
+        return Ok(Standing::Merged { at: merged_at });
+    }
+    match value.get("state").and_then(Value::as_str) {
+        Some("open") => Ok(Standing::Open),
+        Some("closed") => Ok(Standing::ClosedUnmerged),
+        other => Err(Error::stage_failed(format!(
+            "GitHub's pull request #{number} has a state that is neither open nor closed: {other:?}"
+        ))),
+    }
+}

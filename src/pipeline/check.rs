@@ -311,7 +311,11 @@ impl Checker<'_> {
         };
 
         let announce = match &raw.disclosure {
-            Some(d) => disclosure::check(d, &|location, message| self.at(location, message))?,
+            Some(d) => disclosure::check(
+                d,
+                self.file.parent().unwrap_or(std::path::Path::new("")),
+                &|location, message| self.at(location, message),
+            )?,
             None => None,
         };
 

@@ -53,6 +53,11 @@ pub struct Smtp {
     /// The environment variable holding the password (never the password itself).
     #[schemars(with = "Option<String>")]
     pub password_env: Option<Spanned<String>>,
+    /// A PEM file of CA certificates to trust for this server, in addition to the Web PKI roots
+    /// (a company's private CA); relative to the pipeline file. The server's certificate is still
+    /// checked: name, validity, chain.
+    #[schemars(with = "Option<String>")]
+    pub ca_file: Option<Spanned<String>>,
 }
 
 /// How the connection to the SMTP server is protected.
@@ -101,6 +106,8 @@ pub struct SmtpSpec {
     pub security: Security,
     pub username_env: Option<String>,
     pub password_env: Option<String>,
+    /// `ca_file`, resolved against the pipeline's folder; read when a message is sent.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Whether `host` is this machine: the only place an unencrypted connection may go.
@@ -115,6 +122,7 @@ pub fn is_loopback_host(host: &str) -> bool {
 /// Checks `disclosure:`; `at` locates a value in the pipeline file.
 pub fn check(
     raw: &Disclosure,
+    folder: &std::path::Path,
     at: &dyn Fn(serde_saphyr::Location, String) -> PipelineError,
 ) -> Result<Option<AnnounceSpec>, PipelineError> {
     let Some(announce) = &raw.announce else {
@@ -147,7 +155,11 @@ pub fn check(
         .iter()
         .map(|t| mailbox("to", t))
         .collect::<Result<Vec<_>, _>>()?;
-    let smtp = announce.smtp.as_ref().map(|s| smtp(s, at)).transpose()?;
+    let smtp = announce
+        .smtp
+        .as_ref()
+        .map(|s| smtp(s, folder, at))
+        .transpose()?;
     let send_release_after_publish = match &announce.send_release_after_publish {
         Some(flag) if flag.value && smtp.is_none() => {
             return Err(at(
@@ -168,6 +180,7 @@ pub fn check(
 
 fn smtp(
     raw: &Smtp,
+    folder: &std::path::Path,
     at: &dyn Fn(serde_saphyr::Location, String) -> PipelineError,
 ) -> Result<SmtpSpec, PipelineError> {
     let host = raw.host.value.trim();
@@ -246,6 +259,22 @@ fn smtp(
         }
         Ok(Some(name.to_string()))
     };
+    let ca_file = match &raw.ca_file {
+        Some(f) if f.value.trim().is_empty() => {
+            return Err(at(
+                f.referenced,
+                "disclosure.announce.smtp.ca_file: the path is empty; name a PEM file of CA certificates, or leave the key out to trust the Web PKI roots alone".into(),
+            ));
+        }
+        Some(f) if security == Security::None => {
+            return Err(at(
+                f.referenced,
+                "disclosure.announce.smtp.ca_file: security is none, so no certificate is checked; use starttls or tls with a CA file".into(),
+            ));
+        }
+        Some(f) => Some(folder.join(f.value.trim())),
+        None => None,
+    };
     let username_env = env_name("username_env", &raw.username_env)?;
     let password_env = env_name("password_env", &raw.password_env)?;
     match (&raw.username_env, &raw.password_env) {
@@ -263,6 +292,7 @@ fn smtp(
             security,
             username_env,
             password_env,
+            ca_file,
         }),
     }
 }

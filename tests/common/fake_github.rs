@@ -174,6 +174,10 @@ pub struct Pull {
     pub state: String,
     pub draft: bool,
     pub created_at: Timestamp,
+    /// When it was closed (merged or not).
+    pub closed_at: Option<Timestamp>,
+    /// When it was merged; a merged pull request is also closed.
+    pub merged_at: Option<Timestamp>,
 }
 
 /// One request the fake received.
@@ -601,8 +605,9 @@ impl FakeGitHub {
             .number
     }
 
-    /// Sets a pull request's state (`open` or `closed`).
+    /// Sets a pull request's state (`open` or `closed`; closing does not merge it).
     pub fn set_pull_state(&self, owner: &str, repo: &str, number: u64, state: &str) {
+        let now = self.inner.now();
         let mut st = self.inner.lock();
         for p in st.pulls.iter_mut() {
             if p.number == number
@@ -610,6 +615,26 @@ impl FakeGitHub {
                 && p.repo.eq_ignore_ascii_case(repo)
             {
                 p.state = state.to_string();
+                p.closed_at = (state == "closed").then_some(now);
+                if state == "open" {
+                    p.merged_at = None;
+                }
+            }
+        }
+    }
+
+    /// Merges a pull request, as the merge button does: closed, with `merged_at`.
+    pub fn merge_pull(&self, owner: &str, repo: &str, number: u64) {
+        let now = self.inner.now();
+        let mut st = self.inner.lock();
+        for p in st.pulls.iter_mut() {
+            if p.number == number
+                && p.owner.eq_ignore_ascii_case(owner)
+                && p.repo.eq_ignore_ascii_case(repo)
+            {
+                p.state = "closed".into();
+                p.closed_at = Some(now);
+                p.merged_at = Some(now);
             }
         }
     }
@@ -873,6 +898,8 @@ impl State {
             state: "open".into(),
             draft,
             created_at: now,
+            closed_at: None,
+            merged_at: None,
         };
         self.pulls.push(pull.clone());
         pull
@@ -1839,6 +1866,18 @@ fn route_api(cx: &Cx) -> Reply {
         ("DELETE", ["repos", o, r, "invitations", id]) => delete_invitation(cx, o, r, id),
         ("GET", ["repos", o, r, "pulls"]) => list_pulls(cx, o, r),
         ("POST", ["repos", o, r, "pulls"]) => create_pull(cx, o, r),
+        ("GET", ["repos", o, r, "pulls", n]) => match pull_by_number(cx, o, r, n) {
+            Some(p) => {
+                let st = cx.inner.lock();
+                Reply::json(200, pull_json(cx.inner, &st, &p, true))
+            }
+            None => cx.not_found(),
+        },
+        // 204 when merged, 404 otherwise (also for a pull request that does not exist), no body.
+        ("GET", ["repos", o, r, "pulls", n, "merge"]) => match pull_by_number(cx, o, r, n) {
+            Some(p) if p.merged_at.is_some() => Reply::empty(204),
+            _ => cx.not_found(),
+        },
         _ => cx.not_found(),
     }
 }
@@ -2972,6 +3011,17 @@ fn repo_json(inner: &Inner, st: &State, owner: &str, name: &str) -> Value {
     repo
 }
 
+/// The pull request `n` of `o/r`, if there is one.
+fn pull_by_number(cx: &Cx, o: &str, r: &str, n: &str) -> Option<Pull> {
+    let number: u64 = n.parse().ok()?;
+    let mut st = cx.inner.lock();
+    let key = st.repo(o, r);
+    st.pulls
+        .iter()
+        .find(|p| p.number == number && repo_key(&p.owner, &p.repo) == key)
+        .cloned()
+}
+
 fn pull_json(inner: &Inner, st: &State, p: &Pull, full: bool) -> Value {
     let api = &inner.api_url;
     let html = &inner.api_url;
@@ -3029,9 +3079,9 @@ fn pull_json(inner: &Inner, st: &State, p: &Pull, full: bool) -> Value {
         "active_lock_reason": null,
         "created_at": iso(p.created_at),
         "updated_at": iso(p.created_at),
-        "closed_at": null,
-        "merged_at": null,
-        "merge_commit_sha": null,
+        "closed_at": p.closed_at.map(iso),
+        "merged_at": p.merged_at.map(iso),
+        "merge_commit_sha": p.merged_at.map(|_| hex(&Sha256::digest(format!("merge {}", p.id)))[..40].to_string()),
         "assignee": null,
         "assignees": [],
         "requested_reviewers": [],
@@ -3045,7 +3095,7 @@ fn pull_json(inner: &Inner, st: &State, p: &Pull, full: bool) -> Value {
     });
     if full {
         let extra = json!({
-            "merged": false,
+            "merged": p.merged_at.is_some(),
             "mergeable": null,
             "rebaseable": null,
             "mergeable_state": "unknown",
@@ -3184,6 +3234,16 @@ pub mod openapi {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/github/github-rest-collaborators.examples.json"
     ));
+    /// `GET /repos/{owner}/{repo}/pulls/{pull_number}` and `.../merge`, copied unchanged from
+    /// the same description (the retrospective's merge state), merged in the same way.
+    pub const PULLS_SPEC_JSON: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/github/github-rest-pulls.openapi.json"
+    ));
+    pub const PULLS_EXAMPLES_JSON: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/github/github-rest-pulls.examples.json"
+    ));
 
     pub struct Spec {
         doc: Value,
@@ -3197,14 +3257,15 @@ pub mod openapi {
         static SPEC: OnceLock<Spec> = OnceLock::new();
         SPEC.get_or_init(|| {
             let mut doc: Value = serde_json::from_str(SPEC_JSON).expect("the OpenAPI fixture");
-            let more: Value =
-                serde_json::from_str(COLLABORATORS_SPEC_JSON).expect("the collaborators fixture");
-            if let (Some(paths), Some(extra)) = (
-                doc.get_mut("paths").and_then(Value::as_object_mut),
-                more["paths"].as_object(),
-            ) {
-                for (path, item) in extra {
-                    paths.entry(path.clone()).or_insert_with(|| item.clone());
+            for extra in [COLLABORATORS_SPEC_JSON, PULLS_SPEC_JSON] {
+                let more: Value = serde_json::from_str(extra).expect("an OpenAPI fixture");
+                if let (Some(paths), Some(extra)) = (
+                    doc.get_mut("paths").and_then(Value::as_object_mut),
+                    more["paths"].as_object(),
+                ) {
+                    for (path, item) in extra {
+                        paths.entry(path.clone()).or_insert_with(|| item.clone());
+                    }
                 }
             }
             allow_starter_state(&mut doc);
@@ -3216,11 +3277,12 @@ pub mod openapi {
         static EXAMPLES: OnceLock<Value> = OnceLock::new();
         EXAMPLES.get_or_init(|| {
             let mut all: Value = serde_json::from_str(EXAMPLES_JSON).expect("the examples fixture");
-            let more: Value = serde_json::from_str(COLLABORATORS_EXAMPLES_JSON)
-                .expect("the collaborators examples fixture");
-            if let (Some(map), Some(extra)) = (all.as_object_mut(), more.as_object()) {
-                for (key, value) in extra {
-                    map.entry(key.clone()).or_insert_with(|| value.clone());
+            for extra in [COLLABORATORS_EXAMPLES_JSON, PULLS_EXAMPLES_JSON] {
+                let more: Value = serde_json::from_str(extra).expect("an examples fixture");
+                if let (Some(map), Some(extra)) = (all.as_object_mut(), more.as_object()) {
+                    for (key, value) in extra {
+                        map.entry(key.clone()).or_insert_with(|| value.clone());
+                    }
                 }
             }
             all

@@ -146,3 +146,37 @@ fn a_crash_around_the_security_advisory_then_a_rerun_ends_with_one_advisory_publ
         assert_eq!(state, reference, "after a crash at {point}");
     }
 }
+
+/// Three lines released together (one with its own backport), crashed at each point where a
+/// release of several lines does something of its own: the one private push, the drafts, the one
+/// public push, the releases published one after the other, the pull requests.
+#[test]
+fn a_crash_while_staging_or_publishing_three_lines_then_a_rerun_ends_as_an_uninterrupted_release() {
+    let three = || {
+        let f = crate::lines::three_lines();
+        let gh = crate::fake_github::FakeGitHub::start();
+        let pipeline =
+            crate::lines::github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, crate::lines::BACKPORT);
+        World { f, gh, pipeline }
+    };
+    let reference = release_of(three(), None, "now");
+    for tag in ["v1.2.1", "v1.1.1", "v1.0.2"] {
+        assert!(
+            reference.contains(&format!("release {tag} draft=false")),
+            "{reference}"
+        );
+    }
+    for point in [
+        "cherry-pick:completed",
+        "stage:after-private-push",
+        "stage:after-draft-created",
+        "stage:completed",
+        "publish:after-public-push",
+        "publish:after-release-published",
+        "publish:after-pull:release-1.1",
+        "publish:before-journal",
+    ] {
+        let state = release_of(three(), Some(point), "now");
+        assert_eq!(state, reference, "after a crash at {point}");
+    }
+}

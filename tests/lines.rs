@@ -4,7 +4,7 @@
 use crate::common::{self, Fixture, pin};
 
 /// The sample with three lines (1.2, 1.1, 1.0) and line 1.0's own backport on the private remote.
-fn three_lines() -> Fixture {
+pub(crate) fn three_lines() -> Fixture {
     let f = Fixture::new();
     f.sample.add_line_1_2().expect("line 1.2");
     f.sample.add_backport().expect("the 1.0 backport");
@@ -20,7 +20,7 @@ fn pipeline(f: &Fixture, lines: &str, fix: &str) -> std::path::PathBuf {
 }
 
 /// [`pipeline`], publishing to GitHub like the sample.
-fn github_pipeline(f: &Fixture, lines: &str, fix: &str) -> std::path::PathBuf {
+pub(crate) fn github_pipeline(f: &Fixture, lines: &str, fix: &str) -> std::path::PathBuf {
     f.pipeline(&common::replace_once(
         embargo::sample::PIPELINE,
         &[
@@ -30,7 +30,7 @@ fn github_pipeline(f: &Fixture, lines: &str, fix: &str) -> std::path::PathBuf {
     ))
 }
 
-const BACKPORT: &str = "  per_line:\n    \"1.0\": security/CVE-2026-0001-1.0\n";
+pub(crate) const BACKPORT: &str = "  per_line:\n    \"1.0\": security/CVE-2026-0001-1.0\n";
 
 #[test]
 fn plan_of_three_lines_resolves_each_line_with_its_own_fix() {
@@ -503,4 +503,116 @@ fn staging_three_lines_pushes_every_lines_refs_in_one_push_and_drafts_a_release_
     w.embargo_env(&["run", w.p()], &[("PATH", &path)]).expect(0);
     assert_eq!(std::fs::read_to_string(&pushes).unwrap().lines().count(), 1);
     assert_eq!(w.gh.releases().len(), 3);
+}
+
+/// Three lines staged for `--embargo now` (publishable at once), pushes logged.
+fn staged_three_lines() -> (crate::world::World, std::path::PathBuf, String) {
+    let f = three_lines();
+    let gh = crate::fake_github::FakeGitHub::start();
+    let pipeline = github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let w = crate::world::World { f, gh, pipeline };
+    let (pushes, path) = log_pushes(&w.f);
+    w.embargo_env(&["run", w.p(), "--embargo", "now"], &[("PATH", &path)])
+        .expect(0);
+    (w, pushes, path)
+}
+
+#[test]
+fn publishing_three_lines_is_one_public_push_then_every_release_the_newest_last() {
+    let (w, pushes, path) = staged_three_lines();
+    let dry = w.embargo(&["publish", w.p(), "--dry-run"]);
+    dry.expect(0);
+    assert_eq!(
+        dry.stdout.matches("git push --atomic").count(),
+        1,
+        "{}",
+        dry.stdout
+    );
+    let run = w.embargo_env(&["publish", w.p(), "--if-due"], &[("PATH", &path)]);
+    run.expect(0);
+    pin::text("publishing_three_lines_stdout", &run.stdout);
+
+    // One push to the public remote with every line's refs, the private push before it.
+    let log = std::fs::read_to_string(&pushes).unwrap();
+    let public: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" receive-pack origin "))
+        .collect();
+    assert_eq!(public.len(), 1, "{log}");
+    for r in [
+        "refs/tags/v1.2.1",
+        "refs/tags/v1.1.1",
+        "refs/tags/v1.0.2",
+        "refs/heads/cherry-pick/v1.2.1/release-1.2",
+        "refs/heads/cherry-pick/v1.1.1/release-1.1",
+        "refs/heads/cherry-pick/v1.0.2/release-1.0",
+    ] {
+        assert!(public[0].contains(&format!(":{r}")), "{r}: {log}");
+        assert!(
+            !w.f.git_in(&w.f.sample.public, &["rev-parse", "--verify", "-q", r])
+                .is_empty(),
+            "{r} is public"
+        );
+    }
+    // Three releases published, only the highest as latest, and it last.
+    let patches: Vec<(String, Option<String>)> =
+        w.gh.requests_for("PATCH /repos/{owner}/{repo}/releases/{release_id}")
+            .iter()
+            .filter_map(|r| r.json.clone())
+            .filter(|b| b["draft"] == false)
+            .map(|b| (b["make_latest"].as_str().unwrap_or("").to_string(), None))
+            .collect();
+    assert_eq!(
+        patches.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>(),
+        ["false", "false", "true"],
+        "{patches:?}"
+    );
+    let mut releases: Vec<(String, bool)> =
+        w.gh.releases()
+            .iter()
+            .map(|r| (r.tag_name.clone(), r.draft))
+            .collect();
+    releases.sort();
+    assert_eq!(
+        releases,
+        [
+            ("v1.0.2".to_string(), false),
+            ("v1.1.1".to_string(), false),
+            ("v1.2.1".to_string(), false)
+        ]
+    );
+    // One pull request per target, never one per line.
+    let mut pulls: Vec<(String, String)> =
+        w.gh.pulls()
+            .iter()
+            .map(|p| (p.base.clone(), p.head_ref.clone()))
+            .collect();
+    pulls.sort();
+    assert_eq!(
+        pulls,
+        [
+            (
+                "release-1.0".into(),
+                "cherry-pick/v1.0.2/release-1.0".into()
+            ),
+            (
+                "release-1.1".into(),
+                "cherry-pick/v1.1.1/release-1.1".into()
+            ),
+            (
+                "release-1.2".into(),
+                "cherry-pick/v1.2.1/release-1.2".into()
+            ),
+        ]
+    );
+    w.no_violations();
+    // Every line says it is published; a second publish does nothing more.
+    let again = w.embargo_env(&["publish", w.p(), "--if-due"], &[("PATH", &path)]);
+    again.expect(0);
+    assert_eq!(
+        std::fs::read_to_string(&pushes).unwrap().lines().count(),
+        2,
+        "{}",
+        again.all()
+    );
 }

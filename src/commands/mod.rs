@@ -8,6 +8,7 @@ mod demo;
 mod init;
 mod plan;
 mod publish;
+mod publish_set;
 mod reschedule;
 mod retrospective;
 mod run;
@@ -175,14 +176,14 @@ fn state_dirs(
 }
 
 /// A release of several lines' folder: `<newest tag>+<number of other lines>`.
-fn is_release_set(dir: &Path) -> bool {
+pub(super) fn is_release_set(dir: &Path) -> bool {
     dir.file_name()
         .and_then(|n| n.to_str())
         .and_then(|n| n.rsplit_once('+'))
         .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn releases_in(folder: &Path) -> Vec<PathBuf> {
+pub(super) fn releases_in(folder: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(folder)
         .map(|entries| {
             entries
@@ -247,13 +248,13 @@ fn nothing_staged(clone: &LocalRepo, pipeline: &Pipeline) -> Result<bool, Error>
 
 /// Where a release stands, from its journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Standing {
+pub(super) enum Standing {
     Started,
     Staged,
     Published,
 }
 
-fn standing(entries: &[Entry]) -> Standing {
+pub(super) fn standing(entries: &[Entry]) -> Standing {
     let done = |s| journal::last_of(entries, s).is_some_and(|e| e.event == Progress::Completed);
     if done(Stage::Publish) {
         Standing::Published

@@ -39,6 +39,9 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         )?;
         return Ok(Exit::Done);
     }
+    if pipeline.several_lines() {
+        return super::publish_set::execute(&args, &pipeline, &workspace, reporter.as_ref());
+    }
     let dir = staged_release(
         &workspace.clone,
         &pipeline,
@@ -66,39 +69,27 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         let at = done.at.clone();
         return already_published(&pipeline, &workspace.git, &dir, &journal, &at, json);
     }
-    let manifest = Manifest::read(&dir)?;
-    let picked: Picked = detail(&journal, Stage::CherryPick)?;
-    let staged: Staged = detail(&journal, Stage::Stage)?;
-    // The instant and everything else publishing depends on come from the record, never from
-    // what the pipeline says now.
-    contract::record_agrees(journal.entries(), &manifest)?;
-    let embargo = contract::staged_instant(&pipeline, journal.entries(), &manifest.tag)?;
-    let mut plan = plan::resolve(&pipeline, &workspace, Some(&dir)).map_err(|e| {
-        e.context(format!(
-            "checking the pipeline against what {} was staged from",
-            manifest.tag
-        ))
-    })?;
-    super::run::hold_to_record(
+    let Record {
+        manifest,
+        picked,
+        staged,
+        embargo,
+    } = load_record(
         &pipeline,
-        &mut plan,
+        &workspace,
+        &dir,
         &mut journal,
         args.keep_staged,
-        "publish",
         reporter.as_ref(),
+        |manifest| {
+            plan::resolve(&pipeline, &workspace, Some(&dir)).map_err(|e| {
+                e.context(format!(
+                    "checking the pipeline against what {} was staged from",
+                    manifest.tag
+                ))
+            })
+        },
     )?;
-    let restored = crate::stages::stage::restore(
-        &workspace.repo,
-        &workspace.git,
-        &pipeline.repository.private,
-        &journal,
-        &manifest,
-    )?;
-    if restored > 0 {
-        reporter.emit(Event::Note(&format!(
-            "brought back {restored} staged ref(s) from the private remote into this clone"
-        )));
-    }
     let job = Publication {
         pipeline: &pipeline,
         repo: &workspace.repo,
@@ -109,6 +100,7 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         staged: &staged,
         embargo,
         reporter: reporter.as_ref(),
+        pushed_at: None,
     };
     if args.dry_run {
         let preview = job.preview();
@@ -175,6 +167,61 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     )
 }
 
+/// What a staged release was recorded with, read back from its state folder.
+pub(super) struct Record {
+    pub manifest: Manifest,
+    pub picked: Picked,
+    pub staged: Staged,
+    pub embargo: jiff::Timestamp,
+}
+
+/// Reads a staged release's record, holds the pipeline to it (`plan` resolves what the pipeline
+/// gives now), and brings the staged refs back into the clone when it is a fresh one.
+pub(super) fn load_record(
+    pipeline: &crate::pipeline::Pipeline,
+    workspace: &crate::git::workspace::Workspace,
+    dir: &Path,
+    journal: &mut Journal,
+    keep_staged: bool,
+    reporter: &dyn Reporter,
+    plan: impl FnOnce(&Manifest) -> Result<plan::Plan, Error>,
+) -> Result<Record, Error> {
+    let manifest = Manifest::read(dir)?;
+    let picked: Picked = detail(journal, Stage::CherryPick)?;
+    let staged: Staged = detail(journal, Stage::Stage)?;
+    // The instant and everything else publishing depends on come from the record, never from
+    // what the pipeline says now.
+    contract::record_agrees(journal.entries(), &manifest)?;
+    let embargo = contract::staged_instant(pipeline, journal.entries(), &manifest.tag)?;
+    let mut plan = plan(&manifest)?;
+    super::run::hold_to_record(
+        pipeline,
+        &mut plan,
+        journal,
+        keep_staged,
+        "publish",
+        reporter,
+    )?;
+    let restored = crate::stages::stage::restore(
+        &workspace.repo,
+        &workspace.git,
+        &pipeline.repository.private,
+        journal,
+        &manifest,
+    )?;
+    if restored > 0 {
+        reporter.emit(Event::Note(&format!(
+            "brought back {restored} staged ref(s) from the private remote into this clone"
+        )));
+    }
+    Ok(Record {
+        manifest,
+        picked,
+        staged,
+        embargo,
+    })
+}
+
 /// The release was published by an earlier run from this state folder: proven still as
 /// frozen on the public remote, said, and the announcement finished if it was left undone.
 fn already_published(
@@ -211,7 +258,7 @@ fn already_published(
 /// Before the instant: `Some(exit)` when this run is to stop here (`--if-due` and not close
 /// enough), an error without `--wait` or `--if-due`; `None` to go on (due, or close enough to
 /// prove everything now and wait). `skew` is GitHub's clock against ours, when known.
-fn not_yet(
+pub(super) fn not_yet(
     args: &PublishArgs,
     tag: &str,
     embargo: jiff::Timestamp,
@@ -317,7 +364,7 @@ fn announce(
 
 /// Waits for the embargo with a countdown: every minute while far, every 10 s in the last two
 /// minutes, every second in the last ten.
-fn wait(
+pub(super) fn wait(
     embargo: jiff::Timestamp,
     reporter: &dyn Reporter,
     ask_github: impl FnMut() -> Option<i64>,
@@ -361,7 +408,7 @@ fn wait(
     });
 }
 
-fn text(p: &Published, embargo: jiff::Timestamp) -> String {
+pub(super) fn text(p: &Published, embargo: jiff::Timestamp) -> String {
     let mut out = format!("\nrelease {} is public\n", p.tag);
     let late = p
         .published_at

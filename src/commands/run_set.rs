@@ -45,6 +45,7 @@ pub fn run(
     }
     let set = plan::resolve_set(pipeline, workspace, options.state_dir.as_deref())?;
     refuse_what_does_not_apply(pipeline, workspace, &set.lines)?;
+    let pipeline = &one_instant(pipeline, &set.lines)?;
 
     // Stages 1 to 5, line by line: every line frozen and picked before anything is pushed.
     let up_to_staging = RunOptions {
@@ -123,6 +124,26 @@ fn refuse_what_does_not_apply(
     super::plan::refuse_failed_trials(pipeline, &tried).map(|_| ())
 }
 
+/// Every line is staged for the same instant. `--embargo now` means the instant the first line
+/// was staged at: a run that stopped after staging some lines stages the others for that one too,
+/// not for a new `now`.
+fn one_instant(pipeline: &Pipeline, plans: &[Plan]) -> Result<Pipeline, Error> {
+    let mut pipeline = pipeline.clone();
+    if pipeline.embargo_source != crate::pipeline::EmbargoSource::Now {
+        return Ok(pipeline);
+    }
+    for plan in plans {
+        let entries = journal::read(&plan.state_dir.join("journal.jsonl"))?;
+        if let Some((Some(at), crate::pipeline::EmbargoSource::Now)) =
+            crate::contract::recorded_instant(&entries)
+        {
+            pipeline.embargo = Some(at);
+            break;
+        }
+    }
+    Ok(pipeline)
+}
+
 fn say_line(reporter: &dyn Reporter, plan: &Plan) {
     reporter.emit(crate::report::Event::Note(&format!(
         "line {}: {} -> {}",
@@ -146,41 +167,35 @@ fn ran(outcome: RunOutcome) -> Result<RunSummary, Error> {
 /// newest line last (so that GitHub's "latest" ends on the highest version), its pull requests
 /// and read-back.
 pub fn together(lines: &[RunSummary]) -> Actions {
-    let push_of = |actions: &[Action]| -> Option<Action> {
-        let first = actions.iter().find(|a| matches!(a, Action::Push { .. }))?;
-        let Action::Push { to, remote, .. } = first else {
-            return None;
-        };
-        Some(Action::Push {
-            to: *to,
-            remote: remote.clone(),
-            refs: Vec::new(),
-        })
-    };
-    let merge = |pick: &dyn Fn(&RunSummary) -> &[Action],
-                 order: &mut dyn Iterator<Item = &RunSummary>| {
-        let mut push = lines.first().and_then(|l| push_of(pick(l)));
-        let mut rest = Vec::new();
-        for line in order {
-            for action in pick(line) {
-                match (action, push.as_mut()) {
-                    (Action::Push { refs, .. }, Some(Action::Push { refs: all, .. })) => {
-                        all.extend(refs.iter().cloned());
-                    }
-                    _ => rest.push(action.clone()),
+    together_actions(&lines.iter().map(|l| &l.actions).collect::<Vec<_>>())
+}
+
+/// [`together`], of each line's actions, the newest line first.
+pub fn together_actions(lines: &[&Actions]) -> Actions {
+    // Each line's push to a remote becomes part of one push, where the first line's was.
+    let merge = |actions: &mut dyn Iterator<Item = &Action>| {
+        let mut merged: Vec<Action> = Vec::new();
+        for action in actions {
+            let into = merged
+                .iter_mut()
+                .find(|a| matches!((a, action), (Action::Push { to: x, .. }, Action::Push { to: y, .. }) if x == y));
+            match (into, action) {
+                (Some(Action::Push { refs: all, .. }), Action::Push { refs, .. }) => {
+                    all.extend(refs.iter().cloned());
                 }
+                _ => merged.push(action.clone()),
             }
         }
-        push.into_iter().chain(rest).collect::<Vec<_>>()
+        merged
     };
     Actions {
-        stage: merge(&|l| &l.actions.stage, &mut lines.iter()),
+        stage: merge(&mut lines.iter().flat_map(|l| l.stage.iter())),
         // The oldest line first: the newest is published last.
-        publish: merge(&|l| &l.actions.publish, &mut lines.iter().rev()),
-        embargo: lines.first().and_then(|l| l.actions.embargo.clone()),
+        publish: merge(&mut lines.iter().rev().flat_map(|l| l.publish.iter())),
+        embargo: lines.first().and_then(|l| l.embargo.clone()),
         manual_backports: lines
             .iter()
-            .flat_map(|l| l.actions.manual_backports.iter().cloned())
+            .flat_map(|l| l.manual_backports.iter().cloned())
             .collect(),
     }
 }

@@ -1,0 +1,357 @@
+//! `embargo publish` of a release of several lines: every line proven, then at the instant one
+//! atomic push of every line's refs to the public remote, then each line's release published,
+//! the newest line last so that GitHub's "latest" ends on the highest version.
+
+use std::path::{Path, PathBuf};
+
+use super::publish::{Record, load_record, not_yet, text, wait};
+use super::{Standing, is_release_set, print_json, releases_in, say, standing};
+use crate::actions::{Action, Side};
+use crate::cli::PublishArgs;
+use crate::error::{Error, Exit};
+use crate::git::workspace::Workspace;
+use crate::github::client::Client;
+use crate::github::releases;
+use crate::journal::{self, Journal, Stage};
+use crate::pipeline::Pipeline;
+use crate::plan;
+use crate::report::{Event, Reporter};
+use crate::stages::publish::{self, Publication, Published};
+
+/// One line of the set, as staged.
+struct Line {
+    dir: PathBuf,
+    journal: Journal,
+    record: Option<Record>,
+    /// Published by an earlier run.
+    done: Option<Published>,
+    _lock: crate::lock::ReleaseLock,
+}
+
+pub fn execute(
+    args: &PublishArgs,
+    pipeline: &Pipeline,
+    workspace: &Workspace,
+    reporter: &dyn Reporter,
+) -> Result<Exit, Error> {
+    let json = args.common.json;
+    let set_dir = staged_set(workspace, pipeline, args.common.state_dir.as_deref())?;
+    let _lock = match crate::lock::try_lock(&set_dir, "publish")? {
+        Ok(lock) => lock,
+        Err(holder) if args.if_due => {
+            say(
+                json,
+                "busy",
+                &format!("another runner is publishing this release ({holder}); nothing to do"),
+                serde_json::json!({ "holder": holder }),
+            )?;
+            return Ok(Exit::Done);
+        }
+        Err(_) => crate::lock::lock(&set_dir, "publish")?,
+    };
+    // What the pipeline gives now, line by line, to hold each line's record to.
+    let plans = plan::resolve_set(pipeline, workspace, Some(&set_dir)).map_err(|e| {
+        e.context(format!(
+            "checking the pipeline against what {} was staged from",
+            set_dir.display()
+        ))
+    })?;
+    let mut lines = Vec::new();
+    for dir in line_dirs(&set_dir) {
+        let _lock = crate::lock::lock(&dir, "publish")?;
+        let mut journal = Journal::open(&dir)?;
+        super::refuse_aborted(journal.entries(), &dir)?;
+        let done = match journal.completed(Stage::Publish) {
+            Some(entry) => Some(serde_json::from_value(entry.detail.clone()).map_err(|e| {
+                Error::integrity(format!(
+                    "the journal's record of the publish stage in {} is damaged: {e}",
+                    dir.display()
+                ))
+            })?),
+            None => None,
+        };
+        let record = load_record(
+            pipeline,
+            workspace,
+            &dir,
+            &mut journal,
+            args.keep_staged,
+            reporter,
+            |manifest| {
+                plans
+                    .lines
+                    .iter()
+                    .find(|p| p.line == manifest.line)
+                    .cloned()
+                    .ok_or_else(|| {
+                        Error::bad_input(format!(
+                            "{} (line {}) was staged, but the pipeline no longer releases line {}",
+                            manifest.tag, manifest.line, manifest.line
+                        ))
+                        .with_hint(
+                            "put the line back in versioning.lines to publish what was staged",
+                        )
+                    })
+            },
+        )?;
+        lines.push(Line {
+            dir,
+            journal,
+            record: Some(record),
+            done,
+            _lock,
+        });
+    }
+    // The newest line last: its release is the one GitHub calls latest.
+    lines.sort_by_key(|l| {
+        l.record
+            .as_ref()
+            .and_then(|r| pipeline.tag.parse(&r.manifest.tag))
+    });
+    let embargo = one_instant(&lines)?;
+    let records: Vec<Record> = lines.iter_mut().filter_map(|l| l.record.take()).collect();
+    let dirs: Vec<PathBuf> = lines.iter().map(|l| l.dir.clone()).collect();
+    let jobs: Vec<Publication<'_>> = records
+        .iter()
+        .zip(&dirs)
+        .map(|(r, dir)| Publication {
+            pipeline,
+            repo: &workspace.repo,
+            git: &workspace.git,
+            state_dir: dir,
+            manifest: &r.manifest,
+            picked: &r.picked,
+            staged: &r.staged,
+            embargo,
+            reporter,
+            pushed_at: None,
+        })
+        .collect();
+    let name = format!(
+        "{} lines ({})",
+        jobs.len(),
+        jobs.iter()
+            .map(|j| j.manifest.tag.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if lines.iter().all(|l| l.done.is_some()) {
+        let published: Vec<&Published> = lines.iter().filter_map(|l| l.done.as_ref()).collect();
+        for job in &jobs {
+            publish::prove_public(job.git, &pipeline.repository.public, job.manifest)?;
+        }
+        return report(
+            &published,
+            embargo,
+            json,
+            &format!("{name} were already published; nothing to do"),
+        );
+    }
+    if args.dry_run {
+        let previews: Vec<crate::actions::Actions> = jobs.iter().map(|j| j.preview()).collect();
+        let actions = super::run_set::together_actions(&previews.iter().rev().collect::<Vec<_>>());
+        if json {
+            print_json(&serde_json::json!({
+                "outcome": "dry-run",
+                "embargo": embargo.to_string(),
+                "actions": actions,
+            }))?;
+        } else {
+            println!("dry run: nothing is pushed or published");
+            for line in actions.publish_lines() {
+                println!("  {line}");
+            }
+        }
+        return Ok(Exit::Done);
+    }
+    if pipeline.github.is_some() && jobs.iter().any(|j| j.staged.draft.is_none()) {
+        return Err(Error::bad_input(format!(
+            "{name}: a line was staged without a draft GitHub release, but the pipeline now has publish.github"
+        ))
+        .with_hint("run `embargo run` again to stage the draft releases first"));
+    }
+    let client = pipeline.github.as_ref().map(Client::new).transpose()?;
+    let ask_github = || -> Option<i64> {
+        let (client, draft) = (client.as_ref()?, jobs.first()?.staged.draft.as_ref()?);
+        releases::get(client, draft.release_id).ok()?;
+        client.skew()
+    };
+    if let Some(exit) = not_yet(args, &name, embargo, ask_github())? {
+        return Ok(exit);
+    }
+    reporter.emit(Event::Note(&format!(
+        "checking the freeze and the drafts' assets of every line before the embargo ({})",
+        crate::clock::display(embargo)
+    )));
+    let mut make_latest = Vec::new();
+    for (job, line) in jobs.iter().zip(&lines) {
+        if line.done.is_some() {
+            make_latest.push(false);
+            continue;
+        }
+        publish::preflight(job, client.as_ref())?;
+        make_latest.push(match &job.staged.draft {
+            Some(draft) => publish::make_latest_now(job, draft.make_latest)?,
+            None => false,
+        });
+    }
+    if !publish::due(embargo, client.as_ref().and_then(Client::skew)) {
+        wait(embargo, reporter, ask_github);
+    }
+    if !publish::due(embargo, client.as_ref().and_then(Client::skew)) {
+        return Err(Error::integrity(format!(
+            "refusing to publish before the embargo ({})",
+            crate::clock::display(embargo)
+        )));
+    }
+    // One atomic push of every line's refs: the whole release is public at once, or none of it.
+    let every_ref: Vec<_> = jobs
+        .iter()
+        .flat_map(|j| j.staged.refs.iter().cloned())
+        .collect();
+    let push = Action::Push {
+        to: Side::Public,
+        remote: crate::redact::redact_url(&pipeline.repository.public),
+        refs: every_ref,
+    };
+    crate::actions::execute_push(&workspace.git, pipeline, &push, reporter)?;
+    let pushed_at = journal::now();
+    crate::failpoint::hit("publish:after-public-push");
+
+    let mut published = Vec::new();
+    for ((job, line), latest) in jobs.iter().zip(lines.iter_mut()).zip(make_latest) {
+        if let Some(done) = &line.done {
+            published.push(done.clone());
+            continue;
+        }
+        let job = Publication {
+            pushed_at: Some(pushed_at.clone()),
+            ..*job
+        };
+        let out = crate::stages::journaled(
+            reporter,
+            &mut line.journal,
+            Stage::Publish,
+            |p: &Published| format!("{} is public", p.tag),
+            || publish::run(&job, client.as_ref(), latest),
+        )?;
+        published.push(out);
+    }
+    let shown: Vec<&Published> = published.iter().collect();
+    report(&shown, embargo, json, "")
+}
+
+/// Every line was staged for the same instant (they are published together).
+fn one_instant(lines: &[Line]) -> Result<jiff::Timestamp, Error> {
+    let instants: Vec<(String, jiff::Timestamp)> = lines
+        .iter()
+        .filter_map(|l| l.record.as_ref())
+        .map(|r| (r.manifest.tag.clone(), r.embargo))
+        .collect();
+    let first = instants.first().map(|(_, at)| *at).ok_or_else(|| {
+        Error::bad_input("the release's state folder holds no line")
+            .with_hint("run `embargo run` first")
+    })?;
+    if let Some((tag, at)) = instants.iter().find(|(_, at)| *at != first) {
+        return Err(Error::integrity(format!(
+            "the lines were staged for different instants: {} for {}, {} for {tag}",
+            crate::clock::display(first),
+            instants[0].0,
+            crate::clock::display(*at)
+        ))
+        .with_hint(
+            "`embargo reschedule` each line's state folder (--state-dir) to the same instant",
+        ));
+    }
+    Ok(first)
+}
+
+/// The lines' folders inside a set's folder.
+fn line_dirs(set_dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = releases_in(set_dir)
+        .into_iter()
+        .filter(|d| d.join("journal.jsonl").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// The release of several lines that is staged (`--state-dir` names its folder).
+fn staged_set(
+    workspace: &Workspace,
+    pipeline: &Pipeline,
+    given: Option<&Path>,
+) -> Result<PathBuf, Error> {
+    let candidates: Vec<PathBuf> = match given {
+        Some(dir) => vec![dir.to_path_buf()],
+        None => releases_in(
+            &workspace
+                .clone
+                .common_dir()
+                .join("embargo")
+                .join(&pipeline.name),
+        )
+        .into_iter()
+        .filter(|d| is_release_set(d))
+        .collect(),
+    };
+    let mut staged = Vec::new();
+    let mut published = Vec::new();
+    for dir in candidates {
+        let lines = line_dirs(&dir);
+        let standings = lines
+            .iter()
+            .map(|l| Ok(standing(&journal::read(&l.join("journal.jsonl"))?)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        if !standings.is_empty()
+            && standings.iter().all(|s| *s != Standing::Started)
+            && (given.is_some() || standings.contains(&Standing::Staged))
+        {
+            staged.push(dir);
+        } else if !standings.is_empty() && standings.iter().all(|s| *s == Standing::Published) {
+            published.push(dir);
+        }
+    }
+    match staged.len() {
+        1 => Ok(staged.remove(0)),
+        // Published already: said so, and proven still public.
+        0 if !published.is_empty() => Ok(published.remove(published.len() - 1)),
+        0 => Err(Error::bad_input(format!(
+            "{}: no release of its lines is staged (every line staged, not yet published)",
+            pipeline.name
+        ))
+        .with_hint(format!(
+            "run `embargo run {}` first (`embargo status` shows every line)",
+            pipeline.file.display()
+        ))),
+        _ => Err(Error::bad_input(format!(
+            "{}: several releases are staged: {}",
+            pipeline.name,
+            staged
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_hint("name one with --state-dir")),
+    }
+}
+
+fn report(
+    published: &[&Published],
+    embargo: jiff::Timestamp,
+    json: bool,
+    said: &str,
+) -> Result<Exit, Error> {
+    if json {
+        print_json(&serde_json::json!({ "outcome": "published", "lines": published }))?;
+    } else {
+        if !said.is_empty() {
+            println!("{said}");
+        }
+        for p in published.iter().rev() {
+            print!("{}", text(p, embargo));
+        }
+    }
+    Ok(Exit::Done)
+}

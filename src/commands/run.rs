@@ -242,6 +242,7 @@ pub fn run(
         clone_dir: &workspace.clone.path,
         github_offline: options.github_offline,
         advisory: advisory.as_ref(),
+        osv: None,
     };
     let summary = stages::run(&ctx, &mut journal)?;
     Ok(RunOutcome::Ran(Box::new(plan), Box::new(summary)))

@@ -584,6 +584,23 @@ impl FakeGitHub {
         id
     }
 
+    /// Replaces the bytes of a release's asset behind the client's back, keeping its id, name
+    /// and state (what someone with write access, or a compromised GitHub, could serve).
+    pub fn replace_asset_bytes(&self, release_id: u64, name: &str, bytes: &[u8]) {
+        let now = self.inner.now();
+        let mut st = self.inner.lock();
+        let keep = bytes.len() as u64 <= st.keep_bytes;
+        let asset = st
+            .releases
+            .get_mut(&release_id)
+            .and_then(|r| r.assets.iter_mut().find(|a| a.name == name))
+            .unwrap_or_else(|| panic!("no asset {name} on release {release_id}"));
+        asset.size = bytes.len() as u64;
+        asset.sha256 = hex(&Sha256::digest(bytes));
+        asset.bytes = keep.then(|| Arc::new(bytes.to_vec()));
+        asset.updated_at = now;
+    }
+
     /// Adds an asset left in state `starter` (size 0), as a failed upload leaves it.
     pub fn seed_starter_asset(&self, release_id: u64, name: &str) -> u64 {
         let now = self.inner.now();

@@ -143,6 +143,14 @@ impl Action {
                 if let Some(vector) = &advisory.cvss_vector_string {
                     lines.push(format!("    cvss_vector_string={vector}"));
                 }
+                if !advisory.credits.is_empty() {
+                    let credits: Vec<String> = advisory
+                        .credits
+                        .iter()
+                        .map(|c| format!("{} ({})", c.login, c.kind.name()))
+                        .collect();
+                    lines.push(format!("    credits={}", credits.join(", ")));
+                }
                 for v in &advisory.vulnerabilities {
                     lines.push(format!(
                         "    {} {}: {}{}",

@@ -268,3 +268,89 @@ fn a_built_file_named_osv_json_is_refused_before_staging() {
         "the release was pushed"
     );
 }
+
+const CREATE_ADVISORY: &str = "POST /repos/{owner}/{repo}/security-advisories";
+
+/// GitHub credits users, the advisory file names people: a credit with a `login` goes onto
+/// GitHub's draft as `{login, type}`, one without stays in the OSV record (and announcements);
+/// `plan` and the dry run say which is which, and the body GitHub receives is the one previewed.
+#[test]
+fn credits_with_a_login_go_to_github_and_the_others_stay_in_the_osv_record() {
+    let w = World::with_advisory();
+    let file = w.f.work().join("pipelines/advisory.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let credits = "credits: [{name: Jane Doe, type: finder, login: janedoe}, {name: A. Reporter, type: reporter}]";
+    assert!(text.contains("credits: [{name: Jane Doe, type: finder}]"));
+    std::fs::write(
+        &file,
+        text.replace("credits: [{name: Jane Doe, type: finder}]", credits),
+    )
+    .unwrap();
+
+    let plan = w.embargo(&["plan", w.p()]);
+    plan.expect(0);
+    for line in [
+        "    credits        Jane Doe (finder): on GitHub as janedoe, in the OSV record and announcements",
+        "                   A. Reporter (reporter): in the OSV record and announcements; not on GitHub (no login)",
+    ] {
+        assert!(plan.stdout.contains(line), "{line}\n{}", plan.stdout);
+    }
+    let plan = w.embargo(&["plan", w.p(), "--json"]);
+    plan.expect(0);
+    let plan = json(&plan);
+    assert_eq!(
+        plan["advisory"]["credits"],
+        serde_json::json!([
+            {"name": "Jane Doe", "type": "finder", "login": "janedoe", "github": true},
+            {"name": "A. Reporter", "type": "reporter", "login": null, "github": false},
+        ])
+    );
+
+    let dry = w.embargo(&["run", w.p(), "--dry-run", "--embargo", "now"]);
+    dry.expect(0);
+    assert!(
+        dry.stdout.contains("    credits=janedoe (finder)\n"),
+        "{}",
+        dry.stdout
+    );
+    let dry = w.embargo(&["run", w.p(), "--dry-run", "--json", "--embargo", "now"]);
+    dry.expect(0);
+    let dry = json(&dry);
+    let drafted = dry["actions"]["stage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "draft-advisory")
+        .expect("a draft-advisory action")
+        .clone();
+    let sent_credits = serde_json::json!([{"login": "janedoe", "type": "finder"}]);
+    assert_eq!(drafted["advisory"]["credits"], sent_credits);
+
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    let created = w.gh.requests_for(CREATE_ADVISORY);
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].json.as_ref().unwrap()["credits"], sent_credits);
+    assert_eq!(w.gh.advisories()[0].credits, sent_credits);
+    let record: serde_json::Value = serde_json::from_slice(&osv_file(&w)).unwrap();
+    assert_eq!(
+        record["credits"],
+        serde_json::json!([
+            {"name": "Jane Doe", "type": "FINDER", "contact": ["https://github.com/janedoe"]},
+            {"name": "A. Reporter", "type": "REPORTER"},
+        ])
+    );
+    w.no_violations();
+}
+
+/// Without any login, no `credits` key is sent at all: an empty list would wipe the credits a
+/// maintainer gave by hand on a draft named by `ghsa_id`.
+#[test]
+fn credits_without_a_login_send_no_credits_to_github() {
+    let w = World::with_advisory();
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    let created = w.gh.requests_for(CREATE_ADVISORY);
+    assert_eq!(created.len(), 1);
+    let body = created[0].json.as_ref().unwrap();
+    assert!(body.get("summary").is_some(), "{body:#}");
+    assert!(body.get("credits").is_none(), "{body:#}");
+}

@@ -104,7 +104,7 @@ pub fn record(advisory: &Advisory, release: &ReleaseFacts<'_>) -> Value {
         "severity": severity,
         "affected": affected,
         "references": advisory.references.iter().map(|url| json!({"type": "WEB", "url": url})).collect::<Vec<_>>(),
-        "credits": advisory.credits.iter().map(|c| json!({"name": c.name, "type": osv_credit(c.kind)})).collect::<Vec<_>>(),
+        "credits": advisory.credits.iter().map(credit).collect::<Vec<_>>(),
         "database_specific": {
             "cwe_ids": advisory.cwe,
             "severity": advisory.scores().iter().map(|s| s.severity).max_by_key(|s| rank(s)).unwrap_or("none").to_uppercase(),
@@ -131,6 +131,15 @@ fn rank(severity: &str) -> u8 {
         "low" => 1,
         _ => 0,
     }
+}
+
+/// A credit as OSV writes it: with the person's GitHub profile as the contact, when known.
+fn credit(c: &super::Credit) -> Value {
+    let mut credit = json!({"name": c.name, "type": osv_credit(c.kind)});
+    if let Some(login) = &c.login {
+        credit["contact"] = json!([format!("https://github.com/{login}")]);
+    }
+    credit
 }
 
 fn osv_credit(kind: super::CreditType) -> &'static str {

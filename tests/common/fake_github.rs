@@ -155,6 +155,8 @@ pub struct Advisory {
     /// As the request gave them.
     pub vulnerabilities: Value,
     pub cve_requested: bool,
+    /// `[{login, type}]`, as the request gave them.
+    pub credits: Value,
 }
 
 /// A pull request as the fake holds it.
@@ -685,6 +687,7 @@ impl FakeGitHub {
             cvss_vector_string: None,
             vulnerabilities: json!([]),
             cve_requested: false,
+            credits: json!([]),
         });
         ghsa_id
     }
@@ -2548,6 +2551,23 @@ fn advisory_json(cx: &Cx, a: &Advisory) -> Value {
         })
         .collect();
     v["vulnerabilities"] = Value::Array(vulnerabilities);
+    // Each credited user as GitHub details them: the example's user under the credited login,
+    // pending until they accept.
+    let user = v["credits_detailed"][0]["user"].clone();
+    let detailed: Vec<Value> = a
+        .credits
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| {
+            let mut user = user.clone();
+            user["login"] = c["login"].clone();
+            json!({"user": user, "type": c["type"], "state": "pending"})
+        })
+        .collect();
+    v["credits"] = a.credits.clone();
+    v["credits_detailed"] = Value::Array(detailed);
     v
 }
 
@@ -2587,6 +2607,11 @@ fn create_advisory(cx: &Cx, o: &str, r: &str) -> Reply {
         cvss_vector_string: str_field(&body, "cvss_vector_string"),
         vulnerabilities: body.get("vulnerabilities").cloned().unwrap_or(json!([])),
         cve_requested: false,
+        credits: body
+            .get("credits")
+            .filter(|c| !c.is_null())
+            .cloned()
+            .unwrap_or(json!([])),
     };
     let reply = advisory_json(cx, &advisory);
     st.advisories.push(advisory);
@@ -2624,6 +2649,9 @@ fn update_advisory(cx: &Cx, o: &str, r: &str, id: &str) -> Reply {
     }
     if let Some(v) = body.get("vulnerabilities") {
         a.vulnerabilities = v.clone();
+    }
+    if let Some(v) = body.get("credits") {
+        a.credits = if v.is_null() { json!([]) } else { v.clone() };
     }
     if body.contains_key("cvss_vector_string") {
         a.cvss_vector_string = str_field(&body, "cvss_vector_string");

@@ -130,7 +130,9 @@ fn a_run_after_staging_leaves_the_uploaded_osv_record_as_it_is() {
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(20));
-    let again = w.embargo(&["run", w.p(), "--embargo", &at]);
+    // The edit itself is refused (the draft says otherwise); kept, the record stays as uploaded.
+    w.embargo(&["run", w.p(), "--embargo", &at]).expect(2);
+    let again = w.embargo(&["run", w.p(), "--embargo", &at, "--keep-staged"]);
     again.expect(0);
     assert_eq!(osv_file(&w), before);
     assert_eq!(
@@ -353,4 +355,153 @@ fn credits_without_a_login_send_no_credits_to_github() {
     let body = created[0].json.as_ref().unwrap();
     assert!(body.get("summary").is_some(), "{body:#}");
     assert!(body.get("credits").is_none(), "{body:#}");
+}
+
+const ADVISORY_FILE: &str = "pipelines/advisory.yaml";
+
+fn edit_advisory(w: &World, edits: &[(&str, &str)]) {
+    let file = w.f.work().join(ADVISORY_FILE);
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    for (from, to) in edits {
+        assert_eq!(text.matches(from).count(), 1, "`{from}` in\n{text}");
+        text = text.replace(from, to);
+    }
+    std::fs::write(&file, text).unwrap();
+}
+
+fn nothing_public(w: &World) {
+    assert!(
+        w.gh.releases_with_tag("v1.0.2")[0].draft,
+        "the release was published"
+    );
+    assert_eq!(
+        w.gh.advisories()[0].state,
+        "draft",
+        "the advisory was published"
+    );
+    assert!(
+        w.f.git_in(&w.f.sample.public, &["tag", "--list", "v1.0.2"])
+            .is_empty(),
+        "the tag went public"
+    );
+}
+
+/// The advisory file edited after staging: the draft on GitHub says otherwise, and the draft is
+/// what becomes public. `publish` refuses with exit 2 naming each change, publishes nothing, and
+/// goes on only with `--keep-staged` (journaled), publishing the draft as staged.
+#[test]
+fn an_advisory_edited_after_staging_stops_publish_naming_each_change() {
+    let w = World::with_advisory();
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    let staged_summary = w.gh.advisories()[0].summary.clone();
+    edit_advisory(
+        &w,
+        &[
+            (
+                "summary: \"Anonymous access with an expired token\"",
+                "summary: \"Anonymous access with any token\"",
+            ),
+            ("The proxy accepts", "The proxy still accepts"),
+            ("cwe: [CWE-287]", "cwe: [CWE-287, CWE-613]"),
+            ("type: finder}", "type: finder, login: janedoe}"),
+        ],
+    );
+    let publish = w.embargo(&["publish", w.p(), "--if-due"]);
+    publish.expect(2);
+    for says in [
+        "the pipeline no longer matches what v1.0.2 was started from",
+        "advisory summary: recorded \"Anonymous access with an expired token\"; now \"Anonymous access with any token\"",
+        "advisory description: recorded fingerprint ",
+        "advisory cwe: recorded [CWE-287]; now [CWE-287, CWE-613]",
+        "advisory credits: recorded [Jane Doe (finder)]; now [Jane Doe (finder, GitHub janedoe)]",
+        "--keep-staged",
+    ] {
+        assert!(publish.stderr.contains(says), "{says}\n{}", publish.stderr);
+    }
+    assert!(
+        !publish.stderr.contains("advisory severity"),
+        "{}",
+        publish.stderr
+    );
+    nothing_public(&w);
+
+    let kept = w.embargo(&["publish", w.p(), "--if-due", "--keep-staged"]);
+    kept.expect(0);
+    assert!(
+        kept.stderr
+            .contains("--keep-staged: going on with what was recorded"),
+        "{}",
+        kept.stderr
+    );
+    let advisory = &w.gh.advisories()[0];
+    assert_eq!(advisory.state, "published");
+    assert_eq!(advisory.summary, staged_summary, "the draft was rewritten");
+    assert!(!w.gh.releases_with_tag("v1.0.2")[0].draft, "not published");
+    let journal = std::fs::read_to_string(w.f.state_dir("v1.0.2").join("journal.jsonl")).unwrap();
+    assert!(
+        journal.contains("advisory summary"),
+        "the acceptance was not journaled"
+    );
+    w.no_violations();
+}
+
+/// The pipeline no longer names the advisory: the staged draft advisory would still be
+/// published, so that is a change to name, too; and an advisory given for a release staged
+/// without one would not be.
+#[test]
+fn an_advisory_dropped_or_added_after_staging_is_named() {
+    let w = World::with_advisory();
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    let pipeline = std::fs::read_to_string(&w.pipeline).unwrap();
+    std::fs::write(
+        &w.pipeline,
+        pipeline.replace("advisory: advisory.yaml\n", ""),
+    )
+    .unwrap();
+    let publish = w.embargo(&["publish", w.p(), "--if-due"]);
+    publish.expect(2);
+    assert!(
+        publish.stderr.contains("advisory: recorded a draft advisory staged with the release; now no advisory file given"),
+        "{}",
+        publish.stderr
+    );
+    nothing_public(&w);
+
+    let w = World::new();
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    w.f.pipeline_named("advisory.yaml", crate::common::ADVISORY);
+    let pipeline = std::fs::read_to_string(&w.pipeline).unwrap();
+    std::fs::write(
+        &w.pipeline,
+        format!("{pipeline}\nadvisory: advisory.yaml\n"),
+    )
+    .unwrap();
+    let publish = w.embargo(&["publish", w.p(), "--if-due"]);
+    publish.expect(2);
+    assert!(
+        publish.stderr.contains(
+            "advisory: recorded staged without an advisory; now an advisory file is given"
+        ),
+        "{}",
+        publish.stderr
+    );
+    assert!(w.gh.releases_with_tag("v1.0.2")[0].draft);
+}
+
+/// What is read again when it is used (mitigations, people, the date received) and comments
+/// may change after staging: publishing goes ahead.
+#[test]
+fn an_advisory_edited_only_where_it_is_read_when_used_publishes() {
+    let w = World::with_advisory();
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    let file = w.f.work().join(ADVISORY_FILE);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let edited = format!("# reviewed by the disclosure lead\n{text}").replace(
+        "Deny anonymous access at the proxy",
+        "Block anonymous access at the proxy",
+    );
+    assert_ne!(edited, format!("# reviewed by the disclosure lead\n{text}"));
+    std::fs::write(&file, edited).unwrap();
+    w.embargo(&["publish", w.p(), "--if-due"]).expect(0);
+    assert_eq!(w.gh.advisories()[0].state, "published");
 }

@@ -465,6 +465,88 @@ impl Checker<'_> {
     }
 }
 
+/// What of the advisory becomes public with the release, as the file said it when the release
+/// was staged: the draft advisory on GitHub and the OSV record attached to the draft are made from
+/// it. Recorded in the contract at staging, so that `publish` (and a later `run`) can name every
+/// change made to the file since, instead of publishing a draft that silently differs from it.
+/// The description is kept as a fingerprint; `received`, `mitigations` and `people` are left
+/// out: they are read again when they are used (announcements, retrospective, team).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Content {
+    pub summary: String,
+    /// [`crate::contract::fingerprint`] of the description.
+    pub description: String,
+    /// The CVSS vectors, 3 first.
+    pub severity: Vec<String>,
+    pub cwe: Vec<String>,
+    /// `ecosystem name`.
+    pub package: String,
+    pub ghsa_id: Option<String>,
+    pub cve_id: Option<String>,
+    /// `name (type)`, or `name (type, GitHub login)`.
+    pub credits: Vec<String>,
+    pub references: Vec<String>,
+}
+
+impl Content {
+    pub fn of(advisory: &Advisory) -> Content {
+        Content {
+            summary: advisory.summary.clone(),
+            description: crate::contract::fingerprint(&[&advisory.description]),
+            severity: advisory.scores().iter().map(|s| s.vector.clone()).collect(),
+            cwe: advisory.cwe.clone(),
+            package: format!("{} {}", advisory.package.ecosystem, advisory.package.name),
+            ghsa_id: advisory.ghsa_id.clone(),
+            cve_id: advisory.cve_id.clone(),
+            credits: advisory
+                .credits
+                .iter()
+                .map(|c| match &c.login {
+                    Some(login) => format!("{} ({}, GitHub {login})", c.name, c.kind.name()),
+                    None => format!("{} ({})", c.name, c.kind.name()),
+                })
+                .collect(),
+            references: advisory.references.clone(),
+        }
+    }
+
+    /// Each field that differs in `now`: (what, as recorded, as now), in words.
+    pub fn changes(&self, now: &Content) -> Vec<(String, String, String)> {
+        let list = |items: &[String]| {
+            if items.is_empty() {
+                "none".to_string()
+            } else {
+                format!("[{}]", items.join(", "))
+            }
+        };
+        let id = |id: &Option<String>| id.clone().unwrap_or_else(|| "null".to_string());
+        let mut out = Vec::new();
+        let mut differ = |what: &str, then: String, now: String| {
+            if then != now {
+                out.push((format!("advisory {what}"), then, now));
+            }
+        };
+        differ(
+            "summary",
+            format!("{:?}", self.summary),
+            format!("{:?}", now.summary),
+        );
+        differ(
+            "description",
+            format!("fingerprint {}", self.description),
+            format!("fingerprint {}", now.description),
+        );
+        differ("severity", list(&self.severity), list(&now.severity));
+        differ("cwe", list(&self.cwe), list(&now.cwe));
+        differ("package", self.package.clone(), now.package.clone());
+        differ("ghsa_id", id(&self.ghsa_id), id(&now.ghsa_id));
+        differ("cve_id", id(&self.cve_id), id(&now.cve_id));
+        differ("credits", list(&self.credits), list(&now.credits));
+        differ("references", list(&self.references), list(&now.references));
+        out
+    }
+}
+
 /// What `plan` shows of the advisory, for review before anything is written.
 #[derive(Debug, Clone, Serialize)]
 pub struct Review {

@@ -268,6 +268,13 @@ pub(super) fn hold_to_record(
         private_remote: crate::redact::redact_url(&pipeline.repository.private),
         public_remote: crate::redact::redact_url(&pipeline.repository.public),
         public_urls: plan.public_urls.clone(),
+        advisory: pipeline
+            .advisory
+            .as_deref()
+            .map(crate::advisory::load)
+            .transpose()?
+            .as_ref()
+            .map(crate::advisory::Content::of),
     };
     let drift = unaccepted(journal, contract::drift(journal.entries(), &current));
     if drift.is_empty() {

@@ -419,6 +419,7 @@ pub(crate) fn contract(
         public_remote: crate::redact::redact_url(&ctx.pipeline.repository.public),
         private_push: ctx.plan.private_push.clone(),
         public_urls: ctx.plan.public_urls.clone(),
+        advisory: ctx.advisory.map(crate::advisory::Content::of),
     }
 }
 

@@ -56,7 +56,8 @@ pub enum Action {
         prerelease: bool,
         make_latest: bool,
     },
-    /// One file of `dist/` on the draft (kept when the same bytes are there already).
+    /// One file on the draft: from `dist/`, or the advisory's OSV record from the state folder
+    /// (kept when the same bytes are there already).
     Upload {
         name: String,
         size: u64,
@@ -141,6 +142,14 @@ impl Action {
                 }];
                 if let Some(vector) = &advisory.cvss_vector_string {
                     lines.push(format!("    cvss_vector_string={vector}"));
+                }
+                if !advisory.credits.is_empty() {
+                    let credits: Vec<String> = advisory
+                        .credits
+                        .iter()
+                        .map(|c| format!("{} ({})", c.login, c.kind.name()))
+                        .collect();
+                    lines.push(format!("    credits={}", credits.join(", ")));
                 }
                 for v in &advisory.vulnerabilities {
                     lines.push(format!(
@@ -261,7 +270,8 @@ pub struct Staging<'a> {
     pub release_name: String,
     pub tag: &'a str,
     pub make_latest: bool,
-    /// Every file of `dist/` to upload: (name, size, sha256), the checksums file last.
+    /// Every file to upload: (name, size, sha256), the OSV record among them when the release
+    /// has an advisory, the checksums file last.
     pub files: Vec<(String, u64, String)>,
     /// The security advisory's draft, when the release has an advisory: the existing draft to
     /// update (`ghsa_id`), and what it says.

@@ -219,7 +219,7 @@ pub struct RunArgs {
     #[arg(long, requires = "dry_run")]
     pub keep: bool,
     /// Go on with what was recorded although the pipeline changed since (the fix, the targets,
-    /// the build, the checks, the GitHub repository); the choice is journaled.
+    /// the build, the checks, the GitHub repository, the advisory file); the choice is journaled.
     #[arg(long)]
     pub keep_staged: bool,
     /// Run in a GitHub Actions job although its repository is public (or its event payload
@@ -379,7 +379,8 @@ pub struct PublishArgs {
     /// Print the pushes and API calls publishing would make, and do nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Publish what was staged although the pipeline changed since; the choice is journaled.
+    /// Publish what was staged although the pipeline or the advisory file changed since (the
+    /// draft on GitHub, as staged, is what becomes public); the choice is journaled.
     #[arg(long)]
     pub keep_staged: bool,
     #[command(flatten)]

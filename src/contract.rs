@@ -35,6 +35,10 @@ pub struct Contract {
     /// Every URL of the public repository when the release was staged.
     #[serde(default)]
     pub public_urls: Vec<String>,
+    /// What of the advisory file the staged draft advisory and OSV record say (`None`: staged
+    /// without an advisory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<crate::advisory::Content>,
 }
 
 /// A short fingerprint of a part of the pipeline, recorded with the stage that used it, so that
@@ -294,6 +298,8 @@ pub struct Current {
     pub private_remote: String,
     pub public_remote: String,
     pub public_urls: Vec<String>,
+    /// The advisory file as it reads now (`None`: no advisory given).
+    pub advisory: Option<crate::advisory::Content>,
 }
 
 /// Every difference between the journal's records and `current`, for the stages that completed.
@@ -379,6 +385,34 @@ pub fn drift(entries: &[Entry], current: &Current) -> Vec<Drift> {
                 recorded: contract.public_urls.join(", "),
                 now: current.public_urls.join(", "),
             });
+        }
+        // The draft on GitHub is what becomes public: a file edited since staging must not
+        // silently differ from it.
+        match (&contract.advisory, &current.advisory) {
+            (Some(then), Some(now)) => {
+                out.extend(
+                    then.changes(now)
+                        .into_iter()
+                        .map(|(what, recorded, now)| Drift {
+                            what,
+                            recorded,
+                            now,
+                        }),
+                );
+            }
+            (Some(_), None) => out.push(Drift {
+                what: "advisory".into(),
+                recorded: "a draft advisory staged with the release".into(),
+                now: "no advisory file given".into(),
+            }),
+            // A draft advisory staged before the contract recorded the file has nothing to be
+            // compared with: it is not taken for a release staged without one.
+            (None, Some(_)) if e.detail.get("advisory").is_none() => out.push(Drift {
+                what: "advisory".into(),
+                recorded: "staged without an advisory".into(),
+                now: "an advisory file is given".into(),
+            }),
+            (None, _) => {}
         }
         for (what, then, now) in [
             (

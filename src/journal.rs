@@ -257,6 +257,11 @@ pub struct Manifest {
     /// by `embargo reschedule`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract: Option<crate::contract::Contract>,
+    /// The advisory's OSV record (`osv.json`) as attached to the draft release: recorded when it
+    /// is written after the freeze, fixed once the release is staged, and read back at publishing
+    /// like every other asset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub osv: Option<Artifact>,
 }
 
 impl Manifest {

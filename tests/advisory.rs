@@ -166,6 +166,42 @@ fn ids_dates_and_ecosystems_are_checked_where_they_are_written() {
     }
 }
 
+/// A credit's `login` must be a name GitHub could have given: each mistake is refused where the
+/// wrong character stands, before anything is sent (GitHub would refuse the whole draft).
+#[test]
+fn a_credit_login_github_would_not_take_is_refused_where_it_is_wrong() {
+    let f = Fixture::new();
+    let long = "a".repeat(40);
+    for (login, at, says) in [
+        (
+            "\"@janedoe\"",
+            "@janedoe",
+            "write it without the @, as `janedoe`",
+        ),
+        ("jane.doe", ".doe}", "`.` is not allowed"),
+        ("\"jane doe\"", " doe\"", "` ` is not allowed"),
+        ("\"-jane\"", "-jane", "it starts with a hyphen"),
+        ("jane--doe", "--doe", "two hyphens in a row"),
+        ("jane-", "-}", "it ends with a hyphen"),
+        (&long[..], "a}", "longer than GitHub's 39 characters"),
+        ("\"\"", "\"}", "it is empty"),
+    ] {
+        let text = common::replace_once(
+            ADVISORY,
+            &[(
+                "{name: Jane Doe, type: finder}",
+                &format!("{{name: Jane Doe, type: finder, login: {login}}}"),
+            )],
+        );
+        let (line, column) = position(&text, at);
+        let message = refused_at(&f, &text, line, column);
+        assert!(
+            message.starts_with("credits.login: ") && message.contains(says),
+            "{login}: {message}"
+        );
+    }
+}
+
 #[test]
 fn a_missing_advisory_file_is_bad_input_naming_it() {
     let f = Fixture::new();
@@ -222,6 +258,7 @@ fn plan_shows_the_advisory_with_its_scores_and_the_ranges_from_the_tags() {
         "    package        Go example.org/app",
         "    affected       1.0   >= 1.0.0, < 1.0.2   patched in 1.0.2",
         "                   1.1   >= 1.1.0, <= 1.1.0  no fix in this release",
+        "    credits        Jane Doe (finder): in the OSV record and announcements; not on GitHub (no login)",
     ];
     let path = f.work().join("pipelines/advisory.yaml");
     let shown: Vec<String> = section

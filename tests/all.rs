@@ -11,6 +11,7 @@ mod fake_smtp;
 mod world;
 
 mod advisory;
+mod advisory_release;
 mod announce;
 mod bad_input;
 mod ci;

@@ -798,6 +798,7 @@ fn the_advisory_is_drafted_at_staging_and_published_right_after_the_release() {
             "create-draft",
             "upload",
             "upload",
+            "upload",
             "draft-advisory",
             "request-cve"
         ]

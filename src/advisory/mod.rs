@@ -51,6 +51,8 @@ pub struct Credit {
     pub name: String,
     #[serde(rename = "type")]
     pub kind: CreditType,
+    /// The GitHub user name: set, the credit goes onto GitHub's advisory too.
+    pub login: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -271,6 +273,7 @@ impl Checker<'_> {
                 Ok(Credit {
                     name: self.text("credits.name", &c.name)?,
                     kind: c.kind,
+                    login: c.login.as_ref().map(|l| self.login(l)).transpose()?,
                 })
             })
             .collect::<Result<Vec<_>, PipelineError>>()?;
@@ -395,6 +398,54 @@ impl Checker<'_> {
         ))
     }
 
+    /// A GitHub user name as GitHub allows new ones: letters, digits and single hyphens, not at
+    /// either end, at most 39 characters. The error stands where the first wrong character does.
+    fn login(&self, value: &Spanned<String>) -> Result<String, PipelineError> {
+        let login = value.value.trim();
+        let lead = value.value.len() - value.value.trim_start().len();
+        let refuse = |offset: usize, why: String| {
+            let (line, column) = self.inside(value, lead + offset);
+            PipelineError {
+                file: self.file.to_path_buf(),
+                line,
+                column,
+                message: format!("credits.login: `{login}` is not a GitHub user name: {why}"),
+            }
+        };
+        if let Some(bare) = login.strip_prefix('@') {
+            return Err(refuse(0, format!("write it without the @, as `{bare}`")));
+        }
+        if login.is_empty() {
+            return Err(refuse(
+                0,
+                "it is empty; leave `login` out to credit a name only".into(),
+            ));
+        }
+        let rule = "letters, digits and single hyphens, not starting or ending with a hyphen";
+        if let Some((at, c)) = login
+            .char_indices()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return Err(refuse(at, format!("`{c}` is not allowed ({rule})")));
+        }
+        if login.starts_with('-') {
+            return Err(refuse(0, format!("it starts with a hyphen ({rule})")));
+        }
+        if let Some(at) = login.find("--") {
+            return Err(refuse(at, format!("two hyphens in a row ({rule})")));
+        }
+        if login.ends_with('-') {
+            return Err(refuse(
+                login.len() - 1,
+                format!("it ends with a hyphen ({rule})"),
+            ));
+        }
+        if login.len() > 39 {
+            return Err(refuse(39, "longer than GitHub's 39 characters".into()));
+        }
+        Ok(login.to_string())
+    }
+
     fn url(&self, value: &Spanned<String>) -> Result<String, PipelineError> {
         let url = value.value.trim();
         let rest = url
@@ -414,6 +465,88 @@ impl Checker<'_> {
     }
 }
 
+/// What of the advisory becomes public with the release, as the file said it when the release
+/// was staged: the draft advisory on GitHub and the OSV record attached to the draft are made from
+/// it. Recorded in the contract at staging, so that `publish` (and a later `run`) can name every
+/// change made to the file since, instead of publishing a draft that silently differs from it.
+/// The description is kept as a fingerprint; `received`, `mitigations` and `people` are left
+/// out: they are read again when they are used (announcements, retrospective, team).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Content {
+    pub summary: String,
+    /// [`crate::contract::fingerprint`] of the description.
+    pub description: String,
+    /// The CVSS vectors, 3 first.
+    pub severity: Vec<String>,
+    pub cwe: Vec<String>,
+    /// `ecosystem name`.
+    pub package: String,
+    pub ghsa_id: Option<String>,
+    pub cve_id: Option<String>,
+    /// `name (type)`, or `name (type, GitHub login)`.
+    pub credits: Vec<String>,
+    pub references: Vec<String>,
+}
+
+impl Content {
+    pub fn of(advisory: &Advisory) -> Content {
+        Content {
+            summary: advisory.summary.clone(),
+            description: crate::contract::fingerprint(&[&advisory.description]),
+            severity: advisory.scores().iter().map(|s| s.vector.clone()).collect(),
+            cwe: advisory.cwe.clone(),
+            package: format!("{} {}", advisory.package.ecosystem, advisory.package.name),
+            ghsa_id: advisory.ghsa_id.clone(),
+            cve_id: advisory.cve_id.clone(),
+            credits: advisory
+                .credits
+                .iter()
+                .map(|c| match &c.login {
+                    Some(login) => format!("{} ({}, GitHub {login})", c.name, c.kind.name()),
+                    None => format!("{} ({})", c.name, c.kind.name()),
+                })
+                .collect(),
+            references: advisory.references.clone(),
+        }
+    }
+
+    /// Each field that differs in `now`: (what, as recorded, as now), in words.
+    pub fn changes(&self, now: &Content) -> Vec<(String, String, String)> {
+        let list = |items: &[String]| {
+            if items.is_empty() {
+                "none".to_string()
+            } else {
+                format!("[{}]", items.join(", "))
+            }
+        };
+        let id = |id: &Option<String>| id.clone().unwrap_or_else(|| "null".to_string());
+        let mut out = Vec::new();
+        let mut differ = |what: &str, then: String, now: String| {
+            if then != now {
+                out.push((format!("advisory {what}"), then, now));
+            }
+        };
+        differ(
+            "summary",
+            format!("{:?}", self.summary),
+            format!("{:?}", now.summary),
+        );
+        differ(
+            "description",
+            format!("fingerprint {}", self.description),
+            format!("fingerprint {}", now.description),
+        );
+        differ("severity", list(&self.severity), list(&now.severity));
+        differ("cwe", list(&self.cwe), list(&now.cwe));
+        differ("package", self.package.clone(), now.package.clone());
+        differ("ghsa_id", id(&self.ghsa_id), id(&now.ghsa_id));
+        differ("cve_id", id(&self.cve_id), id(&now.cve_id));
+        differ("credits", list(&self.credits), list(&now.credits));
+        differ("references", list(&self.references), list(&now.references));
+        out
+    }
+}
+
 /// What `plan` shows of the advisory, for review before anything is written.
 #[derive(Debug, Clone, Serialize)]
 pub struct Review {
@@ -429,6 +562,18 @@ pub struct Review {
     pub ghsa_id: Option<String>,
     pub cwe: Vec<String>,
     pub affected: Vec<LineRange>,
+    /// Everyone credited, and whether each goes onto GitHub's advisory.
+    pub credits: Vec<ReviewedCredit>,
+}
+
+/// A credit as `plan` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewedCredit {
+    #[serde(flatten)]
+    pub credit: Credit,
+    /// Credited on GitHub's advisory too: the credit has a login and the pipeline publishes to
+    /// GitHub. Otherwise it is in the OSV record and the announcements only.
+    pub github: bool,
 }
 
 /// The advisory as this release will carry it: the affected lines computed from the plan.
@@ -452,5 +597,13 @@ pub fn review(advisory: &Advisory, pipeline: &Pipeline, plan: &Plan) -> Review {
         ghsa_id: advisory.ghsa_id.clone(),
         cwe: advisory.cwe.clone(),
         affected: ranges::affected_lines(pipeline, plan),
+        credits: advisory
+            .credits
+            .iter()
+            .map(|c| ReviewedCredit {
+                credit: c.clone(),
+                github: c.login.is_some() && pipeline.github.is_some(),
+            })
+            .collect(),
     }
 }

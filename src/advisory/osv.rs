@@ -1,20 +1,24 @@
 //! The advisory as an OSV record (the format scanners read): the computed ranges as ECOSYSTEM
 //! events, and a GIT range from the released line's first release commit to the release commit.
-//! Written to the state folder as `osv.json` once the release commit is frozen.
+//! Written to the state folder as `osv.json` once the release commit is frozen, and attached to
+//! the draft release under the same name at staging; from then on the file is what was uploaded
+//! and is only proven unchanged, never written again.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::{Advisory, LineRange};
 use crate::error::Error;
+use crate::journal::Artifact;
 
 /// The OSV schema version the record follows.
 pub const SCHEMA_VERSION: &str = "1.7.0";
 
-/// The file's name in the state folder.
+/// The file's name in the state folder, and the asset's name on the release: one name for the
+/// file kept and the file published.
 pub const FILE_NAME: &str = "osv.json";
 
 /// What the record is built from besides the advisory.
@@ -27,7 +31,17 @@ pub struct ReleaseFacts<'a> {
     pub repository: Option<&'a str>,
     /// The frozen release commit: where the GIT range is fixed.
     pub release_commit: &'a str,
+    /// The release commit's time (see [`modified_at`]).
     pub modified: Timestamp,
+}
+
+/// The record's `modified` time: the release commit's committer time, which is fixed by the fix
+/// itself (see `stages::prepare`). The record is then a function of the advisory and the release
+/// alone: the dry run previews the very bytes (and SHA-256) the run uploads, and a rerun that
+/// writes it again writes the same bytes.
+pub fn modified_at(release_commit: &git2::Commit<'_>) -> Timestamp {
+    Timestamp::from_second(release_commit.committer().when().seconds())
+        .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// The OSV record.
@@ -90,7 +104,7 @@ pub fn record(advisory: &Advisory, release: &ReleaseFacts<'_>) -> Value {
         "severity": severity,
         "affected": affected,
         "references": advisory.references.iter().map(|url| json!({"type": "WEB", "url": url})).collect::<Vec<_>>(),
-        "credits": advisory.credits.iter().map(|c| json!({"name": c.name, "type": osv_credit(c.kind)})).collect::<Vec<_>>(),
+        "credits": advisory.credits.iter().map(credit).collect::<Vec<_>>(),
         "database_specific": {
             "cwe_ids": advisory.cwe,
             "severity": advisory.scores().iter().map(|s| s.severity).max_by_key(|s| rank(s)).unwrap_or("none").to_uppercase(),
@@ -119,6 +133,15 @@ fn rank(severity: &str) -> u8 {
     }
 }
 
+/// A credit as OSV writes it: with the person's GitHub profile as the contact, when known.
+fn credit(c: &super::Credit) -> Value {
+    let mut credit = json!({"name": c.name, "type": osv_credit(c.kind)});
+    if let Some(login) = &c.login {
+        credit["contact"] = json!([format!("https://github.com/{login}")]);
+    }
+    credit
+}
+
 fn osv_credit(kind: super::CreditType) -> &'static str {
     use super::CreditType as C;
     match kind {
@@ -135,19 +158,52 @@ fn osv_credit(kind: super::CreditType) -> &'static str {
     }
 }
 
-/// Writes the record into the state folder, whole or not at all (a rerun writes it again).
-pub fn write(state_dir: &Path, record: &Value) -> Result<PathBuf, Error> {
+/// Writes the record into the state folder, whole or not at all, unless the file holds these
+/// bytes already (it is not touched then). Returns the file as it is attached to the release.
+pub fn write(state_dir: &Path, record: &Value) -> Result<Artifact, Error> {
     let path = state_dir.join(FILE_NAME);
     let fail =
         |e: std::io::Error| Error::stage_failed(format!("cannot write {}: {e}", path.display()));
     let mut text = serde_json::to_string_pretty(record)
         .map_err(|e| Error::stage_failed(format!("cannot encode the OSV record: {e}")))?;
     text.push('\n');
+    let recorded = Artifact {
+        name: FILE_NAME.to_string(),
+        size: text.len() as u64,
+        sha256: crate::checksum::sha256_bytes(text.as_bytes()),
+    };
+    if std::fs::read(&path).is_ok_and(|bytes| bytes == text.as_bytes()) {
+        return Ok(recorded);
+    }
     let mut tmp = tempfile::NamedTempFile::new_in(state_dir).map_err(fail)?;
     tmp.write_all(text.as_bytes()).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(&path).map_err(|e| fail(e.error))?;
-    Ok(path)
+    Ok(recorded)
+}
+
+/// The state folder's record is the file staged onto the release: the same size and SHA-256.
+pub fn prove(state_dir: &Path, staged: &Artifact) -> Result<(), Error> {
+    let path = state_dir.join(FILE_NAME);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        Error::integrity(format!(
+            "cannot read {}, the OSV record attached to the draft release: {e}",
+            path.display()
+        ))
+        .with_hint("the state folder must be kept whole between runs; restore it from a copy")
+    })?;
+    let sha256 = crate::checksum::sha256_bytes(&bytes);
+    if bytes.len() as u64 != staged.size || sha256 != staged.sha256 {
+        return Err(Error::integrity(format!(
+            "{} has sha256 {sha256} ({} bytes), but the OSV record staged onto the release has sha256 {} ({} bytes)",
+            path.display(),
+            bytes.len(),
+            staged.sha256,
+            staged.size
+        ))
+        .with_hint("the record is fixed once staged; find out who changed the file, and restore it from a copy"));
+    }
+    Ok(())
 }
 
 /// The public repository's web address for the GIT range: the GitHub repository when the

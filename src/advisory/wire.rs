@@ -73,13 +73,25 @@ pub struct Package {
     pub name: Spanned<String>,
 }
 
+/// Someone credited for the advisory.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credit {
+    /// The name as the OSV record and the announcements give it.
     #[schemars(with = "String")]
     pub name: Spanned<String>,
     #[serde(rename = "type")]
     pub kind: CreditType,
+    /// The person's GitHub user name, without `@`: the credit then goes onto GitHub's advisory
+    /// too (GitHub credits users, not names). Without it the credit is only in the OSV record
+    /// and the announcements.
+    #[serde(default)]
+    #[schemars(
+        with = "Option<String>",
+        regex(pattern = r"^[A-Za-z0-9](?:-?[A-Za-z0-9])*$"),
+        length(max = 39)
+    )]
+    pub login: Option<Spanned<String>>,
 }
 
 /// What a credited person did (GitHub's and OSV's credit types).
@@ -96,6 +108,24 @@ pub enum CreditType {
     Tool,
     Sponsor,
     Other,
+}
+
+impl CreditType {
+    /// The type as written in the advisory file and sent to GitHub.
+    pub fn name(self) -> &'static str {
+        match self {
+            CreditType::Finder => "finder",
+            CreditType::Reporter => "reporter",
+            CreditType::Analyst => "analyst",
+            CreditType::Coordinator => "coordinator",
+            CreditType::RemediationDeveloper => "remediation_developer",
+            CreditType::RemediationReviewer => "remediation_reviewer",
+            CreditType::RemediationVerifier => "remediation_verifier",
+            CreditType::Tool => "tool",
+            CreditType::Sponsor => "sponsor",
+            CreditType::Other => "other",
+        }
+    }
 }
 
 /// Who did what, for the retrospective and `team`.

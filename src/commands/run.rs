@@ -273,6 +273,7 @@ pub(super) fn run_plan(
         github_offline: options.github_offline,
         advisory,
         set: options.set.clone(),
+        osv: None,
     };
     let summary = stages::run(&ctx, &mut journal)?;
     Ok(RunOutcome::Ran(Box::new(plan), Box::new(summary)))
@@ -298,6 +299,13 @@ pub(super) fn hold_to_record(
         private_remote: crate::redact::redact_url(&pipeline.repository.private),
         public_remote: crate::redact::redact_url(&pipeline.repository.public),
         public_urls: plan.public_urls.clone(),
+        advisory: pipeline
+            .advisory
+            .as_deref()
+            .map(crate::advisory::load)
+            .transpose()?
+            .as_ref()
+            .map(crate::advisory::Content::of),
     };
     let drift = unaccepted(journal, contract::drift(journal.entries(), &current));
     if drift.is_empty() {

@@ -454,6 +454,10 @@ pub fn render_release(r: &ReleaseFacts<'_>, message_id: String, preview: bool) -
     for f in &files {
         out.push_str(&format!("{}  {}\n", f.sha256, f.name));
     }
+    // Attached to the release too, though no platform's download: scanners read it.
+    if let Some(osv) = &r.manifest.osv {
+        out.push_str(&format!("{}  {}\n", osv.sha256, osv.name));
+    }
     out.push_str("```\n\n");
 
     if let Some(m) = r.advisory.and_then(|a| a.mitigations.as_deref()) {

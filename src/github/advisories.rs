@@ -34,6 +34,18 @@ pub struct AdvisoryBody {
     pub cvss_vector_string: Option<String>,
     pub cwe_ids: Vec<String>,
     pub vulnerabilities: Vec<Vulnerability>,
+    /// The credits that have a GitHub login (GitHub credits users); the others are in the OSV
+    /// record and the announcements only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credits: Vec<GitHubCredit>,
+}
+
+/// A credit as GitHub takes it: a user and what they did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitHubCredit {
+    pub login: String,
+    #[serde(rename = "type")]
+    pub kind: crate::advisory::CreditType,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +79,11 @@ impl AdvisoryBody {
         });
         if let Some(cve) = &self.cve_id {
             body["cve_id"] = json!(cve);
+        }
+        // Left out rather than empty: updating a draft named by `ghsa_id` keeps the credits a
+        // maintainer gave on GitHub.
+        if !self.credits.is_empty() {
+            body["credits"] = json!(self.credits);
         }
         body
     }
@@ -211,6 +228,16 @@ impl AdvisoryBody {
                     package: advisory.package.name.clone(),
                     vulnerable_version_range: l.affected.clone(),
                     patched_versions: l.patched.clone(),
+                })
+                .collect(),
+            credits: advisory
+                .credits
+                .iter()
+                .filter_map(|c| {
+                    Some(GitHubCredit {
+                        login: c.login.clone()?,
+                        kind: c.kind,
+                    })
                 })
                 .collect(),
         }

@@ -418,6 +418,30 @@ fn advisory_text(out: &mut String, advisory: &crate::advisory::Review) {
             }
         );
     }
+    for (i, c) in advisory.credits.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{}{} ({}): {}",
+            if i == 0 {
+                "    credits        "
+            } else {
+                "                   "
+            },
+            c.credit.name,
+            c.credit.kind.name(),
+            match (&c.credit.login, c.github) {
+                (Some(login), true) => {
+                    format!("on GitHub as {login}, in the OSV record and announcements")
+                }
+                (Some(_), false) => {
+                    "in the OSV record and announcements (no publish.github)".to_string()
+                }
+                (None, _) => {
+                    "in the OSV record and announcements; not on GitHub (no login)".to_string()
+                }
+            }
+        );
+    }
 }
 
 pub fn plan_json(pipeline: &Pipeline, plan: &Plan) -> serde_json::Value {

@@ -104,6 +104,28 @@ pub fn uploads(dist: &Path, built: &Built) -> Vec<Upload> {
     files
 }
 
+/// Every file the release carries: the artifacts, the advisory's OSV record (`osv`, kept in the
+/// state folder itself, not in `dist/`) when the release has one, and the checksums file last.
+pub fn release_files(
+    state_dir: &Path,
+    built: &Built,
+    osv: Option<&crate::journal::Artifact>,
+) -> Vec<Upload> {
+    let mut files = uploads(&state_dir.join("dist"), built);
+    if let Some(osv) = osv {
+        files.insert(
+            files.len().saturating_sub(1),
+            Upload {
+                name: osv.name.clone(),
+                path: state_dir.join(crate::advisory::osv::FILE_NAME),
+                size: osv.size,
+                sha256: osv.sha256.clone(),
+            },
+        );
+    }
+    files
+}
+
 /// The release notes: `notes_file` (a path in the clone), or a short default naming the fix.
 fn notes(ctx: &Context<'_>, spec: &GitHubSpec, prepared: &Prepared) -> Result<String, Error> {
     match &spec.notes_file {
@@ -168,7 +190,12 @@ pub fn run(
         .map(|action| match action {
             Action::Upload { name, size, sha256 } => Ok(Upload {
                 name: name.clone(),
-                path: ctx.dist_dir().join(name),
+                path: match ctx.osv {
+                    Some(osv) if osv.name == *name => {
+                        ctx.state_dir().join(crate::advisory::osv::FILE_NAME)
+                    }
+                    _ => ctx.dist_dir().join(name),
+                },
                 size: *size,
                 sha256: sha256.clone(),
             }),

@@ -80,6 +80,7 @@ pub fn run(
         verified_at: times.verified.clone(),
         frozen_at: frozen_at.clone(),
         contract: None,
+        osv: None,
     };
     manifest.write(ctx.state_dir())?;
     let hook = hook::freeze(

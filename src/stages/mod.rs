@@ -40,6 +40,9 @@ pub struct Context<'a> {
     /// The release's security advisory, when one is given: its OSV record is written once the
     /// release commit is frozen.
     pub advisory: Option<&'a crate::advisory::Advisory>,
+    /// The advisory's OSV record as attached to the draft (see [`osv_record`]): set by [`run`]
+    /// once it is written after the freeze; `None` before, and without an advisory.
+    pub osv: Option<&'a Artifact>,
     /// The line's part in a release of several lines, whose private push is one for all.
     pub set: SetStep,
 }
@@ -294,12 +297,24 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
         built: &built,
         times: &times,
     })?;
-    // The GIT range ends at the release commit, which the freeze has just made final; written on
-    // every run, so a resumed release gets the record too.
+    // The GIT range ends at the release commit, which the freeze has just made final. Staging
+    // attaches the record to the draft: from here on, every stage sees it in its context.
+    let staged_already = runner.journal.completed(Stage::Stage).is_some();
     let osv = ctx
         .advisory
-        .map(|advisory| write_osv(ctx, advisory, &prepared))
-        .transpose()?;
+        .map(|advisory| osv_record(ctx, advisory, &prepared, &built, staged_already))
+        .transpose()?
+        .flatten();
+    let ctx = &Context {
+        osv: osv.as_ref(),
+        set: ctx.set.clone(),
+        ..*ctx
+    };
+    let mut runner = Runner {
+        ctx,
+        journal: runner.journal,
+        resumed: runner.resumed,
+    };
     let picked = runner.stage(&cherry_pick::CherryPick {
         prepared: &prepared,
     })?;
@@ -336,17 +351,53 @@ pub fn run(ctx: &Context<'_>, journal: &mut Journal) -> Result<RunSummary, Error
         dry_run: ctx.dry_run,
         actions,
         resumed: runner.resumed,
-        osv,
+        osv: osv
+            .as_ref()
+            .map(|_| ctx.state_dir().join(crate::advisory::osv::FILE_NAME)),
     })
 }
 
-/// Writes the advisory's OSV record into the state folder.
-fn write_osv(
+/// The advisory's OSV record, attached to the draft release at staging. Until the release is
+/// staged it follows the advisory file (written again when its bytes would differ, and recorded
+/// in the manifest); once staged, the file is what was uploaded: it is never written again, only
+/// proven to be the staged bytes. `None` for a release staged without one.
+fn osv_record(
     ctx: &Context<'_>,
     advisory: &crate::advisory::Advisory,
     prepared: &Prepared,
-) -> Result<PathBuf, Error> {
+    built: &Built,
+    staged: bool,
+) -> Result<Option<Artifact>, Error> {
     use crate::advisory::{osv, ranges};
+    let mut manifest = Manifest::read(ctx.state_dir())?;
+    if staged {
+        let Some(recorded) = manifest.osv else {
+            return Ok(None);
+        };
+        osv::prove(ctx.state_dir(), &recorded)?;
+        return Ok(Some(recorded));
+    }
+    if let Some(clash) = built
+        .artifacts
+        .iter()
+        .map(|a| a.name.as_str())
+        .chain([built.checksums_file.as_str()])
+        .find(|name| *name == osv::FILE_NAME)
+    {
+        return Err(Error::bad_input(format!(
+            "the built file {clash} has the name of the advisory's OSV record, which is attached to the release under that name"
+        ))
+        .with_hint("rename that artifact in the pipeline's build section"));
+    }
+    let release_commit = git2::Oid::from_str(&prepared.release_commit)
+        .ok()
+        .and_then(|oid| ctx.repo.repo.find_commit(oid).ok())
+        .ok_or_else(|| {
+            Error::integrity(format!(
+                "the release commit {} is not in the clone",
+                prepared.release_commit
+            ))
+        })?;
     let lines = ranges::affected_lines(ctx.pipeline, ctx.plan);
     let repository = osv::repository_url(ctx.pipeline, &ctx.plan.public_urls);
     let record = osv::record(
@@ -357,10 +408,15 @@ fn write_osv(
             lines: &lines,
             repository: repository.as_deref(),
             release_commit: &prepared.release_commit,
-            modified: jiff::Timestamp::now(),
+            modified: osv::modified_at(&release_commit),
         },
     );
-    osv::write(ctx.state_dir(), &record)
+    let written = osv::write(ctx.state_dir(), &record)?;
+    if manifest.osv.as_ref() != Some(&written) {
+        manifest.osv = Some(written.clone());
+        manifest.write(ctx.state_dir())?;
+    }
+    Ok(Some(written))
 }
 
 /// What the release is staged with: the record every later run and publish is held to.
@@ -381,6 +437,7 @@ pub(crate) fn contract(
         public_remote: crate::redact::redact_url(&ctx.pipeline.repository.public),
         private_push: ctx.plan.private_push.clone(),
         public_urls: ctx.plan.public_urls.clone(),
+        advisory: ctx.advisory.map(crate::advisory::Content::of),
     }
 }
 

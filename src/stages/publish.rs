@@ -41,6 +41,7 @@ pub fn actions(
             picked,
             built,
             ctx.advisory.is_some(),
+            ctx.osv,
         )),
         embargo: ctx.plan.embargo.map(|e| e.to_string()),
         manual_backports: picked.manual.iter().map(|m| m.target.clone()).collect(),
@@ -58,6 +59,7 @@ fn publishing<'a>(
     picked: &Picked,
     built: &Built,
     advisory: bool,
+    osv: Option<&crate::journal::Artifact>,
 ) -> crate::actions::Publishing<'a> {
     crate::actions::Publishing {
         advisory,
@@ -75,6 +77,7 @@ fn publishing<'a>(
             .artifacts
             .iter()
             .map(|a| a.name.clone())
+            .chain(osv.map(|o| o.name.clone()))
             .chain([built.checksums_file.clone()])
             .collect(),
     }
@@ -157,6 +160,7 @@ impl Publication<'_> {
             self.picked,
             &self.built(),
             self.staged.advisory.is_some(),
+            self.manifest.osv.as_ref(),
         ))
     }
 
@@ -203,6 +207,9 @@ pub fn preflight(job: &Publication<'_>, client: Option<&Client>) -> Result<(), E
         job.manifest,
     )?;
     prove_staged(job)?;
+    if let Some(osv) = &job.manifest.osv {
+        crate::advisory::osv::prove(job.state_dir, osv)?;
+    }
     if let (Some(client), Some(staged)) = (client, &job.staged.advisory) {
         let advisory = crate::github::advisories::get(client, &staged.ghsa_id)?;
         // Published already is fine once the instant has passed: a run that crashed after
@@ -218,7 +225,8 @@ pub fn preflight(job: &Publication<'_>, client: Option<&Client>) -> Result<(), E
     }
     if let (Some(client), Some(draft)) = (client, &job.staged.draft) {
         let release = releases::get(client, draft.release_id)?;
-        let files = super::draft::uploads(&dist, &job.built());
+        let files =
+            super::draft::release_files(job.state_dir, &job.built(), job.manifest.osv.as_ref());
         let assets = releases::list_assets(client, release.id)?;
         // A few at a time: without GitHub's digest each asset is a download.
         let at_once = crate::github::at_once::TRANSFERS_AT_ONCE;
@@ -500,7 +508,7 @@ fn read_back_assets(
     release_id: u64,
     names: &[String],
 ) -> Result<(Vec<String>, usize), Error> {
-    let files = super::draft::uploads(&job.state_dir.join("dist"), &job.built());
+    let files = super::draft::release_files(job.state_dir, &job.built(), job.manifest.osv.as_ref());
     let assets = releases::list_assets(client, release_id)?;
     let mut wanted = Vec::new();
     let mut checks = Vec::new();

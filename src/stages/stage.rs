@@ -261,7 +261,7 @@ pub fn actions(
         release_name,
         tag: &prepared.tag,
         make_latest: ctx.make_latest(),
-        files: super::draft::uploads(&ctx.dist_dir(), built)
+        files: super::draft::release_files(ctx.state_dir(), built, ctx.osv)
             .into_iter()
             .map(|u| (u.name, u.size, u.sha256))
             .collect(),

@@ -155,6 +155,8 @@ pub struct Advisory {
     /// As the request gave them.
     pub vulnerabilities: Value,
     pub cve_requested: bool,
+    /// `[{login, type}]`, as the request gave them.
+    pub credits: Value,
 }
 
 /// A pull request as the fake holds it.
@@ -588,6 +590,23 @@ impl FakeGitHub {
         id
     }
 
+    /// Replaces the bytes of a release's asset behind the client's back, keeping its id, name
+    /// and state (what someone with write access, or a compromised GitHub, could serve).
+    pub fn replace_asset_bytes(&self, release_id: u64, name: &str, bytes: &[u8]) {
+        let now = self.inner.now();
+        let mut st = self.inner.lock();
+        let keep = bytes.len() as u64 <= st.keep_bytes;
+        let asset = st
+            .releases
+            .get_mut(&release_id)
+            .and_then(|r| r.assets.iter_mut().find(|a| a.name == name))
+            .unwrap_or_else(|| panic!("no asset {name} on release {release_id}"));
+        asset.size = bytes.len() as u64;
+        asset.sha256 = hex(&Sha256::digest(bytes));
+        asset.bytes = keep.then(|| Arc::new(bytes.to_vec()));
+        asset.updated_at = now;
+    }
+
     /// Adds an asset left in state `starter` (size 0), as a failed upload leaves it.
     pub fn seed_starter_asset(&self, release_id: u64, name: &str) -> u64 {
         let now = self.inner.now();
@@ -693,6 +712,7 @@ impl FakeGitHub {
             cvss_vector_string: None,
             vulnerabilities: json!([]),
             cve_requested: false,
+            credits: json!([]),
         });
         ghsa_id
     }
@@ -2570,6 +2590,23 @@ fn advisory_json(cx: &Cx, a: &Advisory) -> Value {
         })
         .collect();
     v["vulnerabilities"] = Value::Array(vulnerabilities);
+    // Each credited user as GitHub details them: the example's user under the credited login,
+    // pending until they accept.
+    let user = v["credits_detailed"][0]["user"].clone();
+    let detailed: Vec<Value> = a
+        .credits
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| {
+            let mut user = user.clone();
+            user["login"] = c["login"].clone();
+            json!({"user": user, "type": c["type"], "state": "pending"})
+        })
+        .collect();
+    v["credits"] = a.credits.clone();
+    v["credits_detailed"] = Value::Array(detailed);
     v
 }
 
@@ -2609,6 +2646,11 @@ fn create_advisory(cx: &Cx, o: &str, r: &str) -> Reply {
         cvss_vector_string: str_field(&body, "cvss_vector_string"),
         vulnerabilities: body.get("vulnerabilities").cloned().unwrap_or(json!([])),
         cve_requested: false,
+        credits: body
+            .get("credits")
+            .filter(|c| !c.is_null())
+            .cloned()
+            .unwrap_or(json!([])),
     };
     let reply = advisory_json(cx, &advisory);
     st.advisories.push(advisory);
@@ -2646,6 +2688,9 @@ fn update_advisory(cx: &Cx, o: &str, r: &str, id: &str) -> Reply {
     }
     if let Some(v) = body.get("vulnerabilities") {
         a.vulnerabilities = v.clone();
+    }
+    if let Some(v) = body.get("credits") {
+        a.credits = if v.is_null() { json!([]) } else { v.clone() };
     }
     if body.contains_key("cvss_vector_string") {
         a.cvss_vector_string = str_field(&body, "cvss_vector_string");

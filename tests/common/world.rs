@@ -178,7 +178,9 @@ impl World {
         assert_eq!(releases.len(), 1, "{releases:#?}");
         let release = releases.into_iter().next().unwrap();
         let names: Vec<&str> = release.assets.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names.len(), 2, "{names:?}");
+        // With an advisory, its OSV record from the state folder is attached too.
+        let osv = std::fs::read(self.f.state_dir("v1.0.2").join("osv.json")).ok();
+        assert_eq!(names.len(), 2 + usize::from(osv.is_some()), "{names:?}");
         for name in [ARTIFACT, "SHA256SUMS"] {
             let asset = release
                 .asset(name)
@@ -186,6 +188,13 @@ impl World {
             assert_eq!(asset.state, "uploaded");
             assert_eq!(asset.sha256, self.sha(name), "{name}");
             assert_eq!(asset.bytes().unwrap(), self.dist(name).as_slice());
+        }
+        if let Some(osv) = osv {
+            let asset = release
+                .asset("osv.json")
+                .unwrap_or_else(|| panic!("no osv.json in {names:?}"));
+            assert_eq!(asset.state, "uploaded");
+            assert_eq!(asset.bytes().unwrap(), osv.as_slice());
         }
         release
     }

@@ -616,3 +616,23 @@ fn publishing_three_lines_is_one_public_push_then_every_release_the_newest_last(
         again.all()
     );
 }
+
+#[test]
+fn two_lines_that_would_share_a_patch_branch_are_refused_before_anything() {
+    let f = three_lines();
+    let p = f.default_pipeline_with(&[
+        ("  line: \"1.0\"\n", "  lines: [\"1.2\", \"1.1\"]\n"),
+        ("  branch: \"{tag}\"\n", "  branch: \"security-release\"\n"),
+    ]);
+    for command in ["plan", "run"] {
+        let run = f.embargo(&[command, p.to_str().unwrap()]);
+        run.expect(2);
+        assert!(
+            run.stderr
+                .contains("lines 1.2 and 1.1 would both have the patch branch `security-release`"),
+            "{command}: {}",
+            run.stderr
+        );
+    }
+    assert!(!f.work().join(".git/embargo").exists());
+}

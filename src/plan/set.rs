@@ -70,6 +70,7 @@ pub fn resolve_set(
     for plan in &mut plans {
         plan.state_dir = state_dir.join(&plan.tag);
     }
+    refuse_shared_names(pipeline, &plans)?;
     let targets = assign_targets(pipeline, &mut plans);
     for plan in &mut plans {
         super::pick_the_fix_elsewhere(pipeline, workspace, &remotes, plan)?;
@@ -81,6 +82,30 @@ pub fn resolve_set(
         embargo: pipeline.embargo,
         state_dir,
     })
+}
+
+/// Each line's tag and patch branch must be its own: one push carries them all, and a name two
+/// lines share would be one line's release under the other's name.
+fn refuse_shared_names(pipeline: &Pipeline, plans: &[Plan]) -> Result<(), Error> {
+    for (i, a) in plans.iter().enumerate() {
+        for b in &plans[i + 1..] {
+            for (what, x, y) in [
+                ("tag", &a.tag, &b.tag),
+                ("patch branch", &a.patch_branch, &b.patch_branch),
+            ] {
+                if x == y {
+                    return Err(Error::bad_input(format!(
+                        "{}: lines {} and {} would both have the {what} `{x}`",
+                        pipeline.file.display(),
+                        a.line,
+                        b.line
+                    ))
+                    .with_hint("name the patch branch after the version, like \"release-{version}\" or \"{tag}\""));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Gives each target to one line, so that it gets one pick and one pull request, never one per

@@ -457,6 +457,13 @@ fn demo_runs_the_whole_flow_and_shows_the_freeze() {
         "head=cherry-pick/v1.0.2/release-1.1 base=release-1.1",
         "make_latest=false",
         "master gets no pull request: it needs a manual backport",
+        // A release of two lines, line 1.0 from its own backport, staged in one push.
+        "2 lines at one instant",
+        "line 1.0         v1.0.1",
+        "(CVE-2026-0001, backport to 1.0)",
+        "release of 2 lines (v1.1.1, v1.0.2): frozen and staged privately",
+        "staged           6 ref(s) of every line on the private remote in one atomic push",
+        "releases/<id of the draft v1.1.1>  draft=false make_latest=true",
     ] {
         assert!(
             run.stdout.contains(want),
@@ -464,6 +471,12 @@ fn demo_runs_the_whole_flow_and_shows_the_freeze() {
             run.stdout
         );
     }
+    // The newest line's release is published last.
+    let two = &run.stdout[run.stdout.find("2 lines at one instant").unwrap()..];
+    assert!(
+        two.find("draft v1.0.2>").unwrap() < two.find("draft v1.1.1>").unwrap(),
+        "{two}"
+    );
 }
 
 #[test]

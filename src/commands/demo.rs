@@ -9,7 +9,7 @@ use crate::git::LocalRepo;
 use crate::git::workspace::Workspace;
 use crate::pipeline::{self, Overrides};
 use crate::report;
-use crate::sample::{ADVISORY, FIX_BRANCH, PIPELINE, SampleProject};
+use crate::sample::{ADVISORY, BACKPORT_BRANCH, FIX_BRANCH, PIPELINE, SampleProject};
 
 /// The two messages of the staged release: the pre-announcement as it would be sent now, and the
 /// release announcement as a preview (the demo does not publish).
@@ -46,6 +46,43 @@ fn show_retrospective(pipeline: &crate::pipeline::Pipeline, dir: &Path) -> Resul
     let rule = "-".repeat(72);
     println!("the retrospective so far (`embargo retrospective PIPELINE`):");
     println!("{rule}\n{}{rule}", retrospective::render(&retro));
+    Ok(())
+}
+
+/// A release of two lines at one instant, line 1.0 with its own backport of the fix: `plan`
+/// tries each line's fix, `run` stages both in one private push, in a second sample project.
+fn show_two_lines(root: &Path, verbose: bool) -> Result<(), Error> {
+    fs::create_dir_all(root).map_err(|e| crate::sample::sample_error("two-lines folder", e))?;
+    let sample = SampleProject::create(root)?;
+    sample.add_backport()?;
+    let text = PIPELINE
+        .replace("  line: \"1.0\"\n", "  lines: [\"1.1\", \"1.0\"]\n")
+        .replace(
+            "  base: master\n",
+            &format!("  base: master\n  per_line:\n    \"1.0\": {BACKPORT_BRANCH}\n"),
+        );
+    let pipeline_path = sample.write_pipeline(&text)?;
+    println!(
+        "two lines at one instant: the same sample in {}, whose private remote also holds line 1.0's own backport {BACKPORT_BRANCH}; the pipeline says:",
+        sample.root.display()
+    );
+    println!("  versioning: {{lines: [\"1.1\", \"1.0\"]}}");
+    println!("  fix: {{per_line: {{\"1.0\": {BACKPORT_BRANCH}}}}}");
+    println!();
+    let pipeline = pipeline::load(&pipeline_path, &Overrides::default())?;
+    let workspace = Workspace::real(LocalRepo::open(&sample.work)?, sample.git_cli())?;
+    let mut set = crate::plan::resolve_set(&pipeline, &workspace, None)?;
+    for line in &mut set.lines {
+        line.trial = Some(crate::plan::try_fix(line, &workspace.repo)?);
+    }
+    print!("{}", report::summary::release_set_text(&pipeline, &set));
+    let reporter = report::choose(verbose, false);
+    let options = crate::commands::RunOptions {
+        github_offline: true,
+        ..Default::default()
+    };
+    let done = super::run_set::run(&pipeline, &workspace, &options, reporter.as_ref())?;
+    print!("{}", report::summary::set_run_text(&done));
     Ok(())
 }
 
@@ -122,6 +159,8 @@ pub fn execute(keep: bool, verbose: bool) -> Result<Exit, Error> {
     show_announcements(&pipeline, &plan.state_dir)?;
     println!();
     show_retrospective(&pipeline, &plan.state_dir)?;
+    println!();
+    show_two_lines(&dir.path().join("two-lines"), verbose)?;
     println!();
     println!("demo finished in {:.1}s", started.elapsed().as_secs_f64());
     if keep {

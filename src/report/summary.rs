@@ -660,6 +660,10 @@ fn set_run_text_unredacted(set: &crate::commands::SetSummary) -> String {
     );
     let staging = if set.dry_run {
         set.actions.stage_lines("stage (now, private):", false)
+    } else if set.lines.iter().any(|l| l.staged.draft.is_none()) && set.actions.stage.len() > 1 {
+        // Pushed, but the drafts were only described: there is no GitHub to talk to (the demo).
+        set.actions
+            .stage_lines("stage (the draft releases, described, not created):", true)
     } else {
         Vec::new()
     };

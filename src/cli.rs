@@ -231,7 +231,7 @@ pub struct RunArgs {
     pub common: Common,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RescheduleArgs {
     /// The pipeline file, like pipelines/security-release.yaml.
     pub pipeline: PathBuf,
@@ -340,7 +340,7 @@ pub enum AnnounceFormat {
     Email,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct AbortArgs {
     /// The pipeline file, like pipelines/security-release.yaml.
     pub pipeline: PathBuf,

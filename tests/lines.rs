@@ -636,3 +636,73 @@ fn two_lines_that_would_share_a_patch_branch_are_refused_before_anything() {
     }
     assert!(!f.work().join(".git/embargo").exists());
 }
+
+#[test]
+fn reschedule_and_abort_work_on_every_line_of_the_release() {
+    let f = three_lines();
+    let gh = crate::fake_github::FakeGitHub::start();
+    let pipeline = github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let w = crate::world::World { f, gh, pipeline };
+    w.embargo(&["run", w.p()]).expect(0);
+    // Not due: the pipeline's instant is years away.
+    let early = w.embargo(&["publish", w.p()]);
+    early.expect(2);
+    assert!(
+        early.stderr.contains("it is not time to publish"),
+        "{}",
+        early.stderr
+    );
+    // Moved for every line at once, to one instant, and then due.
+    let moved = w.embargo(&["reschedule", w.p(), "--embargo", "now", "--earlier"]);
+    moved.expect(0);
+    assert_eq!(
+        moved.stdout.matches("the embargo moved").count(),
+        3,
+        "{}",
+        moved.stdout
+    );
+    let json = w.embargo(&[
+        "reschedule",
+        w.p(),
+        "--embargo",
+        "now",
+        "--earlier",
+        "--json",
+    ]);
+    json.expect(2);
+    assert!(json.stderr.contains("--state-dir"), "{}", json.stderr);
+    w.embargo(&["publish", w.p(), "--if-due"]).expect(0);
+    assert!(w.gh.releases().iter().all(|r| !r.draft));
+
+    // A second set, staged and taken back: every line's private refs and draft go.
+    let f = three_lines();
+    let gh = crate::fake_github::FakeGitHub::start();
+    let pipeline = github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let w = crate::world::World { f, gh, pipeline };
+    w.embargo(&["run", w.p()]).expect(0);
+    let aborted = w.embargo(&["abort", w.p()]);
+    aborted.expect(0);
+    assert_eq!(
+        aborted.stdout.matches("aborted v1.").count(),
+        3,
+        "{}",
+        aborted.stdout
+    );
+    let private = w.f.git_in(
+        &w.f.sample.private,
+        &["for-each-ref", "--format=%(refname)"],
+    );
+    for gone in [
+        "refs/tags/v1.2.1\n",
+        "refs/tags/v1.1.1\n",
+        "refs/tags/v1.0.2\n",
+        "refs/heads/v1.2.1\n",
+        "cherry-pick",
+    ] {
+        assert!(!private.contains(gone), "{gone}: {private}");
+    }
+    assert!(w.gh.releases().is_empty(), "{:?}", w.gh.releases());
+    // Nothing left to publish.
+    w.embargo(&["publish", w.p(), "--if-due"]).expect(0);
+    assert!(w.gh.releases().is_empty());
+}

@@ -19,6 +19,24 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
     let reporter = report::choose(args.verbose, args.json);
     let pipeline = pipeline::load(&args.pipeline, &Overrides::default())?;
     let workspace = open_workspace(&pipeline, cwd, None)?;
+    // A release of several lines is taken back line by line.
+    if let Some(done) = super::each_line(
+        &workspace.clone,
+        &pipeline,
+        args.state_dir.as_deref(),
+        args.json,
+        |line| {
+            execute(
+                AbortArgs {
+                    state_dir: Some(line),
+                    ..args.clone()
+                },
+                cwd,
+            )
+        },
+    ) {
+        return done;
+    }
     let dir = unpublished(&workspace.clone, &pipeline, args.state_dir.as_deref())?;
     let _lock = crate::lock::lock(&dir, "abort")?;
     let mut journal = Journal::open(&dir)?;

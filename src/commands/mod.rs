@@ -175,6 +175,74 @@ fn state_dirs(
     Ok(dirs)
 }
 
+/// For a command that works on one line's folder (`abort`, `reschedule`): with a pipeline of
+/// several lines and no line's folder given, `Some` of what doing it to every line of the set
+/// (the one under way, or the one `given` names) came to; `None` to go on with one folder.
+fn each_line(
+    clone: &LocalRepo,
+    pipeline: &Pipeline,
+    given: Option<&Path>,
+    json: bool,
+    mut each: impl FnMut(PathBuf) -> Result<Exit, Error>,
+) -> Option<Result<Exit, Error>> {
+    if !pipeline.several_lines() || given.is_some_and(|g| !is_release_set(g)) {
+        return None;
+    }
+    Some((|| {
+        if json {
+            return Err(Error::bad_input(
+                "--json with a release of several lines: one document per line would not be one JSON document",
+            )
+            .with_hint("pass --state-dir with one line's folder (`embargo status` lists them), once per line"));
+        }
+        let sets: Vec<PathBuf> = match given {
+            Some(dir) => vec![dir.to_path_buf()],
+            None => releases_in(&clone.common_dir().join("embargo").join(&pipeline.name))
+                .into_iter()
+                .filter(|d| is_release_set(d))
+                .filter(|d| {
+                    releases_in(d).iter().any(|l| {
+                        let entries = journal::read(&l.join("journal.jsonl")).unwrap_or_default();
+                        !entries.is_empty()
+                            && standing(&entries) != Standing::Published
+                            && journal::last_of(&entries, Stage::Abort).is_none()
+                    })
+                })
+                .collect(),
+        };
+        let set = match sets.as_slice() {
+            [one] => one.clone(),
+            [] => {
+                return Err(Error::bad_input(format!(
+                    "{}: no release of its lines is under way",
+                    pipeline.name
+                ))
+                .with_hint("`embargo status` shows every release of the pipeline"));
+            }
+            _ => {
+                return Err(Error::bad_input(format!(
+                    "{}: several releases of its lines are under way: {}",
+                    pipeline.name,
+                    sets.iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .with_hint("name one with --state-dir"));
+            }
+        };
+        let mut lines: Vec<PathBuf> = releases_in(&set)
+            .into_iter()
+            .filter(|d| d.join("journal.jsonl").is_file())
+            .collect();
+        lines.sort();
+        for line in lines {
+            each(line)?;
+        }
+        Ok(Exit::Done)
+    })())
+}
+
 /// A release of several lines' folder: `<newest tag>+<number of other lines>`.
 pub(super) fn is_release_set(dir: &Path) -> bool {
     dir.file_name()

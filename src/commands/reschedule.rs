@@ -14,8 +14,33 @@ use crate::journal::{Journal, Manifest, Progress, Stage};
 use crate::pipeline::{self, EmbargoSource, Overrides};
 
 pub fn execute(args: RescheduleArgs, cwd: &Path) -> Result<Exit, Error> {
+    execute_at(args, cwd, Timestamp::now())
+}
+
+/// [`execute`], with `now` (what `--embargo now` means) read once: every line of a release of
+/// several lines moves to the very same instant.
+fn execute_at(args: RescheduleArgs, cwd: &Path, at_now: Timestamp) -> Result<Exit, Error> {
     let pipeline = pipeline::load(&args.pipeline, &Overrides::default())?;
     let clone = LocalRepo::open(&clone_path(&pipeline, cwd)?)?;
+    // A release of several lines keeps one instant: every line is moved.
+    if let Some(done) = super::each_line(
+        &clone,
+        &pipeline,
+        args.state_dir.as_deref(),
+        args.json,
+        |line| {
+            execute_at(
+                RescheduleArgs {
+                    state_dir: Some(line),
+                    ..args.clone()
+                },
+                cwd,
+                at_now,
+            )
+        },
+    ) {
+        return done;
+    }
     let dir = staged_release(&clone, &pipeline, args.state_dir.as_deref(), true)?;
     let _lock = crate::lock::lock(&dir, "reschedule")?;
     let mut journal = Journal::open(&dir)?;
@@ -42,7 +67,7 @@ pub fn execute(args: RescheduleArgs, cwd: &Path) -> Result<Exit, Error> {
     let (recorded, _) = contract::recorded_instant(journal.entries()).unwrap_or_default();
     let now = args.embargo.trim().eq_ignore_ascii_case("now");
     let to = if now {
-        Timestamp::now()
+        at_now
     } else {
         let to = clock::parse_embargo(&args.embargo)
             .map_err(|e| Error::bad_input(format!("--embargo: {e}")))?;

@@ -19,6 +19,9 @@
 # Usage: benches/lines.sh
 #   BENCH_COMMITS=2000 BENCH_TAGS=200 benches/lines.sh   # a quick smoke run
 #   BENCH_RELEASE_LINES=3 BENCH_RUNS=5
+#   BENCH_BACKPORT=0    no backport (default 1: the oldest released line gets its own backport,
+#                       a branch from its latest tag, in fix.per_line, whose commits are found by
+#                       leaving out everything public: every branch and tag)
 set -euo pipefail
 
 BENCH_NAME=lines.sh
@@ -37,6 +40,20 @@ bench_tmp lines
 bench_git_env
 bench_generate
 
+NEWEST=$((LINES - 1))
+OLDEST="1.$((NEWEST - N + 1))"
+PER_LINE=""
+if [[ ${BENCH_BACKPORT:-1} == 1 ]]; then
+    git checkout -q -b backport "v$OLDEST.$((PATCHES - 1))"
+    echo "backported" >SECURITY-BACKPORT.txt
+    git add SECURITY-BACKPORT.txt
+    git commit -q -m "Harden, backported to $OLDEST"
+    git push -q security "backport:refs/heads/$FIX_BRANCH-$OLDEST"
+    git checkout -q master
+    git branch -q -D backport
+    PER_LINE="  per_line: {\"$OLDEST\": $FIX_BRANCH-$OLDEST}"
+fi
+
 mkdir -p pipelines
 PIPELINE="$TMP/work/pipelines/security-release.yaml"
 cat >"$PIPELINE" <<EOF2
@@ -50,6 +67,7 @@ versioning:
 fix:
   branch: $FIX_BRANCH
   base: master
+$PER_LINE
 build:
   steps:
     - name: artifact
@@ -68,7 +86,6 @@ cherry_pick:
   on_conflict: report
 embargo: "2036-12-01 16:00 UTC"
 EOF2
-NEWEST=$((LINES - 1))
 RELEASED=()
 for ((i = 0; i < N; i++)); do RELEASED+=("1.$((NEWEST - i))"); done
 
@@ -120,6 +137,7 @@ echo
 echo "embargo release of several lines benchmark"
 echo "  machine       $(nproc 2>/dev/null || echo '?') core(s), load average $load_before before timing, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') after"
 echo "  repository    $COMMITS commits, $((LINES * PATCHES)) annotated tags, $LINES release branches; releasing ${RELEASED[*]}"
+[[ -n "$PER_LINE" ]] && echo "  backport      line $OLDEST from its own backport branch (fix.per_line)"
 echo "  medians of $RUNS runs, alternating:"
 echo "  plan, $N lines at once              $ps ms   (target under 300 ms: $(verdict "$ps" 300))"
 echo "  plan --line, each of the $N lines    $po ms   (set / one by one: $(awk -v a="$ps" -v b="$po" 'BEGIN { printf "%.2f", a / b }'))"

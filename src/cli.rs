@@ -248,6 +248,10 @@ pub struct RescheduleArgs {
     /// Machine-readable output on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Set by the command itself when it works on every line of a release of several lines, one
+    /// line's folder at a time (a line is never moved or taken back alone).
+    #[arg(skip)]
+    pub whole_set: bool,
 }
 
 #[derive(Debug, Args)]
@@ -353,6 +357,10 @@ pub struct AbortArgs {
     /// Show each step as it happens.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Set by the command itself when it works on every line of a release of several lines, one
+    /// line's folder at a time (a line is never moved or taken back alone).
+    #[arg(skip)]
+    pub whole_set: bool,
 }
 
 #[derive(Debug, Args)]

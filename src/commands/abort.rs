@@ -29,6 +29,7 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
             execute(
                 AbortArgs {
                     state_dir: Some(line),
+                    whole_set: true,
                     ..args.clone()
                 },
                 cwd,
@@ -38,6 +39,9 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
         return done;
     }
     let dir = unpublished(&workspace.clone, &pipeline, args.state_dir.as_deref())?;
+    if !args.whole_set {
+        super::refuse_one_line_of_a_set(&dir, "abort")?;
+    }
     let _lock = crate::lock::lock(&dir, "abort")?;
     let mut journal = Journal::open(&dir)?;
     if let Some(done) = journal.completed(Stage::Abort) {

@@ -81,8 +81,12 @@ fn show_two_lines(root: &Path, verbose: bool) -> Result<(), Error> {
         github_offline: true,
         ..Default::default()
     };
-    let done = super::run_set::run(&pipeline, &workspace, &options, reporter.as_ref())?;
-    print!("{}", report::summary::set_run_text(&done));
+    match super::run_set::run(&pipeline, &workspace, &options, reporter.as_ref())? {
+        super::run_set::SetOutcome::Ran(done) => print!("{}", report::summary::set_run_text(&done)),
+        super::run_set::SetOutcome::Released(_) => {
+            return Err(Error::bad_input("the sample's fix is already released"));
+        }
+    }
     Ok(())
 }
 

@@ -243,12 +243,29 @@ fn each_line(
     })())
 }
 
-/// A release of several lines' folder: `<newest tag>+<number of other lines>`.
+/// A release of several lines' folder: its lines' tags, newest first, joined by `+`.
 pub(super) fn is_release_set(dir: &Path) -> bool {
     dir.file_name()
         .and_then(|n| n.to_str())
-        .and_then(|n| n.rsplit_once('+'))
-        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .is_some_and(|n| n.contains('+'))
+}
+
+/// A line's folder inside a release of several lines is never published, rescheduled or taken
+/// back alone: that would make the fix public on one line while the others are embargoed, or
+/// give the lines different instants.
+pub(super) fn refuse_one_line_of_a_set(dir: &Path, command: &str) -> Result<(), Error> {
+    let Some(set) = dir.parent().filter(|p| is_release_set(p)) else {
+        return Ok(());
+    };
+    Err(Error::bad_input(format!(
+        "{} is one line of a release of several lines ({}): `embargo {command}` works on the whole release, never on one line alone",
+        dir.display(),
+        set.display()
+    ))
+    .with_hint(format!(
+        "run `embargo {command}` without --line and without --state-dir (or with --state-dir {})",
+        set.display()
+    )))
 }
 
 pub(super) fn releases_in(folder: &Path) -> Vec<PathBuf> {

@@ -48,6 +48,7 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         args.common.state_dir.as_deref(),
         true,
     )?;
+    super::refuse_one_line_of_a_set(&dir, "publish")?;
     let _lock = match crate::lock::try_lock(&dir, "publish")? {
         Ok(lock) => lock,
         // Cron runs overlap: the one that holds the lock does the work.

@@ -35,6 +35,9 @@ pub fn execute(
     reporter: &dyn Reporter,
 ) -> Result<Exit, Error> {
     let json = args.common.json;
+    if let Some(given) = args.common.state_dir.as_deref() {
+        super::refuse_one_line_of_a_set(given, "publish")?;
+    }
     let set_dir = staged_set(workspace, pipeline, args.common.state_dir.as_deref())?;
     let _lock = match crate::lock::try_lock(&set_dir, "publish")? {
         Ok(lock) => lock,
@@ -101,6 +104,23 @@ pub fn execute(
             done,
             _lock,
         });
+    }
+    // Every line the pipeline releases must be there, staged: the lines go public together or
+    // not at all (a state folder lost between CI jobs must not leave one line out).
+    for plan in &plans.lines {
+        let there = lines.iter().any(|l| {
+            l.record
+                .as_ref()
+                .is_some_and(|r| r.manifest.line == plan.line)
+        });
+        if !there {
+            return Err(Error::bad_input(format!(
+                "line {} of the release has no staged state in {}: the lines are published together or not at all",
+                plan.line,
+                set_dir.display()
+            ))
+            .with_hint("bring back that line's folder (a CI job restores the whole release's folder), or `embargo abort` the release and run it again"));
+        }
     }
     // The newest line last: its release is the one GitHub calls latest.
     lines.sort_by_key(|l| {
@@ -317,7 +337,7 @@ fn staged_set(
         // Published already: said so, and proven still public.
         0 if !published.is_empty() => Ok(published.remove(published.len() - 1)),
         0 => Err(Error::bad_input(format!(
-            "{}: no release of its lines is staged (every line staged, not yet published)",
+            "{}: no release of its lines is staged",
             pipeline.name
         ))
         .with_hint(format!(

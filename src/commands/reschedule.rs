@@ -32,6 +32,7 @@ fn execute_at(args: RescheduleArgs, cwd: &Path, at_now: Timestamp) -> Result<Exi
             execute_at(
                 RescheduleArgs {
                     state_dir: Some(line),
+                    whole_set: true,
                     ..args.clone()
                 },
                 cwd,
@@ -42,6 +43,9 @@ fn execute_at(args: RescheduleArgs, cwd: &Path, at_now: Timestamp) -> Result<Exi
         return done;
     }
     let dir = staged_release(&clone, &pipeline, args.state_dir.as_deref(), true)?;
+    if !args.whole_set {
+        super::refuse_one_line_of_a_set(&dir, "reschedule")?;
+    }
     let _lock = crate::lock::lock(&dir, "reschedule")?;
     let mut journal = Journal::open(&dir)?;
     super::refuse_aborted(journal.entries(), &dir)?;

@@ -373,7 +373,7 @@ fn keep_recorded_fix(plan: &mut Plan, journal: &Journal) -> Result<(), Error> {
 
 /// A release of this pipeline, already published, that was cut from the very fix the plan
 /// would cut now: running again would only fail to apply the fix a second time.
-fn already_released(
+pub(super) fn already_released(
     workspace: &Workspace,
     pipeline: &Pipeline,
     plan: &Plan,

@@ -35,7 +35,7 @@ pub fn run(
     workspace: &Workspace,
     options: &RunOptions,
     reporter: &dyn Reporter,
-) -> Result<SetSummary, Error> {
+) -> Result<SetOutcome, Error> {
     if pipeline.advisory.is_some() {
         return Err(Error::bad_input(format!(
             "{}: an advisory with a release of several lines is not supported yet (it would draft one advisory per line)",
@@ -44,6 +44,16 @@ pub fn run(
         .with_hint("release the lines without the advisory, or one line at a time with --line"));
     }
     let set = plan::resolve_set(pipeline, workspace, options.state_dir.as_deref())?;
+    let released = set
+        .lines
+        .iter()
+        .map(|plan| super::run::already_released(workspace, pipeline, plan))
+        .collect::<Result<Vec<_>, Error>>()?;
+    if !released.is_empty() && released.iter().all(Option::is_some) {
+        return Ok(SetOutcome::Released(
+            released.into_iter().flatten().collect(),
+        ));
+    }
     refuse_what_does_not_apply(pipeline, workspace, &set.lines)?;
     let pipeline = &one_instant(pipeline, &set.lines)?;
 
@@ -92,14 +102,22 @@ pub fn run(
             )?)?);
         }
         lines = staged;
+        staged_for_one_instant(&set.lines)?;
     }
     let actions = together(&lines);
-    Ok(SetSummary {
+    Ok(SetOutcome::Ran(SetSummary {
         state_dir: set.state_dir,
         dry_run: workspace.is_dry_run(),
         lines,
         actions,
-    })
+    }))
+}
+
+/// What a run of several lines came to.
+pub enum SetOutcome {
+    Ran(SetSummary),
+    /// Every line is out already, cut from this fix: nothing was written.
+    Released(Vec<super::run::Released>),
 }
 
 /// A line's fix that does not apply stops the run before any ref is written. Lines already
@@ -124,24 +142,45 @@ fn refuse_what_does_not_apply(
     super::plan::refuse_failed_trials(pipeline, &tried).map(|_| ())
 }
 
-/// Every line is staged for the same instant. `--embargo now` means the instant the first line
-/// was staged at: a run that stopped after staging some lines stages the others for that one too,
-/// not for a new `now`.
+/// Every line is staged for the same instant: once a line is staged, its recorded instant is the
+/// set's, and a run that stopped after staging some lines stages the others for that one too
+/// (not for a new `now`, nor for what the pipeline says by now).
 fn one_instant(pipeline: &Pipeline, plans: &[Plan]) -> Result<Pipeline, Error> {
     let mut pipeline = pipeline.clone();
-    if pipeline.embargo_source != crate::pipeline::EmbargoSource::Now {
-        return Ok(pipeline);
-    }
     for plan in plans {
         let entries = journal::read(&plan.state_dir.join("journal.jsonl"))?;
-        if let Some((Some(at), crate::pipeline::EmbargoSource::Now)) =
-            crate::contract::recorded_instant(&entries)
-        {
+        if let Some((Some(at), source)) = crate::contract::recorded_instant(&entries) {
             pipeline.embargo = Some(at);
+            pipeline.embargo_source = source;
             break;
         }
     }
     Ok(pipeline)
+}
+
+/// After staging: every line's recorded instant is the same one.
+fn staged_for_one_instant(plans: &[Plan]) -> Result<(), Error> {
+    let mut first: Option<(String, Option<jiff::Timestamp>)> = None;
+    for plan in plans {
+        let entries = journal::read(&plan.state_dir.join("journal.jsonl"))?;
+        let at = crate::contract::recorded_instant(&entries).and_then(|(at, _)| at);
+        match &first {
+            None => first = Some((plan.tag.clone(), at)),
+            Some((tag, then)) if *then != at => {
+                return Err(Error::integrity(format!(
+                    "the lines are staged for different instants: {tag} for {}, {} for {}",
+                    then.map(crate::clock::display)
+                        .unwrap_or_else(|| "none".into()),
+                    plan.tag,
+                    at.map(crate::clock::display)
+                        .unwrap_or_else(|| "none".into())
+                ))
+                .with_hint("`embargo reschedule` the whole release to one instant"));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 fn say_line(reporter: &dyn Reporter, plan: &Plan) {
@@ -201,7 +240,23 @@ pub fn together_actions(lines: &[&Actions]) -> Actions {
 }
 
 /// Prints what the run of several lines did.
-pub fn report(set: &SetSummary, json: bool, kept: Option<&Path>) -> Result<Exit, Error> {
+pub fn report(outcome: &SetOutcome, json: bool, kept: Option<&Path>) -> Result<Exit, Error> {
+    let set = match outcome {
+        SetOutcome::Ran(set) => set,
+        SetOutcome::Released(done) => {
+            let tags: Vec<&str> = done.iter().map(|d| d.tag.as_str()).collect();
+            super::say(
+                json,
+                "released",
+                &format!(
+                    "the fix is already released in {}; nothing was done",
+                    tags.join(", ")
+                ),
+                serde_json::json!({ "lines": done }),
+            )?;
+            return Ok(Exit::Done);
+        }
+    };
     if json {
         super::print_json(set)?;
         return Ok(Exit::Done);

@@ -65,12 +65,17 @@ pub fn resolve_set(
             })
         })
         .collect::<Result<Vec<Plan>, Error>>()?;
-    let folder = format!("{}+{}", plans[0].tag, plans.len() - 1);
+    let folder = plans
+        .iter()
+        .map(|p| p.tag.as_str())
+        .collect::<Vec<_>>()
+        .join("+");
     let state_dir = super::release_state_dir(pipeline, workspace, state_dir, &folder);
     for plan in &mut plans {
         plan.state_dir = state_dir.join(&plan.tag);
     }
     refuse_shared_names(pipeline, &plans)?;
+    refuse_backports_of_other_lines(pipeline, &lines)?;
     let targets = assign_targets(pipeline, &mut plans);
     for plan in &mut plans {
         super::pick_the_fix_elsewhere(pipeline, workspace, &remotes, plan)?;
@@ -82,6 +87,22 @@ pub fn resolve_set(
         embargo: pipeline.embargo,
         state_dir,
     })
+}
+
+/// A backport in `fix.per_line` for a line the release leaves out (`{supported: N}` moved on) is
+/// a mistake to fix, not a key to ignore: that line's release branch would get the fix itself.
+fn refuse_backports_of_other_lines(pipeline: &Pipeline, lines: &[Line]) -> Result<(), Error> {
+    for line in pipeline.fix.per_line.keys() {
+        if !lines.contains(line) {
+            return Err(Error::bad_input(format!(
+                "{}: fix.per_line has a backport for line {line}, which this release does not include (lines: {})",
+                pipeline.file.display(),
+                lines.iter().map(Line::to_string).collect::<Vec<_>>().join(", ")
+            ))
+            .with_hint("remove that backport from fix.per_line, or include the line in versioning.lines"));
+        }
+    }
+    Ok(())
 }
 
 /// Each line's tag and patch branch must be its own: one push carries them all, and a name two

@@ -99,6 +99,47 @@ impl GitCli {
         ))
     }
 
+    /// Runs git with `input` on its standard input (written from a thread of its own, so that
+    /// a large output cannot block it); fails as [`GitCli::run`] does.
+    pub fn run_with_input(
+        &self,
+        summary: &str,
+        args: &[&str],
+        input: String,
+    ) -> Result<Output, GitError> {
+        use std::io::Write;
+        use std::process::Stdio;
+        let cannot = |e: std::io::Error| {
+            GitError::failed(format!("{summary}: cannot run git: {e}"))
+                .with_hint("install git (2.29 or later) and make sure it is on PATH")
+        };
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(cannot)?;
+        let mut stdin = child.stdin.take();
+        let writer = std::thread::spawn(move || {
+            // A git that stopped reading (it failed) says why on stderr; that is the error.
+            if let Some(stdin) = stdin.as_mut() {
+                let _ = stdin.write_all(input.as_bytes());
+            }
+        });
+        let output = child.wait_with_output().map_err(cannot)?;
+        let _ = writer.join();
+        let output = Output {
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: output.status.code(),
+        };
+        if output.code != Some(0) {
+            return Err(failure(summary, args, &output));
+        }
+        Ok(output)
+    }
+
     /// Runs git; `summary` says what the call is for, in the words of the release.
     pub fn run(&self, summary: &str, args: &[&str]) -> Result<Output, GitError> {
         let (ok, output) = self.output(summary, args)?;

@@ -626,12 +626,15 @@ fn two_lines_that_would_share_a_patch_branch_are_refused_before_anything() {
         ("  line: \"1.0\"\n", "  lines: [\"1.2\", \"1.1\"]\n"),
         ("  branch: \"{tag}\"\n", "  branch: \"security-release\"\n"),
     ]);
-    for command in ["plan", "run"] {
+    let text = std::fs::read_to_string(&p).unwrap();
+    let (line, column) = common::position(&text, "\"security-release\"\n");
+    for command in ["check", "plan", "run"] {
         let run = f.embargo(&[command, p.to_str().unwrap()]);
         run.expect(2);
         assert!(
-            run.stderr
-                .contains("lines 1.2 and 1.1 would both have the patch branch `security-release`"),
+            run.stderr.contains(&format!(
+                "security-release.yaml:{line}:{column}: versioning.branch: `security-release` gives every line the same patch branch"
+            )),
             "{command}: {}",
             run.stderr
         );

@@ -251,6 +251,24 @@ impl Checker<'_> {
                 _ => {}
             }
         }
+        // Several lines go in one push: each needs a patch branch of its own.
+        let per_line = |v: Var| branch.uses(v);
+        if lines.is_some()
+            && !(per_line(Var::Version)
+                || per_line(Var::Tag)
+                || per_line(Var::PreviousTag)
+                || per_line(Var::Line)
+                || (per_line(Var::Major) && per_line(Var::Minor)))
+        {
+            let message = format!(
+                "versioning.branch: `{}` gives every line the same patch branch; with versioning.lines it must name the line, like \"release-{{version}}\" or \"{{tag}}\"",
+                branch.source()
+            );
+            return Err(match &raw.versioning.branch {
+                Some(b) => self.at(b.referenced, message),
+                None => self.whole(message),
+            });
+        }
         let fix = self.fix(&raw.fix, overrides, lines.as_ref())?;
         let build = self.build(&raw.build)?;
         let verify = self.verify(&raw.verify)?;

@@ -220,6 +220,7 @@ fn pick_the_fix_elsewhere(
     }
     let (_, fix) = fix_commits(
         &pipeline.fix.source,
+        "fix.commits",
         &workspace.repo,
         &workspace.git,
         &remotes.private,
@@ -298,8 +299,14 @@ fn resolve_line(
         public,
         &[(format!("refs/tags/{previous_tag}"), tag_ref.object)],
     )?;
-    let (fix_source, fix_oids) =
-        fix_commits(pipeline.fix.for_line(line), repo, git, private, public)?;
+    let (fix_source, fix_oids) = fix_commits(
+        pipeline.fix.for_line(line),
+        &fix_key(pipeline, line),
+        repo,
+        git,
+        private,
+        public,
+    )?;
     let fix_commits = fix_oids
         .iter()
         .map(|oid| {
@@ -563,8 +570,18 @@ fn latest_release(
 }
 
 /// The fix commits, oldest first, and a description of where they come from.
+/// Where a line's fix is named in the pipeline, for messages.
+fn fix_key(pipeline: &Pipeline, line: Line) -> String {
+    if pipeline.fix.per_line.contains_key(&line) {
+        format!("fix.per_line.\"{line}\"")
+    } else {
+        "fix.commits".to_string()
+    }
+}
+
 fn fix_commits(
     source: &FixSource,
+    key: &str,
     repo: &LocalRepo,
     git: &GitCli,
     private: &RemoteRefs,
@@ -638,13 +655,13 @@ fn fix_commits(
                 .map(|c| {
                     resolve_commit(repo, c).ok_or_else(|| {
                         Error::bad_input(format!(
-                            "fix.commits: commit {c} is neither in the clone nor on any branch of {}",
+                            "{key}: commit {c} is neither in the clone nor on any branch of {}",
                             private.describe()
                         ))
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(("fix.commits".to_string(), oids))
+            Ok((key.to_string(), oids))
         }
     }
 }

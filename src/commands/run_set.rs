@@ -82,6 +82,8 @@ pub fn run(
             .cloned()
             .collect();
         let mut staged = Vec::new();
+        // Stages 1 to 5 of every line were just run or re-checked above: said once is enough.
+        let reporter = &StagingOnly(reporter);
         for (i, plan) in set.lines.iter().enumerate() {
             say_line(reporter, plan);
             let step = RunOptions {
@@ -118,6 +120,18 @@ pub enum SetOutcome {
     Ran(SetSummary),
     /// Every line is out already, cut from this fix: nothing was written.
     Released(Vec<super::run::Released>),
+}
+
+/// The reporter of stage 6, after every line went through stages 1 to 5: their re-check, passed
+/// moments ago, is not said again.
+struct StagingOnly<'r>(&'r dyn Reporter);
+
+impl Reporter for StagingOnly<'_> {
+    fn emit(&self, event: crate::report::Event<'_>) {
+        if !matches!(event, crate::report::Event::StageResumed(stage, _) if stage != Stage::Stage) {
+            self.0.emit(event);
+        }
+    }
 }
 
 /// A line's fix that does not apply stops the run before any ref is written. Lines already

@@ -501,6 +501,15 @@ fn staging_three_lines_pushes_every_lines_refs_in_one_push_and_drafts_a_release_
     for tag in ["v1.2.1", "v1.1.1", "v1.0.2"] {
         assert!(status.stdout.contains(tag), "{tag}: {}", status.stdout);
     }
+    assert_eq!(
+        status
+            .stdout
+            .matches("part of      the release of v1.2.1, v1.1.1, v1.0.2")
+            .count(),
+        3,
+        "{}",
+        status.stdout
+    );
     // A second run resumes: nothing is pushed again, no second draft.
     w.embargo_env(&["run", w.p()], &[("PATH", &path)]).expect(0);
     assert_eq!(std::fs::read_to_string(&pushes).unwrap().lines().count(), 1);

@@ -717,6 +717,18 @@ fn status_text_unredacted(pipeline: &Pipeline, releases: &[(PathBuf, Vec<Entry>)
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let _ = writeln!(out, "{} {tag} ({})", pipeline.name, dir.display());
+        if let Some(set) = dir
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy())
+            .filter(|n| n.contains('+'))
+        {
+            let _ = writeln!(
+                out,
+                "  part of      the release of {}: its lines are staged and published together",
+                set.replace('+', ", ")
+            );
+        }
         for stage in Stage::ALL {
             let (state, detail) = describe(last_of(entries, stage));
             // A stage that has not run has no detail: no padding left at the end of its line.

@@ -883,3 +883,99 @@ fn a_backport_for_a_line_the_supported_lines_leave_out_is_refused() {
         run.stderr
     );
 }
+
+#[test]
+fn one_advisory_for_three_lines_lists_each_patched_version_and_is_published_after_every_release() {
+    let f = three_lines();
+    let gh = crate::fake_github::FakeGitHub::start();
+    f.pipeline_named(
+        "advisory.yaml",
+        &crate::common::ADVISORY.replace("cve_id: CVE-2026-0001", "cve_id: null"),
+    );
+    let text = common::replace_once(
+        embargo::sample::PIPELINE,
+        &[
+            (
+                "  line: \"1.0\"\n",
+                "  lines: [\"1.2\", \"1.1\", \"1.0\"]\n",
+            ),
+            ("  base: master\n", &format!("  base: master\n{BACKPORT}")),
+        ],
+    );
+    let pipeline = f.pipeline(&format!("{text}\nadvisory: advisory.yaml\n"));
+    let w = crate::world::World { f, gh, pipeline };
+    let plan = w.embargo(&["plan", w.p()]);
+    plan.expect(0);
+    pin::output(&plan);
+    for range in [
+        ">= 1.2.0, < 1.2.1",
+        ">= 1.1.0, < 1.1.1",
+        ">= 1.0.0, < 1.0.2",
+    ] {
+        assert!(plan.stdout.contains(range), "{range}: {}", plan.stdout);
+    }
+    let dry = w.embargo(&["run", w.p(), "--dry-run"]);
+    dry.expect(0);
+    assert_eq!(
+        dry.stdout.matches("security-advisories  summary=").count(),
+        1,
+        "{}",
+        dry.stdout
+    );
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    // One draft advisory, for every line.
+    let advisories = w.gh.advisories();
+    assert_eq!(advisories.len(), 1, "{advisories:?}");
+    assert_eq!(advisories[0].state, "draft");
+    let patched: Vec<String> = advisories[0]
+        .vulnerabilities
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["patched_versions"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        patched,
+        ["1.2.1", "1.1.1", "1.0.2"],
+        "{:#}",
+        advisories[0].vulnerabilities
+    );
+
+    w.embargo(&["publish", w.p(), "--if-due"]).expect(0);
+    assert_eq!(w.gh.advisories()[0].state, "published");
+    // Published after the three releases, never before the last.
+    let order: Vec<String> =
+        w.gh.requests()
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .filter_map(|r| {
+                let body = r.json.as_ref()?;
+                if body.get("draft") == Some(&serde_json::Value::Bool(false)) {
+                    Some("release".to_string())
+                } else if body.get("state").and_then(|s| s.as_str()) == Some("published") {
+                    Some("advisory".to_string())
+                } else {
+                    None
+                }
+            })
+            .collect();
+    assert_eq!(order, ["release", "release", "release", "advisory"]);
+    // Its OSV record, on the newest release, fixes each line at that line's release commit.
+    let set =
+        w.f.work()
+            .join(".git/embargo/security-release/v1.2.1+v1.1.1+v1.0.2");
+    let osv: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(set.join("v1.2.1/osv.json")).unwrap())
+            .unwrap();
+    for tag in ["v1.2.1", "v1.1.1", "v1.0.2"] {
+        let commit = w.f.git(&["rev-parse", &format!("{tag}^{{commit}}")]);
+        assert!(
+            osv.to_string()
+                .contains(&format!("{{\"fixed\":\"{commit}\"}}")),
+            "{tag} {commit}: {osv:#}"
+        );
+    }
+    let newest = w.gh.releases_with_tag("v1.2.1");
+    assert!(newest[0].asset("osv.json").is_some());
+    w.no_violations();
+}

@@ -71,7 +71,8 @@ pub fn record(advisory: &Advisory, release: &ReleaseFacts<'_>) -> Value {
     let affected: Vec<Value> = release
         .lines
         .iter()
-        .map(|line| {
+        .enumerate()
+        .map(|(i, line)| {
             let mut events = vec![json!({"introduced": line.introduced})];
             match (&line.fixed, &line.last_affected) {
                 (Some(fixed), _) => events.push(json!({"fixed": fixed})),
@@ -79,13 +80,20 @@ pub fn record(advisory: &Advisory, release: &ReleaseFacts<'_>) -> Value {
                 (None, None) => {}
             }
             let mut ranges = vec![json!({"type": "ECOSYSTEM", "events": events})];
+            // The release's own line (first) is fixed by the release commit; another line of a
+            // release of several lines by its own, once known.
+            let fixed_commit = match &line.fixed_commit {
+                Some(commit) => Some(commit.as_str()),
+                None => (i == 0).then_some(release.release_commit),
+            };
             if line.fixed.is_some()
-                && let (Some(repo), Some(first)) = (release.repository, line.introduced_commit)
+                && let (Some(repo), Some(first), Some(fixed)) =
+                    (release.repository, line.introduced_commit, fixed_commit)
             {
                 ranges.push(json!({
                     "type": "GIT",
                     "repo": repo,
-                    "events": [{"introduced": first.to_string()}, {"fixed": release.release_commit}],
+                    "events": [{"introduced": first.to_string()}, {"fixed": fixed}],
                 }));
             }
             json!({

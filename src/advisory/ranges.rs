@@ -32,6 +32,10 @@ pub struct LineRange {
     /// The commit of the line's first release, where the GIT range starts.
     #[serde(skip)]
     pub introduced_commit: Option<Oid>,
+    /// The release commit that fixes the line, on another line of a release of several lines
+    /// once it is frozen (the plan's own line's is the release's).
+    #[serde(skip)]
+    pub fixed_commit: Option<String>,
 }
 
 /// The affected lines: the released one first, then the others from the newest down.
@@ -53,22 +57,36 @@ pub fn affected_lines(pipeline: &Pipeline, plan: &Plan) -> Vec<LineRange> {
         .map(|c| c.skip.as_slice())
         .unwrap_or_default();
 
+    // The plan's line first, then the other lines released with it (several lines at once).
+    let fixed: Vec<(Line, String, Option<String>)> =
+        std::iter::once((released, plan.version.clone(), None))
+            .chain(
+                plan.released_with
+                    .iter()
+                    .map(|r| (r.line, r.version.clone(), r.release_commit.clone())),
+            )
+            .collect();
     let mut out = Vec::new();
-    if let Some(releases) = lines.get(&released)
-        && let Some((first, commit)) = releases.iter().next()
-    {
-        out.push(LineRange {
-            line: released.to_string(),
-            introduced: first.to_string(),
-            fixed: Some(plan.version.clone()),
-            last_affected: None,
-            affected: format!(">= {first}, < {}", plan.version),
-            patched: Some(plan.version.clone()),
-            introduced_commit: Some(*commit),
-        });
+    for (line, version, fixed_commit) in &fixed {
+        if let Some(releases) = lines.get(line)
+            && let Some((first, commit)) = releases.iter().next()
+        {
+            out.push(LineRange {
+                line: line.to_string(),
+                introduced: first.to_string(),
+                fixed: Some(version.clone()),
+                last_affected: None,
+                affected: format!(">= {first}, < {version}"),
+                patched: Some(version.clone()),
+                introduced_commit: Some(*commit),
+                fixed_commit: fixed_commit.clone(),
+            });
+        }
     }
     for (line, releases) in lines.iter().rev() {
-        if *line == released || end_of_life(*line, skip, plan.public.heads.keys()) {
+        if fixed.iter().any(|(l, _, _)| l == line)
+            || end_of_life(*line, skip, plan.public.heads.keys())
+        {
             continue;
         }
         let (Some((first, commit)), Some((last, _))) =
@@ -84,6 +102,7 @@ pub fn affected_lines(pipeline: &Pipeline, plan: &Plan) -> Vec<LineRange> {
             affected: format!(">= {first}, <= {last}"),
             patched: None,
             introduced_commit: Some(*commit),
+            fixed_commit: None,
         });
     }
     out

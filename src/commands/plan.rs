@@ -25,6 +25,10 @@ pub fn execute(args: PipelineArgs, cwd: &Path) -> Result<Exit, Error> {
         for line in &mut set.lines {
             line.trial = Some(plan::try_fix(line, &workspace.repo)?);
         }
+        // One advisory for the release, carried by the newest line, listing every line.
+        if let (Some(advisory), Some(newest)) = (&advisory, set.lines.first_mut()) {
+            newest.advisory = Some(crate::advisory::review(advisory, &pipeline, newest));
+        }
         if args.common.json {
             print_json(&summary::release_set_json(&pipeline, &set))?;
         } else {

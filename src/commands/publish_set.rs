@@ -59,6 +59,10 @@ pub fn execute(
             set_dir.display()
         ))
     })?;
+    // The newest line carries the release's advisory; the others are held to the pipeline
+    // without it (see `run_set`).
+    let newest = plans.lines.first().map(|p| p.line.clone());
+    let without_advisory = super::run_set::without_advisory(pipeline);
     let mut lines = Vec::new();
     for dir in line_dirs(&set_dir) {
         let _lock = crate::lock::lock(&dir, "publish")?;
@@ -73,8 +77,14 @@ pub fn execute(
             })?),
             None => None,
         };
+        let manifest_line = crate::journal::Manifest::read(&dir).ok().map(|m| m.line);
+        let held_to = if manifest_line.is_some() && manifest_line == newest {
+            pipeline
+        } else {
+            &without_advisory
+        };
         let record = load_record(
-            pipeline,
+            held_to,
             workspace,
             &dir,
             &mut journal,

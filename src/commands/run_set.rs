@@ -36,13 +36,12 @@ pub fn run(
     options: &RunOptions,
     reporter: &dyn Reporter,
 ) -> Result<SetOutcome, Error> {
-    if pipeline.advisory.is_some() {
-        return Err(Error::bad_input(format!(
-            "{}: an advisory with a release of several lines is not supported yet (it would draft one advisory per line)",
-            pipeline.file.display()
-        ))
-        .with_hint("release the lines without the advisory, or one line at a time with --line"));
-    }
+    // Read before the remotes are listed: a mistake in it is found at once.
+    let advisory = pipeline
+        .advisory
+        .as_deref()
+        .map(crate::advisory::load)
+        .transpose()?;
     let set = plan::resolve_set(pipeline, workspace, options.state_dir.as_deref())?;
     let released = set
         .lines
@@ -56,6 +55,17 @@ pub fn run(
     }
     refuse_what_does_not_apply(pipeline, workspace, &set.lines)?;
     let pipeline = &one_instant(pipeline, &set.lines)?;
+    // One advisory for the release, carried by the newest line: drafted with it, published
+    // with it, last. The other lines are released without one of their own.
+    let without_advisory = &without_advisory(pipeline);
+    let of_line = |i: usize| -> (&Pipeline, Option<&crate::advisory::Advisory>) {
+        if i == 0 {
+            (pipeline, advisory.as_ref())
+        } else {
+            (without_advisory, None)
+        }
+    };
+    let mut plans = set.lines.clone();
 
     // Stages 1 to 5, line by line: every line frozen and picked before anything is pushed.
     let up_to_staging = RunOptions {
@@ -63,16 +73,24 @@ pub fn run(
         ..options.clone()
     };
     let mut lines = Vec::new();
-    for plan in &set.lines {
+    for (i, plan) in plans.iter().enumerate() {
         say_line(reporter, plan);
+        let (pipeline, advisory) = of_line(i);
         lines.push(ran(run_plan(
             pipeline,
             workspace,
             &up_to_staging,
             reporter,
             plan.clone(),
-            None,
+            advisory,
         )?)?);
+    }
+    // Every line is frozen: the advisory's record names each line's release commit.
+    for with in &mut plans[0].released_with {
+        with.release_commit = lines
+            .iter()
+            .find(|l| l.version == with.version)
+            .map(|l| l.release_commit.clone());
     }
     if !workspace.is_dry_run() {
         // Stage 6: the first line's push carries every line's refs, in one atomic push.
@@ -84,8 +102,9 @@ pub fn run(
         let mut staged = Vec::new();
         // Stages 1 to 5 of every line were just run or re-checked above: said once is enough.
         let reporter = &StagingOnly(reporter);
-        for (i, plan) in set.lines.iter().enumerate() {
+        for (i, plan) in plans.iter().enumerate() {
             say_line(reporter, plan);
+            let (pipeline, advisory) = of_line(i);
             let step = RunOptions {
                 set: if i == 0 {
                     SetStep::PushingFor(every_ref.clone())
@@ -100,7 +119,7 @@ pub fn run(
                 &step,
                 reporter,
                 plan.clone(),
-                None,
+                advisory,
             )?)?);
         }
         lines = staged;
@@ -113,6 +132,14 @@ pub fn run(
         lines,
         actions,
     }))
+}
+
+/// The pipeline as the lines that do not carry the advisory are held to it.
+pub fn without_advisory(pipeline: &Pipeline) -> Pipeline {
+    Pipeline {
+        advisory: None,
+        ..pipeline.clone()
+    }
 }
 
 /// What a run of several lines came to.

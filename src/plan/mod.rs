@@ -31,6 +31,15 @@ pub struct LatestRelease {
     pub commit: String,
 }
 
+/// Another line of the same release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleasedWith {
+    pub line: Line,
+    pub version: String,
+    /// Its release commit, once it is frozen.
+    pub release_commit: Option<String>,
+}
+
 /// What a run would do.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -79,6 +88,10 @@ pub struct Plan {
     /// (`fix.per_line`), every target but its release branch gets the fix itself.
     #[serde(skip)]
     pub pick_fix: std::collections::BTreeMap<String, Vec<Oid>>,
+    /// The other lines of a release of several lines, fixed with this one: the advisory
+    /// (carried by the newest line) lists each as patched.
+    #[serde(skip)]
+    pub released_with: Vec<ReleasedWith>,
     #[serde(skip)]
     pub next_version: Version,
     #[serde(skip)]
@@ -405,6 +418,7 @@ fn resolve_line(
         previous_commit: tag_ref.commit,
         fix_oids,
         pick_fix: Default::default(),
+        released_with: Vec::new(),
         next_version: next,
         private: private.clone(),
         public: public.clone(),

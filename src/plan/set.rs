@@ -77,6 +77,16 @@ pub fn resolve_set(
     refuse_shared_names(pipeline, &plans)?;
     refuse_backports_of_other_lines(pipeline, &lines)?;
     let targets = assign_targets(pipeline, &mut plans);
+    // The newest line carries the release's advisory, which lists every line as patched.
+    let others: Vec<super::ReleasedWith> = plans[1..]
+        .iter()
+        .map(|p| super::ReleasedWith {
+            line: p.next_version.line(),
+            version: p.version.clone(),
+            release_commit: None,
+        })
+        .collect();
+    plans[0].released_with = others;
     for plan in &mut plans {
         super::pick_the_fix_elsewhere(pipeline, workspace, &remotes, plan)?;
     }

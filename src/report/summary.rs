@@ -315,6 +315,9 @@ fn release_set_text_unredacted(pipeline: &Pipeline, set: &ReleaseSet) -> String 
             "  private pushes   to {} (not the public repository)",
             first.private_push.join(", ")
         );
+        if let Some(advisory) = &first.advisory {
+            advisory_text(&mut out, advisory);
+        }
     }
     let _ = writeln!(
         out,

@@ -684,7 +684,12 @@ fn reschedule_and_abort_work_on_every_line_of_the_release() {
         "--json",
     ]);
     json.expect(2);
-    assert!(json.stderr.contains("--state-dir"), "{}", json.stderr);
+    assert!(
+        json.stderr
+            .contains("--json with a release of several lines"),
+        "{}",
+        json.stderr
+    );
     w.embargo(&["publish", w.p(), "--if-due"]).expect(0);
     assert!(w.gh.releases().iter().all(|r| !r.draft));
 
@@ -766,7 +771,7 @@ fn one_line_of_a_release_is_never_published_rescheduled_or_taken_back_alone() {
         run.expect(2);
         assert!(
             run.stderr
-                .contains("is one line of a release of several lines"),
+                .contains("is one line of the release of several lines"),
             "{args:?}: {}",
             run.stderr
         );
@@ -802,8 +807,7 @@ fn one_line_of_a_release_is_never_published_rescheduled_or_taken_back_alone() {
     let run = w.embargo(&["publish", w.p(), "--if-due"]);
     run.expect(2);
     assert!(
-        run.stderr
-            .contains("line 1.1 of the release has no staged state"),
+        run.stderr.contains("v1.1.1 is a line of the release in"),
         "{}",
         run.stderr
     );
@@ -978,4 +982,179 @@ fn one_advisory_for_three_lines_lists_each_patched_version_and_is_published_afte
     let newest = w.gh.releases_with_tag("v1.2.1");
     assert!(newest[0].asset("osv.json").is_some());
     w.no_violations();
+}
+
+#[test]
+fn a_line_s_folder_by_any_other_path_or_copy_is_still_one_line_of_the_release() {
+    let f = three_lines();
+    let gh = crate::fake_github::FakeGitHub::start();
+    let pipeline = github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let w = crate::world::World { f, gh, pipeline };
+    w.embargo(&["run", w.p()]).expect(0);
+    let (set, _) = set_dirs(&w);
+    let dotted = format!("{}/v1.1.1/../v1.0.2", set.display());
+    let link = w.f.sample.root.join("link");
+    std::os::unix::fs::symlink(set.join("v1.0.2"), &link).unwrap();
+    let copy = w.f.sample.root.join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    std::process::Command::new("cp")
+        .args([
+            "-a",
+            set.join("v1.0.2").to_str().unwrap(),
+            copy.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    let copied = copy.join("v1.0.2");
+    for dir in [
+        dotted.as_str(),
+        link.to_str().unwrap(),
+        copied.to_str().unwrap(),
+    ] {
+        for args in [
+            vec![
+                "reschedule",
+                w.p(),
+                "--state-dir",
+                dir,
+                "--embargo",
+                "now",
+                "--earlier",
+            ],
+            vec![
+                "publish",
+                w.p(),
+                "--line",
+                "1.0",
+                "--state-dir",
+                dir,
+                "--if-due",
+                "--keep-staged",
+            ],
+            vec!["abort", w.p(), "--state-dir", dir],
+        ] {
+            let run = w.embargo(&args);
+            run.expect(2);
+            assert!(
+                run.stderr
+                    .contains("is one line of the release of several lines"),
+                "{args:?}: {}",
+                run.stderr
+            );
+        }
+    }
+    // Two of its lines copied into a folder of their own, the pipeline cut down to match:
+    // still not a release of two lines.
+    let fake = w.f.sample.root.join("fake/v1.2.1+v1.1.1");
+    std::fs::create_dir_all(&fake).unwrap();
+    for tag in ["v1.2.1", "v1.1.1"] {
+        std::process::Command::new("cp")
+            .args([
+                "-a",
+                set.join(tag).to_str().unwrap(),
+                fake.to_str().unwrap(),
+            ])
+            .status()
+            .unwrap();
+    }
+    let two = github_pipeline(&w.f, r#"["1.2", "1.1"]"#, "");
+    w.embargo(&["reschedule", w.p(), "--embargo", "now", "--earlier"])
+        .expect(0);
+    let run = w.embargo(&[
+        "publish",
+        two.to_str().unwrap(),
+        "--state-dir",
+        fake.to_str().unwrap(),
+        "--if-due",
+        "--keep-staged",
+    ]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    let public =
+        w.f.git_in(&w.f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    assert!(
+        !public.contains("refs/tags/v1.2.1") && !public.contains("refs/tags/v1.0.2"),
+        "{public}"
+    );
+}
+
+#[test]
+fn a_run_of_a_staged_release_with_another_instant_is_refused_naming_both() {
+    let f = three_lines();
+    let p = pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let p = p.to_str().unwrap();
+    f.embargo(&["run", p]).expect(0);
+    for other in ["now", "2030-01-01 00:00 UTC"] {
+        let run = f.embargo(&["run", p, "--embargo", other]);
+        run.expect(2);
+        assert!(
+            run.stderr.contains("2036-12-01 16:00"),
+            "{other}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn istio_s_names_publish_and_publish_again_without_taking_patch_branches_for_targets() {
+    // Patch branches `release-1.2.1` beside release branches `release-1.2`, all matched by
+    // `release-*`: a published patch branch is not a target the next time round.
+    let f = three_lines();
+    let gh = crate::fake_github::FakeGitHub::start();
+    let pipeline = f.pipeline(&common::replace_once(
+        embargo::sample::PIPELINE,
+        &[
+            (
+                "  line: \"1.0\"\n",
+                "  lines: [\"1.2\", \"1.1\", \"1.0\"]\n",
+            ),
+            ("  branch: \"{tag}\"\n", "  branch: \"release-{version}\"\n"),
+            ("  base: master\n", &format!("  base: master\n{BACKPORT}")),
+        ],
+    ));
+    let w = crate::world::World { f, gh, pipeline };
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    // Killed right after the public push: the rerun finishes every line.
+    let killed = w.embargo_env(
+        &["publish", w.p(), "--if-due"],
+        &[("EMBARGO_TEST_CRASH_AT", "publish:after-public-push")],
+    );
+    assert_eq!(killed.code, -1, "{}", killed.all());
+    w.embargo(&["publish", w.p(), "--if-due"]).expect(0);
+    assert!(w.gh.releases().iter().all(|r| !r.draft));
+    let again = w.embargo(&["publish", w.p(), "--if-due"]);
+    again.expect(0);
+    assert!(
+        again.stdout.contains("were already published"),
+        "{}",
+        again.all()
+    );
+    w.embargo(&["run", w.p()]).expect(0);
+}
+
+#[test]
+fn a_line_released_alone_waits_for_no_release_of_all_lines_and_is_published_without_line() {
+    let f = three_lines();
+    let p = pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let p = p.to_str().unwrap();
+    // Beside a release of all lines under way, no line goes alone.
+    let killed = f.embargo_env(
+        &["run", p],
+        &[("EMBARGO_TEST_CRASH_AT", "cherry-pick:completed")],
+    );
+    assert_eq!(killed.code, -1, "{}", killed.all());
+    let alone = f.embargo(&["run", p, "--line", "1.0", "--embargo", "now"]);
+    alone.expect(2);
+    assert!(alone.stderr.contains("is under way"), "{}", alone.stderr);
+    f.embargo(&["abort", p]).expect(0);
+    // Once it is taken back, a line may go alone, and a publish job that gives no line (as the
+    // generated workflow's do) publishes it.
+    f.embargo(&["run", p, "--line", "1.0", "--embargo", "now"])
+        .expect(0);
+    let published = f.embargo(&["publish", p, "--if-due"]);
+    published.expect(0);
+    assert!(
+        published.stdout.contains("release v1.0.2 is public"),
+        "{}",
+        published.all()
+    );
 }

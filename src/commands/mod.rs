@@ -191,24 +191,13 @@ fn each_line(
     Some((|| {
         if json {
             return Err(Error::bad_input(
-                "--json with a release of several lines: one document per line would not be one JSON document",
+                "--json with a release of several lines is not available yet: the command works on every line, and one document per line would not be one JSON document",
             )
-            .with_hint("pass --state-dir with one line's folder (`embargo status` lists them), once per line"));
+            .with_hint("run it without --json; `embargo status PIPELINE --json` then shows every line"));
         }
         let sets: Vec<PathBuf> = match given {
             Some(dir) => vec![dir.to_path_buf()],
-            None => releases_in(&clone.common_dir().join("embargo").join(&pipeline.name))
-                .into_iter()
-                .filter(|d| is_release_set(d))
-                .filter(|d| {
-                    releases_in(d).iter().any(|l| {
-                        let entries = journal::read(&l.join("journal.jsonl")).unwrap_or_default();
-                        !entries.is_empty()
-                            && standing(&entries) != Standing::Published
-                            && journal::last_of(&entries, Stage::Abort).is_none()
-                    })
-                })
-                .collect(),
+            None => sets_under_way(clone, pipeline),
         };
         let set = match sets.as_slice() {
             [one] => one.clone(),
@@ -243,6 +232,23 @@ fn each_line(
     })())
 }
 
+/// The folders of this pipeline's releases of several lines that have a line neither published
+/// nor taken back.
+pub(super) fn sets_under_way(clone: &LocalRepo, pipeline: &Pipeline) -> Vec<PathBuf> {
+    releases_in(&clone.common_dir().join("embargo").join(&pipeline.name))
+        .into_iter()
+        .filter(|d| is_release_set(d))
+        .filter(|d| {
+            releases_in(d).iter().any(|l| {
+                let entries = journal::read(&l.join("journal.jsonl")).unwrap_or_default();
+                !entries.is_empty()
+                    && standing(&entries) != Standing::Published
+                    && journal::last_of(&entries, Stage::Abort).is_none()
+            })
+        })
+        .collect()
+}
+
 /// A release of several lines' folder: its lines' tags, newest first, joined by `+`.
 pub(super) fn is_release_set(dir: &Path) -> bool {
     dir.file_name()
@@ -253,19 +259,36 @@ pub(super) fn is_release_set(dir: &Path) -> bool {
 /// A line's folder inside a release of several lines is never published, rescheduled or taken
 /// back alone: that would make the fix public on one line while the others are embargoed, or
 /// give the lines different instants.
+/// A line's folder says which release of several lines it belongs to (see [`SET_MARK`]), so
+/// that no path to it (`..`, a link, a copy) passes for a release of its own.
 pub(super) fn refuse_one_line_of_a_set(dir: &Path, command: &str) -> Result<(), Error> {
-    let Some(set) = dir.parent().filter(|p| is_release_set(p)) else {
+    let Some(set) = set_of_line(dir) else {
         return Ok(());
     };
     Err(Error::bad_input(format!(
-        "{} is one line of a release of several lines ({}): `embargo {command}` works on the whole release, never on one line alone",
+        "{} is one line of the release of several lines {}: `embargo {command}` works on the whole release, never on one line alone",
         dir.display(),
-        set.display()
+        set.join(", ")
     ))
     .with_hint(format!(
-        "run `embargo {command}` without --line and without --state-dir (or with --state-dir {})",
-        set.display()
+        "run `embargo {command}` without --line and without --state-dir (or with --state-dir naming the release's folder, {})",
+        set.join("+")
     )))
+}
+
+/// The file in a line's folder that names the release of several lines it is part of: every
+/// line's tag, one a line, newest first.
+pub(super) const SET_MARK: &str = "release-set";
+
+/// The tags of the release of several lines a line's folder belongs to, if it is one.
+pub(super) fn set_of_line(dir: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(dir.join(SET_MARK)).ok()?;
+    Some(
+        text.lines()
+            .map(str::to_string)
+            .filter(|l| !l.is_empty())
+            .collect(),
+    )
 }
 
 pub(super) fn releases_in(folder: &Path) -> Vec<PathBuf> {

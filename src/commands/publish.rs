@@ -39,9 +39,29 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         )?;
         return Ok(Exit::Done);
     }
-    if pipeline.several_lines() {
-        return super::publish_set::execute(&args, &pipeline, &workspace, reporter.as_ref());
-    }
+    // A pipeline of several lines publishes the release of all of them; a line it released alone
+    // (`run --line`, a CI stage job given a line) is published as it was staged.
+    let pipeline = if pipeline.several_lines() {
+        match staged_alone(&workspace.clone, &pipeline)? {
+            Some(line) if super::sets_under_way(&workspace.clone, &pipeline).is_empty() => {
+                crate::pipeline::Pipeline {
+                    line: crate::version::LineSpec::Exact(line),
+                    narrowed: true,
+                    ..pipeline
+                }
+            }
+            _ => {
+                return super::publish_set::execute(
+                    &args,
+                    &pipeline,
+                    &workspace,
+                    reporter.as_ref(),
+                );
+            }
+        }
+    } else {
+        pipeline
+    };
     let dir = staged_release(
         &workspace.clone,
         &pipeline,
@@ -168,6 +188,32 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     )
 }
 
+/// The line of the one release of this pipeline staged on its own (not a line of a release of
+/// several lines), when there is one.
+fn staged_alone(
+    clone: &crate::git::LocalRepo,
+    pipeline: &crate::pipeline::Pipeline,
+) -> Result<Option<crate::version::Line>, Error> {
+    let mut lines = Vec::new();
+    for dir in super::state_dirs(clone, pipeline, None)? {
+        if super::set_of_line(&dir).is_some() {
+            continue;
+        }
+        if super::standing(&crate::journal::read(&dir.join("journal.jsonl"))?)
+            == super::Standing::Staged
+            && let Ok(manifest) = Manifest::read(&dir)
+            && let Ok(crate::version::LineSpec::Exact(line)) =
+                crate::version::LineSpec::parse(&manifest.line)
+        {
+            lines.push(line);
+        }
+    }
+    Ok(match lines.as_slice() {
+        [line] => Some(*line),
+        _ => None,
+    })
+}
+
 /// What a staged release was recorded with, read back from its state folder.
 pub(super) struct Record {
     pub manifest: Manifest,
@@ -194,15 +240,18 @@ pub(super) fn load_record(
     // what the pipeline says now.
     contract::record_agrees(journal.entries(), &manifest)?;
     let embargo = contract::staged_instant(pipeline, journal.entries(), &manifest.tag)?;
-    let mut plan = plan(&manifest)?;
-    super::run::hold_to_record(
-        pipeline,
-        &mut plan,
-        journal,
-        keep_staged,
-        "publish",
-        reporter,
-    )?;
+    // A published line is held to nothing more: it is proven public instead.
+    if journal.completed(Stage::Publish).is_none() {
+        let mut plan = plan(&manifest)?;
+        super::run::hold_to_record(
+            pipeline,
+            &mut plan,
+            journal,
+            keep_staged,
+            "publish",
+            reporter,
+        )?;
+    }
     let restored = crate::stages::stage::restore(
         &workspace.repo,
         &workspace.git,

@@ -115,6 +115,41 @@ pub fn execute(
             _lock,
         });
     }
+    // Every line its folders say the release has must be here: a folder copied away with some
+    // of its lines is not a release of its own.
+    let mut members: Option<Vec<String>> = None;
+    for line in &lines {
+        let mark = super::set_of_line(&line.dir).ok_or_else(|| {
+            Error::integrity(format!(
+                "{} has no {} file: it is not a line of a release of several lines",
+                line.dir.display(),
+                super::SET_MARK
+            ))
+        })?;
+        match &members {
+            Some(first) if *first != mark => {
+                return Err(Error::integrity(format!(
+                    "the lines in {} belong to different releases: {} and {}",
+                    set_dir.display(),
+                    first.join(", "),
+                    mark.join(", ")
+                )));
+            }
+            _ => members = Some(mark),
+        }
+    }
+    for tag in members.iter().flatten() {
+        let there = lines
+            .iter()
+            .any(|l| l.record.as_ref().is_some_and(|r| r.manifest.tag == *tag));
+        if !there {
+            return Err(Error::bad_input(format!(
+                "{tag} is a line of the release in {}, but it has no staged state there: the lines are published together or not at all",
+                set_dir.display()
+            ))
+            .with_hint("bring back that line's folder, or `embargo abort` the release and run it again"));
+        }
+    }
     // Every line the pipeline releases must be there, staged: the lines go public together or
     // not at all (a state folder lost between CI jobs must not leave one line out).
     for plan in &plans.lines {
@@ -290,7 +325,7 @@ fn one_instant(lines: &[Line]) -> Result<jiff::Timestamp, Error> {
             crate::clock::display(*at)
         ))
         .with_hint(
-            "`embargo reschedule` each line's state folder (--state-dir) to the same instant",
+            "`embargo reschedule PIPELINE --embargo TIME` moves every line of the release to one instant",
         ));
     }
     Ok(first)

@@ -169,6 +169,17 @@ pub fn run(
         .as_deref()
         .map(crate::advisory::load)
         .transpose()?;
+    // `--line` narrows the pipeline's lines to one, but not beside a release of all of them
+    // that is under way: that line would go out alone, its picks carrying the fix to the others.
+    if pipeline.narrowed
+        && let Some(set) = super::sets_under_way(&workspace.clone, pipeline).first()
+    {
+        return Err(Error::bad_input(format!(
+            "a release of several lines of this pipeline is under way ({}): no line is released alone beside it",
+            set.display()
+        ))
+        .with_hint("finish it with `embargo run` and `embargo publish` without --line, or take it back with `embargo abort`"));
+    }
     let plan = plan::resolve(pipeline, workspace, options.state_dir.as_deref())?;
     run_plan(
         pipeline,

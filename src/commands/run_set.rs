@@ -66,6 +66,11 @@ pub fn run(
         }
     };
     let mut plans = set.lines.clone();
+    // Each line's folder names the release it is part of, before anything is written in it.
+    let tags: String = plans.iter().map(|p| format!("{}\n", p.tag)).collect();
+    for plan in &plans {
+        mark_line(&plan.state_dir, &tags)?;
+    }
 
     // Stages 1 to 5, line by line: every line frozen and picked before anything is pushed.
     let up_to_staging = RunOptions {
@@ -134,6 +139,26 @@ pub fn run(
     }))
 }
 
+/// Writes (or proves) the mark that makes `dir` a line of the release `tags` names.
+fn mark_line(dir: &Path, tags: &str) -> Result<(), Error> {
+    let path = dir.join(super::SET_MARK);
+    let fail =
+        |e: std::io::Error| Error::stage_failed(format!("cannot write {}: {e}", path.display()));
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text == tags => Ok(()),
+        Ok(text) => Err(Error::integrity(format!(
+            "{} says the line belongs to the release {}, not to this one ({})",
+            path.display(),
+            text.lines().collect::<Vec<_>>().join(", "),
+            tags.lines().collect::<Vec<_>>().join(", ")
+        ))),
+        Err(_) => {
+            std::fs::create_dir_all(dir).map_err(fail)?;
+            std::fs::write(&path, tags).map_err(fail)
+        }
+    }
+}
+
 /// The pipeline as the lines that do not carry the advisory are held to it.
 pub fn without_advisory(pipeline: &Pipeline) -> Pipeline {
     Pipeline {
@@ -190,7 +215,10 @@ fn one_instant(pipeline: &Pipeline, plans: &[Plan]) -> Result<Pipeline, Error> {
     let mut pipeline = pipeline.clone();
     for plan in plans {
         let entries = journal::read(&plan.state_dir.join("journal.jsonl"))?;
-        if let Some((Some(at), source)) = crate::contract::recorded_instant(&entries) {
+        if let Some((Some(_), source)) = crate::contract::recorded_instant(&entries) {
+            // Held to the record as a one-line release is: another instant given now is
+            // refused, naming both.
+            let at = crate::contract::staged_instant(&pipeline, &entries, &plan.tag)?;
             pipeline.embargo = Some(at);
             pipeline.embargo_source = source;
             break;

@@ -450,12 +450,32 @@ fn targets(
             .with_hint("correct the glob, or remove it if that branch is gone"));
         }
     }
+    // The patch branches of earlier releases (`release-1.24.3` beside `release-1.24` with
+    // Istio's names) are releases, not branches to pick onto: `release-*` must not take them, nor
+    // this release's own once it is public.
+    let released: std::collections::HashSet<String> = public
+        .tags
+        .keys()
+        .filter_map(|tag| Some((pipeline.tag.parse(tag)?, tag)))
+        .map(|(version, tag)| {
+            pipeline.branch.expand(|v| {
+                crate::pipeline::template::Values {
+                    next: version,
+                    tag,
+                    previous_tag: "",
+                    commit: None,
+                    target: None,
+                }
+                .get(v)
+            })
+        })
+        .collect();
     Ok(public
         .heads
         .keys()
         .filter(|name| spec.onto.iter().any(|p| p.matches(name)))
         .filter(|name| !spec.skip.iter().any(|p| p.matches(name)))
-        .filter(|name| name.as_str() != patch_branch)
+        .filter(|name| name.as_str() != patch_branch && !released.contains(name.as_str()))
         .cloned()
         .collect())
 }

@@ -124,20 +124,7 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         pushed_at: None,
     };
     if args.dry_run {
-        let preview = job.preview();
-        if json {
-            print_json(&serde_json::json!({
-                "outcome": "dry-run",
-                "embargo": embargo.to_string(),
-                "actions": preview,
-            }))?;
-        } else {
-            println!("dry run: nothing is pushed or published");
-            for line in preview.publish_lines() {
-                println!("  {line}");
-            }
-        }
-        return Ok(Exit::Done);
+        return print_preview(&job.preview(), embargo, json);
     }
     if pipeline.github.is_some() && staged.draft.is_none() {
         return Err(Error::bad_input(format!(
@@ -186,6 +173,27 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         attempted_before,
         reporter.as_ref(),
     )
+}
+
+/// What `publish --dry-run` prints: stage 7, as it will be done at the instant.
+pub(super) fn print_preview(
+    preview: &crate::actions::Actions,
+    embargo: jiff::Timestamp,
+    json: bool,
+) -> Result<Exit, Error> {
+    if json {
+        print_json(&serde_json::json!({
+            "outcome": "dry-run",
+            "embargo": embargo.to_string(),
+            "actions": preview,
+        }))?;
+    } else {
+        println!("dry run: nothing is pushed or published");
+        for line in preview.publish_lines() {
+            println!("  {line}");
+        }
+    }
+    Ok(Exit::Done)
 }
 
 /// The line of the one release of this pipeline staged on its own (not a line of a release of

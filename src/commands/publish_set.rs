@@ -215,19 +215,7 @@ pub fn execute(
     if args.dry_run {
         let previews: Vec<crate::actions::Actions> = jobs.iter().map(|j| j.preview()).collect();
         let actions = super::run_set::together_actions(&previews.iter().rev().collect::<Vec<_>>());
-        if json {
-            print_json(&serde_json::json!({
-                "outcome": "dry-run",
-                "embargo": embargo.to_string(),
-                "actions": actions,
-            }))?;
-        } else {
-            println!("dry run: nothing is pushed or published");
-            for line in actions.publish_lines() {
-                println!("  {line}");
-            }
-        }
-        return Ok(Exit::Done);
+        return super::publish::print_preview(&actions, embargo, json);
     }
     if pipeline.github.is_some() && jobs.iter().any(|j| j.staged.draft.is_none()) {
         return Err(Error::bad_input(format!(

@@ -519,24 +519,7 @@ fn run_text_unredacted(run: &RunSummary) -> String {
         let _ = writeln!(out, "  OSV record       {}", osv.display());
     }
     let _ = writeln!(out, "  cherry-picks     {}", run.picks.len());
-    for p in &run.picks {
-        let _ = writeln!(
-            out,
-            "                     {:<14} -> {} ({})",
-            p.target,
-            p.branch,
-            crate::git::abbrev(&p.commit)
-        );
-    }
-    for m in &run.manual_backports {
-        let _ = writeln!(
-            out,
-            "                     {:<14} needs a manual backport: {} conflicts in {}",
-            m.target,
-            crate::git::abbrev(&m.fix_commit),
-            m.paths.join(", ")
-        );
-    }
+    pick_lines(&mut out, &run.picks, &run.manual_backports);
     if !run.dry_run {
         let _ = writeln!(
             out,
@@ -556,19 +539,61 @@ fn run_text_unredacted(run: &RunSummary) -> String {
             "what comes next:"
         }
     );
-    let staging = if run.dry_run {
-        run.actions.stage_lines("stage (now, private):", false)
-    } else if run.staged.draft.is_none() && run.actions.stage.len() > 1 {
-        // Pushed, but the draft was only described: there is no GitHub to talk to (the demo).
-        run.actions
-            .stage_lines("stage (the draft release, described, not created):", true)
+    next_actions(
+        &mut out,
+        &run.actions,
+        run.dry_run,
+        run.staged.draft.is_none(),
+        "stage (the draft release, described, not created):",
+    );
+    out
+}
+
+/// Stages 6 and 7 as the run leaves them: what a dry run would do, or what publishing will do
+/// (with the drafts, when they were only described: there is no GitHub to talk to in the demo).
+fn next_actions(
+    out: &mut String,
+    actions: &crate::actions::Actions,
+    dry_run: bool,
+    drafts_described: bool,
+    described: &str,
+) {
+    let staging = if dry_run {
+        actions.stage_lines("stage (now, private):", false)
+    } else if drafts_described && actions.stage.len() > 1 {
+        actions.stage_lines(described, true)
     } else {
         Vec::new()
     };
-    for line in staging.iter().chain(&run.actions.publish_lines()) {
+    for line in staging.iter().chain(&actions.publish_lines()) {
         let _ = writeln!(out, "  {line}");
     }
-    out
+}
+
+/// The picks, and the targets left for a manual backport.
+fn pick_lines(
+    out: &mut String,
+    picks: &[crate::stages::cherry_pick::Pick],
+    manual: &[crate::stages::cherry_pick::Manual],
+) {
+    for p in picks {
+        let _ = writeln!(
+            out,
+            "                     {:<14} -> {} ({})",
+            p.target,
+            p.branch,
+            crate::git::abbrev(&p.commit)
+        );
+    }
+    for m in manual {
+        let _ = writeln!(
+            out,
+            "                     {:<14} needs a manual backport: {} conflicts in {}",
+            m.target,
+            crate::git::abbrev(&m.fix_commit),
+            m.paths.join(", ")
+        );
+    }
 }
 
 /// What `run` prints for a release of several lines.
@@ -616,29 +641,15 @@ fn set_run_text_unredacted(set: &crate::commands::SetSummary) -> String {
             );
         }
     }
-    let picks: Vec<&crate::stages::cherry_pick::Pick> =
-        set.lines.iter().flat_map(|l| &l.picks).collect();
-    let manual: Vec<&crate::stages::cherry_pick::Manual> =
-        set.lines.iter().flat_map(|l| &l.manual_backports).collect();
+    let picks: Vec<crate::stages::cherry_pick::Pick> =
+        set.lines.iter().flat_map(|l| l.picks.clone()).collect();
+    let manual: Vec<crate::stages::cherry_pick::Manual> = set
+        .lines
+        .iter()
+        .flat_map(|l| l.manual_backports.clone())
+        .collect();
     let _ = writeln!(out, "  cherry-picks     {} (one per target)", picks.len());
-    for p in picks {
-        let _ = writeln!(
-            out,
-            "                     {:<14} -> {} ({})",
-            p.target,
-            p.branch,
-            crate::git::abbrev(&p.commit)
-        );
-    }
-    for m in manual {
-        let _ = writeln!(
-            out,
-            "                     {:<14} needs a manual backport: {} conflicts in {}",
-            m.target,
-            crate::git::abbrev(&m.fix_commit),
-            m.paths.join(", ")
-        );
-    }
+    pick_lines(&mut out, &picks, &manual);
     if !set.dry_run {
         let refs: usize = set.lines.iter().map(|l| l.staged.refs.len()).sum();
         let _ = writeln!(
@@ -661,18 +672,13 @@ fn set_run_text_unredacted(set: &crate::commands::SetSummary) -> String {
             "what comes next, for every line at once:"
         }
     );
-    let staging = if set.dry_run {
-        set.actions.stage_lines("stage (now, private):", false)
-    } else if set.lines.iter().any(|l| l.staged.draft.is_none()) && set.actions.stage.len() > 1 {
-        // Pushed, but the drafts were only described: there is no GitHub to talk to (the demo).
-        set.actions
-            .stage_lines("stage (the draft releases, described, not created):", true)
-    } else {
-        Vec::new()
-    };
-    for line in staging.iter().chain(&set.actions.publish_lines()) {
-        let _ = writeln!(out, "  {line}");
-    }
+    next_actions(
+        &mut out,
+        &set.actions,
+        set.dry_run,
+        set.lines.iter().any(|l| l.staged.draft.is_none()),
+        "stage (the draft releases, described, not created):",
+    );
     out
 }
 

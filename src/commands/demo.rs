@@ -120,7 +120,13 @@ pub fn execute(keep: bool, verbose: bool) -> Result<Exit, Error> {
     };
     let pipeline = pipeline::load(&pipeline_path, &overrides)?;
     let workspace = Workspace::real(LocalRepo::open(&sample.work)?, sample.git_cli())?;
-    let plan = crate::plan::resolve(&pipeline, &workspace, None)?;
+    let mut plan = crate::plan::resolve(&pipeline, &workspace, None)?;
+    // As `embargo plan` shows it: the fix tried in memory, the advisory for review.
+    plan.trial = Some(crate::plan::try_fix(&plan, &workspace.repo)?);
+    if let Some(file) = &pipeline.advisory {
+        let advisory = crate::advisory::load(file)?;
+        plan.advisory = Some(crate::advisory::review(&advisory, &pipeline, &plan));
+    }
     print!("{}", report::summary::plan_text(&pipeline, &plan));
     println!();
 

@@ -39,6 +39,10 @@ pub struct Contract {
     /// without an advisory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advisory: Option<crate::advisory::Content>,
+    /// Every line's tag when the release is one of several lines (this one's included): the line
+    /// is never published, rescheduled or taken back alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub release_set: Vec<String>,
 }
 
 /// A short fingerprint of a part of the pipeline, recorded with the stage that used it, so that

@@ -726,6 +726,13 @@ fn reschedule_and_abort_work_on_every_line_of_the_release() {
     assert!(w.gh.releases().is_empty());
 }
 
+/// Refused because a line of a release of several lines is never acted on alone: named as the
+/// line of its release, or, with `--line`, as published with the others.
+fn refused_as_one_line(stderr: &str) -> bool {
+    stderr.contains("is one line of the release of several lines v1.2.1, v1.1.1, v1.0.2")
+        || stderr.contains("it is published with the others")
+}
+
 /// `run --embargo now` of the three lines, then the state folder of the set and of line 1.0.
 fn set_dirs(w: &crate::world::World) -> (std::path::PathBuf, std::path::PathBuf) {
     let set =
@@ -769,12 +776,7 @@ fn one_line_of_a_release_is_never_published_rescheduled_or_taken_back_alone() {
     ] {
         let run = w.embargo(&args);
         run.expect(2);
-        assert!(
-            run.stderr
-                .contains("is one line of the release of several lines"),
-            "{args:?}: {}",
-            run.stderr
-        );
+        assert!(refused_as_one_line(&run.stderr), "{args:?}: {}", run.stderr);
     }
     pin::error(&w.embargo(&[
         "publish",
@@ -1035,12 +1037,7 @@ fn a_line_s_folder_by_any_other_path_or_copy_is_still_one_line_of_the_release() 
         ] {
             let run = w.embargo(&args);
             run.expect(2);
-            assert!(
-                run.stderr
-                    .contains("is one line of the release of several lines"),
-                "{args:?}: {}",
-                run.stderr
-            );
+            assert!(refused_as_one_line(&run.stderr), "{args:?}: {}", run.stderr);
         }
     }
     // Two of its lines copied into a folder of their own, the pipeline cut down to match:
@@ -1157,4 +1154,125 @@ fn a_line_released_alone_waits_for_no_release_of_all_lines_and_is_published_with
         "{}",
         published.all()
     );
+}
+
+#[test]
+fn a_line_without_its_release_set_file_is_still_known_by_its_contract() {
+    let f = three_lines();
+    let p = pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let p = p.to_str().unwrap();
+    f.embargo(&["run", p]).expect(0);
+    let set = f
+        .work()
+        .join(".git/embargo/security-release/v1.2.1+v1.1.1+v1.0.2");
+    let line = set.join("v1.0.2");
+    std::fs::remove_file(line.join("release-set")).unwrap();
+    let l = line.to_str().unwrap();
+    for args in [
+        vec![
+            "reschedule",
+            p,
+            "--state-dir",
+            l,
+            "--embargo",
+            "now",
+            "--earlier",
+        ],
+        vec![
+            "publish",
+            p,
+            "--line",
+            "1.0",
+            "--state-dir",
+            l,
+            "--if-due",
+            "--keep-staged",
+        ],
+        vec!["abort", p, "--state-dir", l],
+    ] {
+        let run = f.embargo(&args);
+        run.expect(2);
+        assert!(refused_as_one_line(&run.stderr), "{args:?}: {}", run.stderr);
+    }
+    // Nor is one line published with --line beside the release under way.
+    let run = f.embargo(&["publish", p, "--line", "1.0", "--if-due"]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("it is published with the others"),
+        "{}",
+        run.stderr
+    );
+    let public = f.git_in(&f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    assert!(!public.contains("v1.0.2"), "{public}");
+}
+
+#[test]
+fn a_release_public_after_a_crash_is_not_rescheduled_but_finished() {
+    let f = three_lines();
+    let p = pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let p = p.to_str().unwrap();
+    f.embargo(&["run", p, "--embargo", "now"]).expect(0);
+    let killed = f.embargo_env(
+        &["publish", p, "--if-due"],
+        &[("EMBARGO_TEST_CRASH_AT", "publish:after-public-push")],
+    );
+    assert_eq!(killed.code, -1, "{}", killed.all());
+    let later = f.embargo(&["reschedule", p, "--embargo", "2040-01-01 00:00 UTC"]);
+    later.expect(2);
+    assert!(
+        later.stderr.contains("the release is public"),
+        "{}",
+        later.stderr
+    );
+    let done = f.embargo(&["publish", p, "--if-due"]);
+    done.expect(0);
+    assert_eq!(
+        done.stdout.matches("is public").count(),
+        3,
+        "{}",
+        done.all()
+    );
+}
+
+#[test]
+fn an_abort_cut_short_is_finished_by_the_next_abort() {
+    let f = three_lines();
+    let p = pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let p = p.to_str().unwrap();
+    f.embargo(&["run", p]).expect(0);
+    let killed = f.embargo_env(
+        &["abort", p],
+        &[("EMBARGO_TEST_CRASH_AT", "abort:after-private-delete")],
+    );
+    assert_eq!(killed.code, -1, "{}", killed.all());
+    // Meanwhile no line goes alone.
+    let alone = f.embargo(&["run", p, "--line", "1.2", "--embargo", "now"]);
+    alone.expect(2);
+    f.embargo(&["abort", p]).expect(0);
+    let private = f.git_in(&f.sample.private, &["for-each-ref", "--format=%(refname)"]);
+    for gone in [
+        "refs/tags/v1.2.1\n",
+        "refs/tags/v1.1.1\n",
+        "refs/tags/v1.0.2\n",
+        "cherry-pick",
+    ] {
+        assert!(!private.contains(gone), "{gone}: {private}");
+    }
+    // And the release can be cut again.
+    f.embargo(&["run", p]).expect(0);
+}
+
+#[test]
+fn a_list_of_one_line_is_that_line_s_release() {
+    let f = three_lines();
+    let p = pipeline(&f, r#"["1.0"]"#, BACKPORT);
+    let run = f.embargo(&["run", p.to_str().unwrap()]);
+    run.expect(0);
+    assert!(
+        run.stdout
+            .contains("release v1.0.2 frozen and staged privately"),
+        "{}",
+        run.all()
+    );
+    assert!(f.state_dir("v1.0.2").join("journal.jsonl").is_file());
 }

@@ -25,6 +25,7 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
         &pipeline,
         args.state_dir.as_deref(),
         args.json,
+        false,
         |line| {
             execute(
                 AbortArgs {

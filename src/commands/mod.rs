@@ -183,6 +183,7 @@ fn each_line(
     pipeline: &Pipeline,
     given: Option<&Path>,
     json: bool,
+    whole: bool,
     mut each: impl FnMut(PathBuf) -> Result<Exit, Error>,
 ) -> Option<Result<Exit, Error>> {
     if !pipeline.several_lines() || given.is_some_and(|g| !is_release_set(g)) {
@@ -225,6 +226,23 @@ fn each_line(
             .filter(|d| d.join("journal.jsonl").is_file())
             .collect();
         lines.sort();
+        // Every line, or none: a line whose folder is missing would be left behind.
+        if whole {
+            let members = lines
+                .iter()
+                .find_map(|l| set_of_line(l))
+                .unwrap_or_default();
+            if let Some(missing) = members
+                .iter()
+                .find(|tag| !lines.iter().any(|l| l.ends_with(tag.as_str())))
+            {
+                return Err(Error::bad_input(format!(
+                    "{missing} is a line of the release in {}, but its folder is not there: every line moves together",
+                    set.display()
+                ))
+                .with_hint("bring back that line's folder first"));
+            }
+        }
         for line in lines {
             each(line)?;
         }
@@ -243,7 +261,8 @@ pub(super) fn sets_under_way(clone: &LocalRepo, pipeline: &Pipeline) -> Vec<Path
                 let entries = journal::read(&l.join("journal.jsonl")).unwrap_or_default();
                 !entries.is_empty()
                     && standing(&entries) != Standing::Published
-                    && journal::last_of(&entries, Stage::Abort).is_none()
+                    && !journal::last_of(&entries, Stage::Abort)
+                        .is_some_and(|e| e.event == Progress::Completed)
             })
         })
         .collect()
@@ -271,7 +290,8 @@ pub(super) fn refuse_one_line_of_a_set(dir: &Path, command: &str) -> Result<(), 
         set.join(", ")
     ))
     .with_hint(format!(
-        "run `embargo {command}` without --line and without --state-dir (or with --state-dir naming the release's folder, {})",
+        "run `embargo {command}`{} without --state-dir, or with --state-dir naming the release's folder ({})",
+        if command == "publish" { " without --line and" } else { "" },
         set.join("+")
     )))
 }
@@ -280,15 +300,34 @@ pub(super) fn refuse_one_line_of_a_set(dir: &Path, command: &str) -> Result<(), 
 /// line's tag, one a line, newest first.
 pub(super) const SET_MARK: &str = "release-set";
 
-/// The tags of the release of several lines a line's folder belongs to, if it is one.
+/// The tags of the release of several lines a line's folder belongs to, if it is one: from the
+/// mark written before the line's first stage, or, once staged, from the contract in the
+/// journal or in the manifest (so that no one file deleted makes a line a release of its own).
 pub(super) fn set_of_line(dir: &Path) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(dir.join(SET_MARK)).ok()?;
-    Some(
-        text.lines()
-            .map(str::to_string)
-            .filter(|l| !l.is_empty())
-            .collect(),
-    )
+    if let Ok(text) = std::fs::read_to_string(dir.join(SET_MARK)) {
+        return Some(
+            text.lines()
+                .map(str::to_string)
+                .filter(|l| !l.is_empty())
+                .collect(),
+        );
+    }
+    let recorded = |contract: Option<crate::contract::Contract>| {
+        contract
+            .map(|c| c.release_set)
+            .filter(|tags| !tags.is_empty())
+    };
+    let entries = journal::read(&dir.join("journal.jsonl")).unwrap_or_default();
+    let staged = journal::last_of(&entries, Stage::Stage)
+        .and_then(|e| e.detail.get("contract").cloned())
+        .and_then(|c| serde_json::from_value(c).ok());
+    recorded(staged).or_else(|| {
+        recorded(
+            crate::journal::Manifest::read(dir)
+                .ok()
+                .and_then(|m| m.contract),
+        )
+    })
 }
 
 pub(super) fn releases_in(folder: &Path) -> Vec<PathBuf> {

@@ -41,6 +41,20 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     }
     // A pipeline of several lines publishes the release of all of them; a line it released alone
     // (`run --line`, a CI stage job given a line) is published as it was staged.
+    // One line of a release of several lines under way is published with the others.
+    if pipeline.narrowed
+        && let Some(set) = super::sets_under_way(&workspace.clone, &pipeline).first()
+    {
+        return Err(Error::bad_input(format!(
+            "line {} is part of the release of several lines under way in {}: it is published with the others",
+            pipeline.line,
+            set.display()
+        ))
+        .with_hint(format!(
+            "run `embargo publish {}` without --line",
+            pipeline.file.display()
+        )));
+    }
     let pipeline = if pipeline.several_lines() {
         match staged_alone(&workspace.clone, &pipeline)? {
             Some(line) if super::sets_under_way(&workspace.clone, &pipeline).is_empty() => {

@@ -28,6 +28,7 @@ fn execute_at(args: RescheduleArgs, cwd: &Path, at_now: Timestamp) -> Result<Exi
         &pipeline,
         args.state_dir.as_deref(),
         args.json,
+        true,
         |line| {
             execute_at(
                 RescheduleArgs {
@@ -65,6 +66,21 @@ fn execute_at(args: RescheduleArgs, cwd: &Path, at_now: Timestamp) -> Result<Exi
         Standing::Staged => {}
     }
     let mut manifest = Manifest::read(&dir)?;
+    // A publish cut short after its public push left the journal saying "staged": the tag on
+    // the public remote says otherwise, and a public release has no instant left to move.
+    let workspace = super::open_workspace(&pipeline, cwd, None)?;
+    let public = crate::git::remote::list(&workspace.git, "public", &pipeline.repository.public)?;
+    if public.tags.contains_key(&manifest.tag) {
+        return Err(Error::bad_input(format!(
+            "{} is on {} already: the release is public, there is no instant left to move",
+            manifest.tag,
+            public.describe()
+        ))
+        .with_hint(format!(
+            "finish publishing it with `embargo publish {} --if-due`",
+            pipeline.file.display()
+        )));
+    }
     if !contract::interrupted_reschedule(journal.entries(), &manifest) {
         contract::record_agrees(journal.entries(), &manifest)?;
     }

@@ -234,6 +234,11 @@ impl Checker<'_> {
             .map(|l| self.lines(l, raw.versioning.line.as_ref()))
             .transpose()?;
         let narrowed = lines.is_some() && overrides.line.is_some();
+        // A list of one line is that line's release, as `line:` would give it.
+        let line = match &lines {
+            Some(LinesSpec::Named(one)) if one.len() == 1 && !narrowed => LineSpec::Exact(one[0]),
+            _ => line,
+        };
         if narrowed {
             match (&lines, line) {
                 (_, LineSpec::Latest) => {

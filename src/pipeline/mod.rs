@@ -97,7 +97,12 @@ pub struct Pipeline {
 impl Pipeline {
     /// The release is a set of lines: `versioning.lines`, not narrowed by `--line`.
     pub fn several_lines(&self) -> bool {
-        self.lines.is_some() && !self.narrowed
+        !self.narrowed
+            && match &self.lines {
+                Some(LinesSpec::Named(lines)) => lines.len() > 1,
+                Some(LinesSpec::Supported(n)) => *n > 1,
+                None => false,
+            }
     }
 }
 

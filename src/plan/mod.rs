@@ -92,6 +92,9 @@ pub struct Plan {
     /// (carried by the newest line) lists each as patched.
     #[serde(skip)]
     pub released_with: Vec<ReleasedWith>,
+    /// Every line's tag, in a release of several lines (recorded in the contract).
+    #[serde(skip)]
+    pub release_set: Vec<String>,
     #[serde(skip)]
     pub next_version: Version,
     #[serde(skip)]
@@ -419,6 +422,7 @@ fn resolve_line(
         fix_oids,
         pick_fix: Default::default(),
         released_with: Vec::new(),
+        release_set: Vec::new(),
         next_version: next,
         private: private.clone(),
         public: public.clone(),

@@ -87,6 +87,10 @@ pub fn resolve_set(
         })
         .collect();
     plans[0].released_with = others;
+    let tags: Vec<String> = plans.iter().map(|p| p.tag.clone()).collect();
+    for plan in &mut plans {
+        plan.release_set = tags.clone();
+    }
     for plan in &mut plans {
         super::pick_the_fix_elsewhere(pipeline, workspace, &remotes, plan)?;
     }

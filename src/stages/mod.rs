@@ -438,6 +438,7 @@ pub(crate) fn contract(
         private_push: ctx.plan.private_push.clone(),
         public_urls: ctx.plan.public_urls.clone(),
         advisory: ctx.advisory.map(crate::advisory::Content::of),
+        release_set: ctx.plan.release_set.clone(),
     }
 }
 

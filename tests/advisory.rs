@@ -624,3 +624,23 @@ fn serde_saphyr_to_json(text: &str) -> serde_json::Value {
     assert_eq!(advisory.summary, "Anonymous access with an expired token");
     serde_saphyr::from_str(text).expect("YAML")
 }
+
+/// A value that goes into a message header (the announcement's subject names the package) with
+/// a line break in it could add a header of its own: refused where it is written.
+#[test]
+fn a_package_name_or_credit_with_a_line_break_is_refused_where_it_is_written() {
+    let f = Fixture::new();
+    for (from, to, at) in [
+        (
+            "name: example.org/app}",
+            "name: \"example.org/app\\r\\nBcc: all@example.org\"}",
+            "\"example.org/app\\r",
+        ),
+        ("{name: Jane Doe,", "{name: \"Jane\\rDoe\",", "\"Jane\\r"),
+    ] {
+        let text = common::replace_once(ADVISORY, &[(from, to)]);
+        let (line, column) = position(&text, at);
+        let message = refused_at(&f, &text, line, column);
+        assert!(message.contains("one line of text"), "{message}");
+    }
+}

@@ -186,6 +186,22 @@ impl Checker<'_> {
         Ok(text.to_string())
     }
 
+    /// A value that goes on one line of a message (an e-mail header, a subject): no control
+    /// character, so nothing in the file can add a header or a line of its own.
+    fn one_line(&self, key: &str, value: &Spanned<String>) -> Result<String, PipelineError> {
+        let text = self.text(key, value)?;
+        if let Some(c) = text.chars().find(|c| c.is_control()) {
+            return Err(self.at(
+                value.referenced,
+                format!(
+                    "{key}: one line of text; it holds the control character {}",
+                    c.escape_default()
+                ),
+            ));
+        }
+        Ok(text)
+    }
+
     fn check(&self, raw: wire::AdvisoryFile) -> Result<Advisory, PipelineError> {
         if raw.version.value != 1 {
             return Err(self.at(
@@ -196,13 +212,13 @@ impl Checker<'_> {
                 ),
             ));
         }
-        let summary = self.text("summary", &raw.summary)?;
-        if summary.contains('\n') {
+        if raw.summary.value.trim().contains('\n') {
             return Err(self.at(
                 raw.summary.referenced,
                 "summary: one line; the details go into `description`",
             ));
         }
+        let summary = self.one_line("summary", &raw.summary)?;
         // GitHub refuses a longer summary, and it would only be found out at staging.
         if summary.chars().count() > 1024 {
             return Err(self.at(
@@ -271,7 +287,7 @@ impl Checker<'_> {
             .iter()
             .map(|c| {
                 Ok(Credit {
-                    name: self.text("credits.name", &c.name)?,
+                    name: self.one_line("credits.name", &c.name)?,
                     kind: c.kind,
                     login: c.login.as_ref().map(|l| self.login(l)).transpose()?,
                 })
@@ -342,7 +358,7 @@ impl Checker<'_> {
     }
 
     fn package(&self, raw: &wire::Package) -> Result<Package, PipelineError> {
-        let ecosystem = self.text("package.ecosystem", &raw.ecosystem)?;
+        let ecosystem = self.one_line("package.ecosystem", &raw.ecosystem)?;
         if !ECOSYSTEMS.contains(&ecosystem.as_str()) {
             let close = ECOSYSTEMS
                 .iter()
@@ -358,7 +374,7 @@ impl Checker<'_> {
         }
         Ok(Package {
             ecosystem,
-            name: self.text("package.name", &raw.name)?,
+            name: self.one_line("package.name", &raw.name)?,
         })
     }
 

@@ -1276,3 +1276,31 @@ fn a_list_of_one_line_is_that_line_s_release() {
     );
     assert!(f.state_dir("v1.0.2").join("journal.jsonl").is_file());
 }
+
+#[test]
+fn a_frozen_tag_of_one_line_moved_before_the_instant_keeps_every_line_private() {
+    let f = three_lines();
+    let p = pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let p = p.to_str().unwrap();
+    f.embargo(&["run", p, "--embargo", "now"]).expect(0);
+    // Hooks off: the freeze hook is a guard rail, the proof before the push is the guarantee.
+    f.git(&[
+        "-c",
+        "core.hooksPath=/dev/null",
+        "tag",
+        "-f",
+        "v1.1.1",
+        "master",
+    ]);
+    let run = f.embargo(&["publish", p, "--if-due"]);
+    run.expect(3);
+    assert!(run.stderr.contains("v1.1.1"), "{}", run.stderr);
+    let public = f.git_in(&f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    for tag in [
+        "refs/tags/v1.2.1\n",
+        "refs/tags/v1.1.1\n",
+        "refs/tags/v1.0.2\n",
+    ] {
+        assert!(!public.contains(tag), "{tag}: {public}");
+    }
+}

@@ -257,6 +257,17 @@ pub fn execute(
             crate::clock::display(embargo)
         )));
     }
+    // Every line proven right before anything goes public, as one line's publish does: the
+    // frozen refs, and the draft exactly as staged.
+    for (job, line) in jobs.iter().zip(&lines) {
+        if line.done.is_some() {
+            continue;
+        }
+        publish::prove_before_push(job)?;
+        if let (Some(client), Some(draft)) = (client.as_ref(), &job.staged.draft) {
+            publish::read_back(client, draft)?;
+        }
+    }
     // One atomic push of every line's refs: the whole release is public at once, or none of it.
     let every_ref: Vec<_> = jobs
         .iter()

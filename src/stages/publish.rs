@@ -339,6 +339,18 @@ pub fn prove_staged(job: &Publication<'_>) -> Result<(), Error> {
     stage::prove_on_private(job.git, &job.pipeline.repository.private, &job.staged.refs)
 }
 
+/// Right before the public push: the frozen refs, locally and on the private remote, are as
+/// staged (the refs only: the artifacts were hashed in the preflight).
+pub fn prove_before_push(job: &Publication<'_>) -> Result<(), Error> {
+    freeze::prove_in(
+        job.repo,
+        job.git,
+        &job.pipeline.repository.private,
+        None,
+        job.manifest,
+    )
+}
+
 /// Stage 7, at or after the embargo: public push, release published, pull requests, every
 /// asset read back. Each step looks at what is already done, so a rerun after a crash finishes
 /// the work without doing anything twice.
@@ -357,13 +369,10 @@ pub fn run(
         )));
     }
     // The refs only: hashing the artifacts was done in the preflight and would make us late.
-    freeze::prove_in(
-        job.repo,
-        job.git,
-        &job.pipeline.repository.private,
-        None,
-        job.manifest,
-    )?;
+    // (In a release of several lines, the caller proved every line before its one push.)
+    if job.pushed_at.is_none() {
+        prove_before_push(job)?;
+    }
 
     // The draft, read back right before anything goes public: it must be the release this run
     // created, exactly as staged. The window left is the milliseconds between this read and the

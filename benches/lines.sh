@@ -14,6 +14,7 @@
 #   2. `embargo plan PIPELINE --line X.Y`, for each of the N lines
 #   3. `embargo run PIPELINE --dry-run`         (stages 1 to 5 of every line; target: under 4 s)
 #   4. `embargo run PIPELINE --dry-run --line X.Y`, for each of the N lines
+#   5. `embargo run PIPELINE --dry-run --jobs 2`  (two lines at a time)
 # and prints the medians and the ratios.
 #
 # Usage: benches/lines.sh
@@ -119,18 +120,20 @@ TMPDIR="$TMP" "$EMBARGO" run "$PIPELINE" --dry-run >"$TMP/dry.out" 2>&1 || fail 
 (($(grep -c 'git push --atomic' "$TMP/dry.out") == 2)) || fail "dry run: $(cat "$TMP/dry.out")"
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
-PLAN_SET="" PLAN_ONE="" DRY_SET="" DRY_ONE=""
+PLAN_SET="" PLAN_ONE="" DRY_SET="" DRY_ONE="" DRY_JOBS=""
 for ((r = 0; r < RUNS; r++)); do
     PLAN_SET+=$(time_ms "$EMBARGO" plan "$PIPELINE")$'\n'
     PLAN_ONE+=$(time_ms one_by_one plan)$'\n'
     DRY_SET+=$(TMPDIR="$TMP" time_ms "$EMBARGO" run "$PIPELINE" --dry-run)$'\n'
     DRY_ONE+=$(time_ms one_by_one dry-run)$'\n'
+    DRY_JOBS+=$(TMPDIR="$TMP" time_ms "$EMBARGO" run "$PIPELINE" --dry-run --jobs 2)$'\n'
 done
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 ps=$(median <<<"${PLAN_SET%$'\n'}")
 po=$(median <<<"${PLAN_ONE%$'\n'}")
 ds=$(median <<<"${DRY_SET%$'\n'}")
 do_=$(median <<<"${DRY_ONE%$'\n'}")
+dj=$(median <<<"${DRY_JOBS%$'\n'}")
 verdict() { awk -v m="$1" -v t="$2" 'BEGIN { print (m < t) ? "met" : "NOT MET" }'; }
 
 echo
@@ -143,3 +146,4 @@ echo "  plan, $N lines at once              $ps ms   (target under 300 ms: $(ver
 echo "  plan --line, each of the $N lines    $po ms   (set / one by one: $(awk -v a="$ps" -v b="$po" 'BEGIN { printf "%.2f", a / b }'))"
 echo "  run --dry-run, $N lines at once      $ds ms   (target under 4000 ms: $(verdict "$ds" 4000))"
 echo "  run --dry-run --line, each line     $do_ ms   (set / one by one: $(awk -v a="$ds" -v b="$do_" 'BEGIN { printf "%.2f", a / b }'))"
+echo "  run --dry-run --jobs 2               $dj ms   (against --jobs 1: $(awk -v a="$dj" -v b="$ds" 'BEGIN { printf "%.2f", a / b }'))"

@@ -227,6 +227,10 @@ pub struct RunArgs {
     /// artifacts are public, and would show the fix before the embargo.
     #[arg(long)]
     pub allow_public_ci: bool,
+    /// In a release of several lines: how many lines go through stages 1 to 5 at once, each
+    /// with its own build (default 1: one after the other). Staging is one push whatever N.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
     #[command(flatten)]
     pub common: Common,
 }

@@ -1304,3 +1304,34 @@ fn a_frozen_tag_of_one_line_moved_before_the_instant_keeps_every_line_private() 
         assert!(!public.contains(tag), "{tag}: {public}");
     }
 }
+
+#[test]
+fn lines_run_at_once_with_jobs_stage_what_one_after_the_other_stages() {
+    let staged = |jobs: &str| {
+        let f = three_lines();
+        let p = pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+        let run = f.embargo(&["run", p.to_str().unwrap(), "--jobs", jobs]);
+        run.expect(0);
+        let private = f.git_in(
+            &f.sample.private,
+            &["for-each-ref", "--format=%(objectname) %(refname)"],
+        );
+        let mut frozen: Vec<String> =
+            std::fs::read_to_string(f.work().join(".git/embargo/frozen-refs"))
+                .unwrap()
+                .lines()
+                .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+                .collect();
+        frozen.sort();
+        (private, frozen)
+    };
+    let (one_by_one, frozen_one) = staged("1");
+    let (at_once, frozen_all) = staged("3");
+    assert_eq!(at_once, one_by_one);
+    // Every line's branch and tag frozen, none lost to another line's freeze at the same time.
+    assert_eq!(frozen_all.len(), 6, "{frozen_all:?}");
+    assert_eq!(frozen_all, frozen_one);
+    let f = Fixture::new();
+    let run = f.embargo(&["run", f.default_pipeline().to_str().unwrap(), "--jobs", "0"]);
+    run.expect(2);
+}

@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub github_offline: bool,
     /// The line's part in a release of several lines.
     pub set: stages::SetStep,
+    /// Lines of a release of several lines through stages 1 to 5 at once (`--jobs`).
+    pub jobs: usize,
 }
 
 /// What a run came to.
@@ -74,6 +76,7 @@ pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
         keep_staged: args.keep_staged,
         github_offline: false,
         set: stages::SetStep::Alone,
+        jobs: usize::from(args.jobs),
     };
     if pipeline.several_lines() {
         let set = super::run_set::run(&pipeline, &workspace, &options, reporter.as_ref())?;

@@ -77,18 +77,27 @@ pub fn run(
         set: SetStep::UpToStaging,
         ..options.clone()
     };
-    let mut lines = Vec::new();
-    for (i, plan) in plans.iter().enumerate() {
-        say_line(reporter, plan);
+    let one = |workspace: &Workspace, i: usize| -> Result<RunSummary, Error> {
+        say_line(reporter, &plans[i]);
         let (pipeline, advisory) = of_line(i);
-        lines.push(ran(run_plan(
+        ran(run_plan(
             pipeline,
             workspace,
             &up_to_staging,
             reporter,
-            plan.clone(),
+            plans[i].clone(),
             advisory,
-        )?)?);
+        )?)
+    };
+    let mut lines = Vec::new();
+    if options.jobs > 1 && plans.len() > 1 {
+        for done in at_once(workspace, plans.len(), options.jobs, &one) {
+            lines.push(done?);
+        }
+    } else {
+        for i in 0..plans.len() {
+            lines.push(one(workspace, i)?);
+        }
     }
     // Every line is frozen: the advisory's record names each line's release commit.
     for with in &mut plans[0].released_with {
@@ -172,6 +181,54 @@ pub enum SetOutcome {
     Ran(SetSummary),
     /// Every line is out already, cut from this fix: nothing was written.
     Released(Vec<super::run::Released>),
+}
+
+/// Runs `one` for every line, `jobs` lines at a time, each worker on handles of its own; the
+/// outcomes in the lines' order, once every started line has stopped.
+fn at_once(
+    workspace: &Workspace,
+    count: usize,
+    jobs: usize,
+    one: &(dyn Fn(&Workspace, usize) -> Result<RunSummary, Error> + Sync),
+) -> Vec<Result<RunSummary, Error>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let done: Vec<Mutex<Option<Result<RunSummary, Error>>>> =
+        (0..count).map(|_| Mutex::new(None)).collect();
+    // Opened here, then each moved to its thread: a handle is not shared between threads.
+    let handles: Vec<Result<Workspace, Error>> = (0..jobs.min(count))
+        .map(|_| workspace.reopen().map_err(Error::from))
+        .collect();
+    let (next, slots) = (&next, &done);
+    std::thread::scope(|scope| {
+        for own in handles {
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= count {
+                        break;
+                    }
+                    let outcome = match &own {
+                        Ok(own) => one(own, i),
+                        Err(e) => Err(Error::stage_failed(e.message.clone())),
+                    };
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(outcome);
+                    }
+                }
+            });
+        }
+    });
+    done.into_iter()
+        .map(|slot| {
+            slot.into_inner().ok().flatten().unwrap_or_else(|| {
+                Err(Error::stage_failed(
+                    "a line's run stopped without an outcome",
+                ))
+            })
+        })
+        .collect()
 }
 
 /// The reporter of stage 6, after every line went through stages 1 to 5: their re-check, passed

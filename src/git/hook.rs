@@ -78,8 +78,13 @@ pub fn read_frozen(repo: &LocalRepo) -> Vec<FrozenRef> {
         .collect()
 }
 
+/// The frozen list is read, changed and written whole: lines of a release frozen at once
+/// (`run --jobs`) take turns.
+static LIST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Adds `refs` to the frozen list and makes sure the hook is installed.
 pub fn freeze(repo: &LocalRepo, refs: &[FrozenRef]) -> Result<PathBuf, GitError> {
+    let _turn = LIST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let list = frozen_list(repo);
     let mut frozen = read_frozen(repo);
     for r in refs {
@@ -97,6 +102,7 @@ pub fn freeze(repo: &LocalRepo, refs: &[FrozenRef]) -> Result<PathBuf, GitError>
 /// Takes the refs of `release` (its tag name) off the frozen list: the release was aborted.
 /// The hook stays; with nothing listed it lets everything through.
 pub fn unfreeze(repo: &LocalRepo, release: &str) -> Result<(), GitError> {
+    let _turn = LIST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let list = frozen_list(repo);
     if !list.exists() {
         return Ok(());

@@ -22,6 +22,17 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// The same workspace on handles of its own, for another thread (libgit2's handles are not
+    /// shared between threads).
+    pub fn reopen(&self) -> Result<Workspace, GitError> {
+        Ok(Workspace {
+            clone: LocalRepo::open(&self.clone.path)?,
+            repo: LocalRepo::open(&self.repo.path)?,
+            git: self.git.clone(),
+            scratch: self.scratch.clone(),
+        })
+    }
+
     /// The clone itself.
     pub fn real(clone: LocalRepo, git: GitCli) -> Result<Workspace, GitError> {
         let repo = LocalRepo::open(&clone.path)?;

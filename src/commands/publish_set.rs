@@ -258,12 +258,14 @@ pub fn execute(
         )));
     }
     // Every line proven right before anything goes public, as one line's publish does: the
-    // frozen refs, and the draft exactly as staged.
+    // frozen refs (against one listing of the private remote), and the draft exactly as staged.
+    let private =
+        crate::git::remote::list(&workspace.git, "private", &pipeline.repository.private)?;
     for (job, line) in jobs.iter().zip(&lines) {
         if line.done.is_some() {
             continue;
         }
-        publish::prove_before_push(job)?;
+        crate::stages::freeze::prove_against(job.repo, &private, None, job.manifest)?;
         if let (Some(client), Some(draft)) = (client.as_ref(), &job.staged.draft) {
             publish::read_back(client, draft)?;
         }

@@ -134,6 +134,22 @@ pub fn prove_in(
     dist: Option<&std::path::Path>,
     manifest: &Manifest,
 ) -> Result<(), Error> {
+    prove_against(
+        repo,
+        &remote::list(git, "private", private_remote)?,
+        dist,
+        manifest,
+    )
+}
+
+/// [`prove_in`] against the private remote as already listed: the lines of a release of several
+/// lines are proven against one listing, right before their one push.
+pub fn prove_against(
+    repo: &crate::git::LocalRepo,
+    private: &remote::RemoteRefs,
+    dist: Option<&std::path::Path>,
+    manifest: &Manifest,
+) -> Result<(), Error> {
     let branch = format!("refs/heads/{}", manifest.patch_branch);
     let tag = format!("refs/tags/{}", manifest.tag);
     match repo.ref_target(&branch) {
@@ -180,7 +196,6 @@ pub fn prove_in(
     if tree.to_string() != manifest.tree {
         return Err(moved("the release commit's tree", &manifest.tree, tree));
     }
-    let private = remote::list(git, "private", private_remote)?;
     if let Some(oid) = private.heads.get(&manifest.patch_branch)
         && oid.to_string() != manifest.release_commit
     {

@@ -152,13 +152,7 @@ fn a_crash_around_the_security_advisory_then_a_rerun_ends_with_one_advisory_publ
 /// public push, the releases published one after the other, the pull requests.
 #[test]
 fn a_crash_while_staging_or_publishing_three_lines_then_a_rerun_ends_as_an_uninterrupted_release() {
-    let three = || {
-        let f = crate::lines::three_lines();
-        let gh = crate::fake_github::FakeGitHub::start();
-        let pipeline =
-            crate::lines::github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, crate::lines::BACKPORT);
-        World { f, gh, pipeline }
-    };
+    let three = crate::lines::three_lines_on_github;
     let reference = release_of(three(), None, "now");
     for tag in ["v1.2.1", "v1.1.1", "v1.0.2"] {
         assert!(

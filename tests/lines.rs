@@ -30,6 +30,19 @@ pub(crate) fn github_pipeline(f: &Fixture, lines: &str, fix: &str) -> std::path:
     ))
 }
 
+/// The refs of one of the sample's bare repositories, a name a line.
+fn refnames(f: &Fixture, bare: &std::path::Path) -> String {
+    f.git_in(bare, &["for-each-ref", "--format=%(refname)"])
+}
+
+/// [`three_lines`] releasing all three with the 1.0 backport, publishing to a fake GitHub.
+pub(crate) fn three_lines_on_github() -> crate::world::World {
+    let f = three_lines();
+    let gh = crate::fake_github::FakeGitHub::start();
+    let pipeline = github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    crate::world::World { f, gh, pipeline }
+}
+
 pub(crate) const BACKPORT: &str = "  per_line:\n    \"1.0\": security/CVE-2026-0001-1.0\n";
 
 #[test]
@@ -409,10 +422,7 @@ fn log_pushes(f: &Fixture) -> (std::path::PathBuf, String) {
 
 #[test]
 fn staging_three_lines_pushes_every_lines_refs_in_one_push_and_drafts_a_release_per_line() {
-    let f = three_lines();
-    let gh = crate::fake_github::FakeGitHub::start();
-    let pipeline = github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
-    let w = crate::world::World { f, gh, pipeline };
+    let w = three_lines_on_github();
     let (pushes, path) = log_pushes(&w.f);
     let run = w.embargo_env(&["run", w.p()], &[("PATH", &path)]);
     run.expect(0);
@@ -440,8 +450,7 @@ fn staging_three_lines_pushes_every_lines_refs_in_one_push_and_drafts_a_release_
         );
     }
     // Nothing on the public remote.
-    let public =
-        w.f.git_in(&w.f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    let public = refnames(&w.f, &w.f.sample.public);
     assert!(
         !public.contains("v1.2.1") && !public.contains("cherry-pick"),
         "{public}"
@@ -518,10 +527,7 @@ fn staging_three_lines_pushes_every_lines_refs_in_one_push_and_drafts_a_release_
 
 /// Three lines staged for `--embargo now` (publishable at once), pushes logged.
 fn staged_three_lines() -> (crate::world::World, std::path::PathBuf, String) {
-    let f = three_lines();
-    let gh = crate::fake_github::FakeGitHub::start();
-    let pipeline = github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
-    let w = crate::world::World { f, gh, pipeline };
+    let w = three_lines_on_github();
     let (pushes, path) = log_pushes(&w.f);
     w.embargo_env(&["run", w.p(), "--embargo", "now"], &[("PATH", &path)])
         .expect(0);
@@ -653,10 +659,7 @@ fn two_lines_that_would_share_a_patch_branch_are_refused_before_anything() {
 
 #[test]
 fn reschedule_and_abort_work_on_every_line_of_the_release() {
-    let f = three_lines();
-    let gh = crate::fake_github::FakeGitHub::start();
-    let pipeline = github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
-    let w = crate::world::World { f, gh, pipeline };
+    let w = three_lines_on_github();
     w.embargo(&["run", w.p()]).expect(0);
     // Not due: the pipeline's instant is years away.
     let early = w.embargo(&["publish", w.p()]);
@@ -694,10 +697,7 @@ fn reschedule_and_abort_work_on_every_line_of_the_release() {
     assert!(w.gh.releases().iter().all(|r| !r.draft));
 
     // A second set, staged and taken back: every line's private refs and draft go.
-    let f = three_lines();
-    let gh = crate::fake_github::FakeGitHub::start();
-    let pipeline = github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
-    let w = crate::world::World { f, gh, pipeline };
+    let w = three_lines_on_github();
     w.embargo(&["run", w.p()]).expect(0);
     let aborted = w.embargo(&["abort", w.p()]);
     aborted.expect(0);
@@ -707,10 +707,7 @@ fn reschedule_and_abort_work_on_every_line_of_the_release() {
         "{}",
         aborted.stdout
     );
-    let private = w.f.git_in(
-        &w.f.sample.private,
-        &["for-each-ref", "--format=%(refname)"],
-    );
+    let private = refnames(&w.f, &w.f.sample.private);
     for gone in [
         "refs/tags/v1.2.1\n",
         "refs/tags/v1.1.1\n",
@@ -744,10 +741,7 @@ fn set_dirs(w: &crate::world::World) -> (std::path::PathBuf, std::path::PathBuf)
 
 #[test]
 fn one_line_of_a_release_is_never_published_rescheduled_or_taken_back_alone() {
-    let f = three_lines();
-    let gh = crate::fake_github::FakeGitHub::start();
-    let pipeline = github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
-    let w = crate::world::World { f, gh, pipeline };
+    let w = three_lines_on_github();
     w.embargo(&["run", w.p()]).expect(0);
     let (set, line) = set_dirs(&w);
     let l = line.to_str().unwrap();
@@ -788,8 +782,7 @@ fn one_line_of_a_release_is_never_published_rescheduled_or_taken_back_alone() {
         "--if-due",
     ]));
     // Nothing moved, nothing public.
-    let public =
-        w.f.git_in(&w.f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    let public = refnames(&w.f, &w.f.sample.public);
     assert!(
         !public.contains("v1.0.2") && !public.contains("cherry-pick"),
         "{public}"
@@ -813,8 +806,7 @@ fn one_line_of_a_release_is_never_published_rescheduled_or_taken_back_alone() {
         "{}",
         run.stderr
     );
-    let public =
-        w.f.git_in(&w.f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    let public = refnames(&w.f, &w.f.sample.public);
     assert!(
         !public.contains("v1.2.1") && !public.contains("v1.0.2"),
         "{public}"
@@ -837,10 +829,7 @@ fn one_line_of_a_release_is_never_published_rescheduled_or_taken_back_alone() {
 
 #[test]
 fn lines_staged_by_a_rerun_take_the_instant_the_first_lines_were_staged_for() {
-    let f = three_lines();
-    let gh = crate::fake_github::FakeGitHub::start();
-    let pipeline = github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
-    let w = crate::world::World { f, gh, pipeline };
+    let w = three_lines_on_github();
     // Killed once the first line is staged, for now; the rerun gives no --embargo (the pipeline
     // says 2036): the other lines are staged for the first line's instant all the same.
     let first = w.embargo_env(
@@ -988,10 +977,7 @@ fn one_advisory_for_three_lines_lists_each_patched_version_and_is_published_afte
 
 #[test]
 fn a_line_s_folder_by_any_other_path_or_copy_is_still_one_line_of_the_release() {
-    let f = three_lines();
-    let gh = crate::fake_github::FakeGitHub::start();
-    let pipeline = github_pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
-    let w = crate::world::World { f, gh, pipeline };
+    let w = three_lines_on_github();
     w.embargo(&["run", w.p()]).expect(0);
     let (set, _) = set_dirs(&w);
     let dotted = format!("{}/v1.1.1/../v1.0.2", set.display());
@@ -1066,8 +1052,7 @@ fn a_line_s_folder_by_any_other_path_or_copy_is_still_one_line_of_the_release() 
         "--keep-staged",
     ]);
     assert_ne!(run.code, 0, "{}", run.all());
-    let public =
-        w.f.git_in(&w.f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    let public = refnames(&w.f, &w.f.sample.public);
     assert!(
         !public.contains("refs/tags/v1.2.1") && !public.contains("refs/tags/v1.0.2"),
         "{public}"
@@ -1202,7 +1187,7 @@ fn a_line_without_its_release_set_file_is_still_known_by_its_contract() {
         "{}",
         run.stderr
     );
-    let public = f.git_in(&f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    let public = refnames(&f, &f.sample.public);
     assert!(!public.contains("v1.0.2"), "{public}");
 }
 
@@ -1249,7 +1234,7 @@ fn an_abort_cut_short_is_finished_by_the_next_abort() {
     let alone = f.embargo(&["run", p, "--line", "1.2", "--embargo", "now"]);
     alone.expect(2);
     f.embargo(&["abort", p]).expect(0);
-    let private = f.git_in(&f.sample.private, &["for-each-ref", "--format=%(refname)"]);
+    let private = refnames(&f, &f.sample.private);
     for gone in [
         "refs/tags/v1.2.1\n",
         "refs/tags/v1.1.1\n",
@@ -1295,7 +1280,7 @@ fn a_frozen_tag_of_one_line_moved_before_the_instant_keeps_every_line_private() 
     let run = f.embargo(&["publish", p, "--if-due"]);
     run.expect(3);
     assert!(run.stderr.contains("v1.1.1"), "{}", run.stderr);
-    let public = f.git_in(&f.sample.public, &["for-each-ref", "--format=%(refname)"]);
+    let public = refnames(&f, &f.sample.public);
     for tag in [
         "refs/tags/v1.2.1\n",
         "refs/tags/v1.1.1\n",

@@ -45,6 +45,26 @@ pub struct Contract {
     pub release_set: Vec<String>,
 }
 
+/// The one instant of a release of several lines, from each line's (tag, recorded instant):
+/// lines staged for different instants are an integrity error, nothing is published.
+pub fn one_instant(lines: &[(String, Option<Timestamp>)]) -> Result<Option<Timestamp>, Error> {
+    let Some((first_tag, first)) = lines.first() else {
+        return Ok(None);
+    };
+    if let Some((tag, at)) = lines.iter().find(|(_, at)| at != first) {
+        let show = |t: &Option<Timestamp>| t.map(clock::display).unwrap_or_else(|| "none".into());
+        return Err(Error::integrity(format!(
+            "the lines are staged for different instants: {} for {first_tag}, {} for {tag}",
+            show(first),
+            show(at)
+        ))
+        .with_hint(
+            "`embargo reschedule PIPELINE --embargo TIME` moves every line of the release to one instant",
+        ));
+    }
+    Ok(*first)
+}
+
 /// A short fingerprint of a part of the pipeline, recorded with the stage that used it, so that
 /// a change to that part afterwards is noticed.
 pub fn fingerprint(parts: &[&str]) -> String {

@@ -309,27 +309,15 @@ pub fn execute(
 
 /// Every line was staged for the same instant (they are published together).
 fn one_instant(lines: &[Line]) -> Result<jiff::Timestamp, Error> {
-    let instants: Vec<(String, jiff::Timestamp)> = lines
+    let instants: Vec<(String, Option<jiff::Timestamp>)> = lines
         .iter()
         .filter_map(|l| l.record.as_ref())
-        .map(|r| (r.manifest.tag.clone(), r.embargo))
+        .map(|r| (r.manifest.tag.clone(), Some(r.embargo)))
         .collect();
-    let first = instants.first().map(|(_, at)| *at).ok_or_else(|| {
+    crate::contract::one_instant(&instants)?.ok_or_else(|| {
         Error::bad_input("the release's state folder holds no line")
             .with_hint("run `embargo run` first")
-    })?;
-    if let Some((tag, at)) = instants.iter().find(|(_, at)| *at != first) {
-        return Err(Error::integrity(format!(
-            "the lines were staged for different instants: {} for {}, {} for {tag}",
-            crate::clock::display(first),
-            instants[0].0,
-            crate::clock::display(*at)
-        ))
-        .with_hint(
-            "`embargo reschedule PIPELINE --embargo TIME` moves every line of the release to one instant",
-        ));
-    }
-    Ok(first)
+    })
 }
 
 /// The lines' folders inside a set's folder.

@@ -286,27 +286,15 @@ fn one_instant(pipeline: &Pipeline, plans: &[Plan]) -> Result<Pipeline, Error> {
 
 /// After staging: every line's recorded instant is the same one.
 fn staged_for_one_instant(plans: &[Plan]) -> Result<(), Error> {
-    let mut first: Option<(String, Option<jiff::Timestamp>)> = None;
-    for plan in plans {
-        let entries = journal::read(&plan.state_dir.join("journal.jsonl"))?;
-        let at = crate::contract::recorded_instant(&entries).and_then(|(at, _)| at);
-        match &first {
-            None => first = Some((plan.tag.clone(), at)),
-            Some((tag, then)) if *then != at => {
-                return Err(Error::integrity(format!(
-                    "the lines are staged for different instants: {tag} for {}, {} for {}",
-                    then.map(crate::clock::display)
-                        .unwrap_or_else(|| "none".into()),
-                    plan.tag,
-                    at.map(crate::clock::display)
-                        .unwrap_or_else(|| "none".into())
-                ))
-                .with_hint("`embargo reschedule` the whole release to one instant"));
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
+    let instants = plans
+        .iter()
+        .map(|plan| {
+            let entries = journal::read(&plan.state_dir.join("journal.jsonl"))?;
+            let at = crate::contract::recorded_instant(&entries).and_then(|(at, _)| at);
+            Ok((plan.tag.clone(), at))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    crate::contract::one_instant(&instants).map(|_| ())
 }
 
 fn say_line(reporter: &dyn Reporter, plan: &Plan) {

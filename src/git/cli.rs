@@ -85,18 +85,11 @@ impl GitCli {
     /// Runs git and returns whether it succeeded with what it printed; fails only when git
     /// cannot be started.
     pub fn output(&self, summary: &str, args: &[&str]) -> Result<(bool, Output), GitError> {
-        let output = self.command(args).output().map_err(|e| {
-            GitError::failed(format!("{summary}: cannot run git: {e}"))
-                .with_hint("install git (2.29 or later) and make sure it is on PATH")
-        })?;
-        Ok((
-            output.status.success(),
-            Output {
-                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-                code: output.status.code(),
-            },
-        ))
+        let output = self
+            .command(args)
+            .output()
+            .map_err(|e| cannot_run(summary, e))?;
+        Ok((output.status.success(), Output::of(&output)))
     }
 
     /// Runs git with `input` on its standard input (written from a thread of its own, so that
@@ -109,10 +102,7 @@ impl GitCli {
     ) -> Result<Output, GitError> {
         use std::io::Write;
         use std::process::Stdio;
-        let cannot = |e: std::io::Error| {
-            GitError::failed(format!("{summary}: cannot run git: {e}"))
-                .with_hint("install git (2.29 or later) and make sure it is on PATH")
-        };
+        let cannot = |e| cannot_run(summary, e);
         let mut child = self
             .command(args)
             .stdin(Stdio::piped())
@@ -129,11 +119,7 @@ impl GitCli {
         });
         let output = child.wait_with_output().map_err(cannot)?;
         let _ = writer.join();
-        let output = Output {
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            code: output.status.code(),
-        };
+        let output = Output::of(&output);
         if output.code != Some(0) {
             return Err(failure(summary, args, &output));
         }
@@ -148,6 +134,21 @@ impl GitCli {
         }
         Ok(output)
     }
+}
+
+impl Output {
+    fn of(output: &std::process::Output) -> Output {
+        Output {
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: output.status.code(),
+        }
+    }
+}
+
+fn cannot_run(summary: &str, e: std::io::Error) -> GitError {
+    GitError::failed(format!("{summary}: cannot run git: {e}"))
+        .with_hint("install git (2.29 or later) and make sure it is on PATH")
 }
 
 /// The variables of the runner's environment git gets: what it needs to find itself, its

@@ -511,7 +511,7 @@ pub(super) fn text(p: &Published, embargo: jiff::Timestamp) -> String {
     out
 }
 
-fn detail<T: DeserializeOwned>(journal: &Journal, stage: Stage) -> Result<T, Error> {
+pub(super) fn detail<T: DeserializeOwned>(journal: &Journal, stage: Stage) -> Result<T, Error> {
     let entry = journal.completed(stage).ok_or_else(|| {
         Error::bad_input(format!(
             "the release is not staged yet: the {} stage has not completed",

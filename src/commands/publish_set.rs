@@ -68,15 +68,10 @@ pub fn execute(
         let _lock = crate::lock::lock(&dir, "publish")?;
         let mut journal = Journal::open(&dir)?;
         super::refuse_aborted(journal.entries(), &dir)?;
-        let done = match journal.completed(Stage::Publish) {
-            Some(entry) => Some(serde_json::from_value(entry.detail.clone()).map_err(|e| {
-                Error::integrity(format!(
-                    "the journal's record of the publish stage in {} is damaged: {e}",
-                    dir.display()
-                ))
-            })?),
-            None => None,
-        };
+        let done = journal
+            .completed(Stage::Publish)
+            .map(|_| super::publish::detail::<Published>(&journal, Stage::Publish))
+            .transpose()?;
         let manifest_line = crate::journal::Manifest::read(&dir).ok().map(|m| m.line);
         let held_to = if manifest_line.is_some() && manifest_line == newest {
             pipeline

@@ -156,14 +156,7 @@ fn assign_targets(pipeline: &Pipeline, plans: &mut [Plan]) -> Vec<SetTarget> {
         .collect();
     all.sort();
     all.dedup();
-    let lines: Vec<Line> = plans
-        .iter()
-        .filter_map(|p| crate::version::LineSpec::parse(&p.line).ok())
-        .filter_map(|spec| match spec {
-            crate::version::LineSpec::Exact(line) => Some(line),
-            crate::version::LineSpec::Latest => None,
-        })
-        .collect();
+    let lines: Vec<Line> = plans.iter().map(|p| p.next_version.line()).collect();
     // The fix itself, as resolved for a line that has no backport of its own.
     let the_fix = plans
         .iter()

@@ -1320,3 +1320,35 @@ fn lines_run_at_once_with_jobs_stage_what_one_after_the_other_stages() {
     let run = f.embargo(&["run", f.default_pipeline().to_str().unwrap(), "--jobs", "0"]);
     run.expect(2);
 }
+
+/// A runner killed while it creates a ref leaves that ref's `.lock` file, empty: the rerun
+/// clears it rather than fail on it forever. A lock with content is another git at work.
+#[test]
+fn an_empty_ref_lock_left_by_a_killed_runner_does_not_stop_the_rerun() {
+    let f = three_lines();
+    let p = pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let p = p.to_str().unwrap();
+    let heads = f.work().join(".git/refs/heads");
+    let stale = [
+        heads.join("v1.1.1.lock"),
+        heads.join("cherry-pick/v1.2.1/release-1.2.lock"),
+    ];
+    for lock in &stale {
+        std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+        std::fs::write(lock, "").unwrap();
+    }
+    f.embargo(&["run", p, "--jobs", "3"]).expect(0);
+    assert!(stale.iter().all(|l| !l.exists()));
+
+    let f = three_lines();
+    let p = pipeline(&f, r#"["1.2", "1.1", "1.0"]"#, BACKPORT);
+    let busy = f.work().join(".git/refs/heads/v1.1.1.lock");
+    std::fs::write(&busy, "0123456789012345678901234567890123456789\n").unwrap();
+    let run = f.embargo(&["run", p.to_str().unwrap()]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("v1.1.1.lock holds it locked") && busy.exists(),
+        "{}",
+        run.stderr
+    );
+}

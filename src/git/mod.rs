@@ -105,6 +105,36 @@ pub fn range_excluding(
         .map_err(failed(&listing))
 }
 
+/// Creates the ref `refname` of this release with `create`. A runner killed while creating a
+/// ref leaves the ref's `.lock` file behind, empty, and every later attempt would fail on it:
+/// such a lock, on a ref of the release whose state lock the caller holds, is removed and the ref
+/// created again. A lock with content is another git command's at work, and is left alone.
+pub fn create_own_ref<T>(
+    repo: &LocalRepo,
+    refname: &str,
+    create: impl Fn() -> Result<T, git2::Error>,
+) -> Result<T, GitError> {
+    let what = format!("creating {refname}");
+    match create() {
+        Err(e) if e.code() == git2::ErrorCode::Locked => {
+            let lock = repo.common_dir().join(format!("{refname}.lock"));
+            let empty = std::fs::metadata(&lock).is_ok_and(|m| m.len() == 0);
+            if !empty || std::fs::remove_file(&lock).is_err() {
+                return Err(GitError::bad_input(format!(
+                    "{what}: {} holds it locked",
+                    lock.display()
+                ))
+                .with_hint(format!(
+                    "a git command is writing it, or one was killed; when none is running in the clone, remove {} and run again",
+                    lock.display()
+                )));
+            }
+            create().map_err(failed(&what))
+        }
+        other => other.map_err(failed(&what)),
+    }
+}
+
 /// The user's clone, opened once.
 pub struct LocalRepo {
     pub repo: Repository,

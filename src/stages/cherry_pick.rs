@@ -209,10 +209,10 @@ fn create_branch(ctx: &Context<'_>, refname: &str, commit: Oid, target: &str) ->
         ))
         .with_hint("delete that branch or change cherry_pick.branch")),
         None => {
-            ctx.repo
-                .repo
-                .reference(refname, commit, false, &format!("embargo: cherry-pick of the fix onto {target}"))
-                .map_err(git::failed(format_args!("creating {refname}")))?;
+            let log = format!("embargo: cherry-pick of the fix onto {target}");
+            git::create_own_ref(ctx.repo, refname, || {
+                ctx.repo.repo.reference(refname, commit, false, &log)
+            })?;
             Ok(())
         }
     }

@@ -53,10 +53,11 @@ pub fn run(
                 line = plan.line,
                 previous = prepared.previous_tag,
             );
-            ctx.repo
-                .repo
-                .tag(&prepared.tag, &object, &tagger, &message, false)
-                .map_err(git::failed(format_args!("creating the tag {tag_ref}")))?
+            git::create_own_ref(ctx.repo, &tag_ref, || {
+                ctx.repo
+                    .repo
+                    .tag(&prepared.tag, &object, &tagger, &message, false)
+            })?
         }
     };
     let frozen_at = journal::now();

@@ -46,21 +46,15 @@ pub fn run(ctx: &Context<'_>) -> Result<Prepared, Error> {
             let oid = apply::apply(ctx.repo, plan.previous_commit, &plan.fix_oids, &committer)
                 .map_err(|e| explain(e, &plan.previous.tag))?;
             write_pending(&plan.state_dir, &plan.branch_ref(), oid)?;
-            ctx.repo
-                .repo
-                .reference(
-                    &plan.branch_ref(),
-                    oid,
-                    false,
-                    &format!(
-                        "embargo: patch branch {} = {} + fix",
-                        plan.patch_branch, plan.previous.tag
-                    ),
-                )
-                .map_err(git::failed(format_args!(
-                    "creating the patch branch {}",
-                    plan.branch_ref()
-                )))?;
+            let log = format!(
+                "embargo: patch branch {} = {} + fix",
+                plan.patch_branch, plan.previous.tag
+            );
+            git::create_own_ref(ctx.repo, &plan.branch_ref(), || {
+                ctx.repo
+                    .repo
+                    .reference(&plan.branch_ref(), oid, false, &log)
+            })?;
             oid
         }
     };

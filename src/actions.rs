@@ -365,7 +365,7 @@ pub fn pull_title(version: &str, target: &str) -> String {
     format!("Security fix {version} for {target}")
 }
 
-fn push(pipeline: &Pipeline, to: Side, refs: Vec<PushedRef>) -> Action {
+pub fn push(pipeline: &Pipeline, to: Side, refs: Vec<PushedRef>) -> Action {
     Action::Push {
         to,
         remote: crate::redact::redact_url(to.remote(pipeline)),

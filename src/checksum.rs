@@ -218,12 +218,27 @@ pub fn sha256_files_once(paths: &[PathBuf], threads: usize) -> std::io::Result<V
 /// on one file system (the bytes are read once, to hash them), otherwise a copy that hashes the
 /// bytes as they pass. Each file is remembered, so this process does not read it again.
 pub fn place_all(moves: &[(PathBuf, PathBuf)], threads: usize) -> std::io::Result<Vec<FileSum>> {
+    each_pair(moves, threads, place)
+}
+
+/// Copies every `(from, to)`, hashing the bytes as they are written, one file per core; the
+/// sources are left as they are. Each copy is remembered, so this process does not read it again.
+pub fn copy_all(copies: &[(PathBuf, PathBuf)], threads: usize) -> std::io::Result<Vec<FileSum>> {
+    each_pair(copies, threads, copy_hashing)
+}
+
+/// `work` on every `(from, to)`, one pair per core, each error naming both paths.
+fn each_pair(
+    pairs: &[(PathBuf, PathBuf)],
+    threads: usize,
+    work: impl Fn(&Path, &Path) -> std::io::Result<FileSum> + Sync,
+) -> std::io::Result<Vec<FileSum>> {
     parallel(
-        moves,
+        pairs,
         |(from, _)| from.as_path(),
         threads,
         |(from, to)| {
-            place(from, to).map_err(|e| {
+            work(from, to).map_err(|e| {
                 std::io::Error::new(
                     e.kind(),
                     format!("{} to {}: {e}", from.display(), to.display()),

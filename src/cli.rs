@@ -56,6 +56,16 @@ pub enum Command {
     /// (it borrows the clone's objects), and stages 6 and 7 are printed as the pushes and API
     /// calls they would make; the clone and the remotes are left exactly as they were.
     Run(RunArgs),
+    /// Build one shard of a build split across runners (build.matrix), on this machine.
+    ///
+    /// The job of each shard, between `embargo run --until prepare` (which made the release
+    /// commit and pushed it to the private remote) and `embargo run --shards DIR` (which takes
+    /// every shard's files). Needs the state folder of the prepare job and a clone holding the
+    /// release commit (fetched from the private remote when missing). Runs the build steps in a
+    /// clean checkout of the release commit, in the sandbox, with EMBARGO_SHARD and the shard's
+    /// env; writes the files and a manifest binding them to the release commit and the build
+    /// section into DIR/<tag>/. Writes nothing in the state folder; pushes nothing.
+    Build(BuildArgs),
     /// Publish a staged release at the embargo, and never before.
     ///
     /// Proves the freeze and the draft's assets ahead of time, then at the instant: one atomic
@@ -231,6 +241,32 @@ pub struct RunArgs {
     /// with its own build (default 1: one after the other). Staging is one push whatever N.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Stop after this stage. `--until prepare` is the first job of a build split across
+    /// runners (build.matrix): the release commit is made and pushed to the private remote
+    /// (only there), so that each shard's job can build it with `embargo build --shard`.
+    #[arg(long, value_name = "STAGE", value_parser = ["prepare"], conflicts_with = "shards")]
+    pub until: Option<String>,
+    /// Take the build from the shards built elsewhere by `embargo build --shard` (each shard's
+    /// folder anywhere under DIR) instead of building here: every shard of build.matrix must be
+    /// there once, built from this release's commit with this build section, each file as its
+    /// shard recorded it (exit 3 otherwise). The stages after build run here as usual.
+    #[arg(long, value_name = "DIR")]
+    pub shards: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The pipeline file, like pipelines/security-release.yaml.
+    pub pipeline: PathBuf,
+    /// The shard of build.matrix to build.
+    #[arg(long, value_name = "NAME")]
+    pub shard: String,
+    /// Where the shard's files and its manifest (shard.json) go, in a folder named after the
+    /// release's tag. Created if missing; refused unless empty or an earlier shard's output.
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
     #[command(flatten)]
     pub common: Common,
 }
@@ -435,6 +471,7 @@ impl Cli {
             Command::Check(a) => a.json,
             Command::Plan(a) | Command::Status(a) => a.common.json,
             Command::Run(a) => a.common.json,
+            Command::Build(a) => a.common.json,
             Command::Publish(a) => a.common.json,
             Command::Reschedule(a) => a.json,
             Command::Abort(a) => a.json,

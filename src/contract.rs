@@ -92,6 +92,12 @@ pub fn build_fingerprint(pipeline: &Pipeline) -> String {
     );
     parts.push(pipeline.build.checksums.source().to_string());
     parts.extend(pipeline.build.env_passthrough.iter().cloned());
+    // Each shard's name and environment (its runner is CI's business, not the build's). Left
+    // out without a matrix, so that a build that is not split keeps its fingerprint.
+    for shard in &pipeline.build.matrix {
+        parts.push(format!("shard {}", shard.name));
+        parts.extend(shard.env.iter().map(|(k, v)| format!("{k}={v}")));
+    }
     fingerprint(&parts.iter().map(String::as_str).collect::<Vec<_>>())
 }
 

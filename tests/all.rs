@@ -20,6 +20,7 @@ mod crash;
 mod disclosure;
 #[path = "fake_github.rs"]
 mod fake_github_checks;
+mod fanout;
 mod github;
 mod hostile;
 mod init;

@@ -824,13 +824,13 @@ fn a_publish_from_a_state_older_than_the_release_does_not_announce_again() {
         .expect(0);
     let state = w.f.state_dir("v1.0.2");
     let staged_copy = w.f.sample.root.join("state-as-staged");
-    copy_dir(&state, &staged_copy);
+    common::copy_dir(&state, &staged_copy);
     w.embargo_env(&["publish", w.p(), "--if-due", "--embargo", "now"], &env)
         .expect(0);
     assert_eq!(smtp.received().len(), 1);
     for _ in 0..2 {
         std::fs::remove_dir_all(&state).unwrap();
-        copy_dir(&staged_copy, &state);
+        common::copy_dir(&staged_copy, &state);
         let again = w.embargo_env(&["publish", w.p(), "--if-due", "--embargo", "now"], &env);
         again.expect(0);
         assert!(
@@ -842,19 +842,6 @@ fn a_publish_from_a_state_older_than_the_release_does_not_announce_again() {
         );
     }
     assert_eq!(smtp.received().len(), 1, "the announcement was sent again");
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// The server takes the message and the connection breaks before its reply comes back: the

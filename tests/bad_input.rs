@@ -859,3 +859,65 @@ fn a_passthrough_of_a_variable_that_carries_credentials_is_refused_where_it_is_w
         );
     }
 }
+
+// build.matrix
+
+#[test]
+fn a_bad_build_matrix_is_named_with_its_line_and_column() {
+    let f = Fixture::new();
+    let matrix = |shards: &str| {
+        edit(&[(
+            "  checksums: SHA256SUMS\n",
+            &format!("  checksums: SHA256SUMS\n  matrix:{shards}\n"),
+        )])
+    };
+    // An empty list, a name that cannot be a file or job name, one name twice (whatever its
+    // case), embargo's own variables, a runner label a workflow cannot carry.
+    let cases: [(&str, &str, &[&str]); 5] = [
+        (" []", "[]", &["build.matrix: the list is empty"]),
+        (
+            "\n    - name: \"linux/amd64\"",
+            "\"linux/amd64\"",
+            &["build.matrix.name: `linux/amd64` cannot name a shard"],
+        ),
+        (
+            "\n    - name: linux\n    - name: Linux",
+            "Linux",
+            &["build.matrix.name: `Linux` is used twice"],
+        ),
+        (
+            "\n    - name: linux\n      env: {EMBARGO_VERSION: \"9.9.9\"}",
+            "linux\n      env",
+            &[
+                "build.matrix.env: `EMBARGO_VERSION` of shard `linux`",
+                "embargo's own",
+            ],
+        ),
+        (
+            "\n    - name: linux\n      runs_on: \"ubuntu-latest ${{ secrets.X }}\"",
+            "\"ubuntu-latest ${{ secrets.X }}\"",
+            &["build.matrix.runs_on", "is not a runner label"],
+        ),
+    ];
+    for (shards, at, says) in cases {
+        let text = matrix(shards);
+        let (line, column) = position(&text, at);
+        let message = file_error(&f, &text, line, Some(column));
+        assert_contains(&message, says);
+    }
+}
+
+#[test]
+fn shard_in_an_artifact_glob_needs_a_build_matrix() {
+    let f = Fixture::new();
+    let text = edit(&[(
+        r#"artifacts: ["dist/*.tar.gz"]"#,
+        r#"artifacts: ["dist/app-{shard}.tar.gz"]"#,
+    )]);
+    let (line, column) = position(&text, r#""dist/app-{shard}.tar.gz""#);
+    let message = file_error(&f, &text, line, Some(column));
+    assert_contains(
+        &message,
+        &["build.artifacts", "`{shard}` has no value here"],
+    );
+}

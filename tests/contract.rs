@@ -5,8 +5,6 @@
 
 use crate::common;
 
-use std::path::Path;
-
 use common::{Fixture, Run};
 
 fn at(seconds: i64) -> String {
@@ -368,22 +366,9 @@ fn fresh_clone_with_state(f: &Fixture) -> std::path::PathBuf {
             f.sample.private.to_str().unwrap(),
         ],
     );
-    copy_dir(&f.work().join(".git/embargo"), &clone.join(".git/embargo"));
+    common::copy_dir(&f.work().join(".git/embargo"), &clone.join(".git/embargo"));
     std::fs::create_dir_all(clone.join("pipelines")).unwrap();
     clone
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -270,6 +270,7 @@ fn every_output_schema_compiles_and_is_used() {
     let used = [
         "abort",
         "announce",
+        "build",
         "check",
         "error",
         "plan-set",

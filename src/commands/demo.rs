@@ -143,6 +143,9 @@ pub fn execute(keep: bool, verbose: bool) -> Result<Exit, Error> {
                 done.tag
             )));
         }
+        crate::commands::RunOutcome::Prepared(_) => {
+            return Err(Error::bad_input("the demo runs every stage"));
+        }
     };
     print!("{}", report::summary::run_text(&summary));
 

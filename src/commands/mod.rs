@@ -2,6 +2,7 @@
 
 mod abort;
 mod announce;
+mod build;
 mod check;
 mod ci;
 mod demo;
@@ -39,6 +40,7 @@ pub fn execute(cli: Cli) -> Result<Exit, Error> {
         Command::Init(args) => init::execute(args, &cwd),
         Command::Plan(args) => plan::execute(args, &cwd),
         Command::Run(args) => run::execute(args, &cwd),
+        Command::Build(args) => build::execute(args, &cwd),
         Command::Publish(args) => publish::execute(args, &cwd),
         Command::Reschedule(args) => reschedule::execute(args, &cwd),
         Command::Abort(args) => abort::execute(args, &cwd),

@@ -28,11 +28,17 @@ pub struct RunOptions {
     pub set: stages::SetStep,
     /// Lines of a release of several lines through stages 1 to 5 at once (`--jobs`).
     pub jobs: usize,
+    /// The shards built elsewhere, taken by the build stage instead of building (`--shards`).
+    pub shards: Option<PathBuf>,
+    /// Stop after this stage (`--until prepare`: the first job of a build split across runners).
+    pub until: Option<Stage>,
 }
 
 /// What a run came to.
 pub enum RunOutcome {
     Ran(Box<Plan>, Box<RunSummary>),
+    /// `--until prepare`: the release commit is made and on the private remote.
+    Prepared(Box<stages::PrepareSummary>),
     /// The fix is out already: nothing was written.
     Released(Released),
 }
@@ -70,6 +76,14 @@ pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
     } else {
         None
     };
+    if (args.until.is_some() || args.shards.is_some()) && pipeline.build.matrix.is_empty() {
+        return Err(Error::bad_input(format!(
+            "{}: {} is for a build split across runners, and the pipeline's build has no build.matrix",
+            pipeline.file.display(),
+            if args.until.is_some() { "--until prepare" } else { "--shards" }
+        ))
+        .with_hint("name the shards in build.matrix, or leave the flag out: `embargo run` builds on this machine"));
+    }
     let workspace = open_workspace(&pipeline, cwd, scratch.as_ref().map(|d| d.path()))?;
     let options = RunOptions {
         state_dir: args.common.state_dir.clone(),
@@ -77,8 +91,17 @@ pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
         github_offline: false,
         set: stages::SetStep::Alone,
         jobs: usize::from(args.jobs),
+        shards: args.shards.clone(),
+        until: args.until.as_deref().map(|_| Stage::Prepare),
     };
     if pipeline.several_lines() {
+        if options.until.is_some() || options.shards.is_some() {
+            return Err(Error::bad_input(format!(
+                "{}: a build split across runners (--until prepare, --shards) takes one line at a time; this pipeline releases several lines together",
+                pipeline.file.display(),
+            ))
+            .with_hint("pass --line MAJOR.MINOR to each command of the split, or run the whole release on one machine with `embargo run`"));
+        }
         let set = super::run_set::run(&pipeline, &workspace, &options, reporter.as_ref())?;
         let kept = match scratch {
             Some(dir) if args.keep => Some(dir.keep()),
@@ -92,6 +115,20 @@ pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
         _ => None,
     };
     match outcome {
+        RunOutcome::Prepared(prepared) => {
+            if let Some(actions) = &actions {
+                actions.set_outputs(&[
+                    ("tag", &prepared.tag),
+                    ("version", &prepared.version),
+                    ("commit", &prepared.release_commit),
+                ])?;
+            }
+            if args.common.json {
+                print_json(&prepared)?;
+            } else {
+                print!("{}", summary::prepared_text(&pipeline, &prepared));
+            }
+        }
         RunOutcome::Released(done) => {
             if let Some(actions) = &actions {
                 actions.set_outputs(&[
@@ -275,6 +312,18 @@ pub(super) fn run_plan(
                 "brought back {restored} staged ref(s) from the private remote into this clone"
             )));
         }
+    } else if let Some(prepared) = prepared_in(&journal)?
+        && stages::prepare::bring_back(
+            &workspace.repo,
+            &workspace.git,
+            &pipeline.repository.private,
+            &prepared,
+        )?
+    {
+        reporter.emit(Event::Note(&format!(
+            "brought back the patch branch {} from the private remote into this clone",
+            prepared.patch_branch
+        )));
     }
     let ctx = Context {
         pipeline,
@@ -288,7 +337,12 @@ pub(super) fn run_plan(
         advisory,
         set: options.set.clone(),
         osv: None,
+        shards: options.shards.as_deref(),
     };
+    if options.until == Some(Stage::Prepare) {
+        let prepared = stages::prepare_only(&ctx, &mut journal)?;
+        return Ok(RunOutcome::Prepared(Box::new(prepared)));
+    }
     let summary = stages::run(&ctx, &mut journal)?;
     Ok(RunOutcome::Ran(Box::new(plan), Box::new(summary)))
 }
@@ -359,16 +413,25 @@ fn unaccepted(journal: &Journal, drift: Vec<Drift>) -> Vec<Drift> {
         .collect()
 }
 
+/// What the prepare stage recorded, once it completed.
+pub(super) fn prepared_in(journal: &Journal) -> Result<Option<Prepared>, Error> {
+    journal
+        .completed(Stage::Prepare)
+        .map(|entry| {
+            serde_json::from_value(entry.detail.clone()).map_err(|e| {
+                Error::integrity(format!(
+                    "the journal's record of the prepare stage is damaged: {e}"
+                ))
+            })
+        })
+        .transpose()
+}
+
 /// Once prepared, the release is made of the fix it was cut from, whatever the fix branch says.
 fn keep_recorded_fix(plan: &mut Plan, journal: &Journal) -> Result<(), Error> {
-    let Some(entry) = journal.completed(Stage::Prepare) else {
+    let Some(prepared) = prepared_in(journal)? else {
         return Ok(());
     };
-    let prepared: Prepared = serde_json::from_value(entry.detail.clone()).map_err(|e| {
-        Error::integrity(format!(
-            "the journal's record of the prepare stage is damaged: {e}"
-        ))
-    })?;
     plan.fix_oids = prepared
         .fix_commits
         .iter()

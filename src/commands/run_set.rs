@@ -312,6 +312,9 @@ fn ran(outcome: RunOutcome) -> Result<RunSummary, Error> {
             done.tag, done.published_at
         ))
         .with_hint("leave the line out of versioning.lines")),
+        RunOutcome::Prepared(_) => Err(Error::bad_input(
+            "--until prepare is for a release of one line",
+        )),
     }
 }
 

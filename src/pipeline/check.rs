@@ -679,6 +679,13 @@ impl Checker<'_> {
         if raw.artifacts.is_empty() {
             return Err(self.whole("build.artifacts: the list is empty; name the files to release with globs like \"dist/*.tar.gz\""));
         }
+        let matrix = self.matrix(raw.matrix.as_ref())?;
+        // `{shard}` names the shard's own files: known only where the build is split.
+        let artifact_vars: Vec<Var> = RELEASE_VARS
+            .iter()
+            .copied()
+            .chain((!matrix.is_empty()).then_some(Var::Shard))
+            .collect();
         let mut artifacts = Vec::new();
         for a in &raw.artifacts {
             let glob_text = a.value.trim();
@@ -697,7 +704,7 @@ impl Checker<'_> {
                     format!("build.artifacts: `{glob_text}` is not a valid glob: {e}"),
                 )
             })?;
-            artifacts.push(self.template("build.artifacts", a, RELEASE_VARS)?);
+            artifacts.push(self.template("build.artifacts", a, &artifact_vars)?);
         }
         let checksums = match &raw.checksums {
             Some(c) => {
@@ -737,7 +744,98 @@ impl Checker<'_> {
             artifacts,
             checksums,
             env_passthrough,
+            matrix,
         })
+    }
+
+    /// `build.matrix`: unique names fit for a file name and a job, and environments a shell can
+    /// carry; no shard may set what decides where git pushes or what steps must never see.
+    fn matrix(
+        &self,
+        raw: Option<&Spanned<Vec<wire::Shard>>>,
+    ) -> Result<Vec<ShardSpec>, PipelineError> {
+        let Some(raw) = raw else {
+            return Ok(Vec::new());
+        };
+        if raw.value.is_empty() {
+            return Err(self.at(
+                raw.referenced,
+                "build.matrix: the list is empty; leave the key out for a build that is not split, or name one shard per platform",
+            ));
+        }
+        let mut shards: Vec<ShardSpec> = Vec::new();
+        for shard in &raw.value {
+            let name = shard.name.value.trim();
+            if name.is_empty()
+                || name.len() > 64
+                || name.starts_with(['.', '-'])
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+            {
+                return Err(self.at(
+                    shard.name.referenced,
+                    format!(
+                        "build.matrix.name: `{name}` cannot name a shard: use 1 to 64 letters, digits, `.`, `-` and `_`, not starting with `.` or `-` (it names files and a CI job)"
+                    ),
+                ));
+            }
+            if shards.iter().any(|s| s.name.eq_ignore_ascii_case(name)) {
+                return Err(self.at(
+                    shard.name.referenced,
+                    format!("build.matrix.name: `{name}` is used twice; each shard needs its own name, whatever its case"),
+                ));
+            }
+            let runs_on = match &shard.runs_on {
+                Some(r) => {
+                    let label = r.value.trim();
+                    if label.is_empty()
+                        || !label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+                    {
+                        return Err(self.at(
+                            r.referenced,
+                            format!("build.matrix.runs_on: `{label}` is not a runner label (letters, digits, `.`, `-` and `_`, like ubuntu-24.04)"),
+                        ));
+                    }
+                    label.to_string()
+                }
+                None => "ubuntu-latest".to_string(),
+            };
+            let mut env = BTreeMap::new();
+            for (key, value) in &shard.env {
+                let text = value.to_text();
+                if key.is_empty()
+                    || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    || key.starts_with(|c: char| c.is_ascii_digit())
+                {
+                    return Err(self.at(
+                        shard.name.referenced,
+                        format!("build.matrix.env: `{key}` of shard `{name}` is not an environment variable name"),
+                    ));
+                }
+                if key.starts_with("EMBARGO_") {
+                    return Err(self.at(
+                        shard.name.referenced,
+                        format!("build.matrix.env: `{key}` of shard `{name}`: the EMBARGO_* variables are embargo's own"),
+                    ));
+                }
+                if text.contains('\0') || text.contains('\n') {
+                    return Err(self.at(
+                        shard.name.referenced,
+                        format!("build.matrix.env: the value of `{key}` of shard `{name}` holds a NUL or a line break"),
+                    ));
+                }
+                env.insert(key.clone(), text);
+            }
+            shards.push(ShardSpec {
+                name: name.to_string(),
+                runs_on,
+                env,
+            });
+        }
+        Ok(shards)
     }
 
     fn verify(&self, raw: &[wire::Check]) -> Result<Vec<CheckSpec>, PipelineError> {

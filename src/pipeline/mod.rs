@@ -197,6 +197,28 @@ pub struct BuildSpec {
     pub checksums: Template,
     /// Variables of embargo's environment that build steps and checks may see.
     pub env_passthrough: Vec<String>,
+    /// The build's shards; empty for a build that is not split.
+    pub matrix: Vec<ShardSpec>,
+}
+
+impl BuildSpec {
+    /// The shards' names, in the matrix's order, for messages: `a, b, c`.
+    pub fn shard_names(&self) -> String {
+        self.matrix
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One shard of a split build: the steps run once for it, with its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardSpec {
+    pub name: String,
+    /// The GitHub Actions runner of its job (`embargo ci generate`).
+    pub runs_on: String,
+    pub env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]

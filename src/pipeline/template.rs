@@ -17,6 +17,8 @@ pub enum Var {
     Line,
     Target,
     Commit,
+    /// The build shard whose files an artifact glob names (`build.matrix`).
+    Shard,
 }
 
 /// What a template's variables stand for in one release: the one map from [`Var`] to text.
@@ -44,12 +46,14 @@ impl Values<'_> {
             Var::Line => self.next.line().to_string(),
             Var::Commit => self.commit.unwrap_or("").to_string(),
             Var::Target => self.target.unwrap_or("").to_string(),
+            // Known only while a shard's files are collected, which expands it itself.
+            Var::Shard => String::new(),
         }
     }
 }
 
 impl Var {
-    pub const ALL: [Var; 9] = [
+    pub const ALL: [Var; 10] = [
         Var::Major,
         Var::Minor,
         Var::Patch,
@@ -59,6 +63,7 @@ impl Var {
         Var::Line,
         Var::Target,
         Var::Commit,
+        Var::Shard,
     ];
 
     pub fn name(self) -> &'static str {
@@ -72,6 +77,7 @@ impl Var {
             Var::Line => "line",
             Var::Target => "target",
             Var::Commit => "commit",
+            Var::Shard => "shard",
         }
     }
 
@@ -87,6 +93,7 @@ impl Var {
             Var::PreviousTag => Some("EMBARGO_PREVIOUS_TAG"),
             Var::Line => Some("EMBARGO_LINE"),
             Var::Commit => Some("EMBARGO_COMMIT"),
+            Var::Shard => Some("EMBARGO_SHARD"),
             Var::Major | Var::Minor | Var::Patch | Var::Target => None,
         }
     }

@@ -221,6 +221,27 @@ pub struct Build {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub env_passthrough: Vec<Spanned<String>>,
+    /// Builds split into shards (a platform each, say): every step runs once per shard, in a
+    /// clean checkout of its own, with the shard's `env` and EMBARGO_SHARD. `embargo run` builds
+    /// them one after another; on GitHub Actions, `embargo ci generate` gives each its own job.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<Shard>>")]
+    pub matrix: Option<Spanned<Vec<Shard>>>,
+}
+
+/// One shard of the build.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Shard {
+    /// Letters, digits, `.`, `-` and `_`: `{shard}` in build.artifacts, $EMBARGO_SHARD in the steps.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// The GitHub Actions runner the shard's job runs on (`ci generate`; default ubuntu-latest).
+    #[schemars(with = "Option<String>")]
+    pub runs_on: Option<Spanned<String>>,
+    /// Environment variables of this shard's steps (GOOS, GOARCH, a target triple...).
+    #[serde(default)]
+    pub env: BTreeMap<String, EnvValue>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -463,6 +463,106 @@ pub fn plan_json(pipeline: &Pipeline, plan: &Plan) -> serde_json::Value {
 }
 
 /// What `run` prints, with credentials in remote URLs redacted.
+/// The patch branch, the release commit and the fix commits it was cut from.
+fn release_lines(
+    out: &mut String,
+    patch_branch: &str,
+    release_commit: &str,
+    fix_commits: &[crate::journal::FixCommit],
+) {
+    let _ = writeln!(out, "  patch branch     {patch_branch}");
+    let _ = writeln!(out, "  release commit   {release_commit}");
+    let _ = writeln!(out, "  fix commits      {}", fix_commits.len());
+    for c in fix_commits {
+        let _ = writeln!(
+            out,
+            "                     {} {}",
+            crate::git::abbrev(&c.sha),
+            c.subject
+        );
+    }
+}
+
+/// `embargo run --until prepare`: the release commit, where it went, and the commands of the
+/// jobs that follow.
+pub fn prepared_text(
+    pipeline: &crate::pipeline::Pipeline,
+    p: &crate::stages::PrepareSummary,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out);
+    if p.dry_run {
+        let _ = writeln!(
+            out,
+            "dry run of release {}: prepared in a scratch repository",
+            p.tag
+        );
+    } else {
+        let _ = writeln!(out, "release {} prepared for a split build", p.tag);
+    }
+    let _ = writeln!(out, "  old tag          {}", p.previous_tag);
+    let _ = writeln!(
+        out,
+        "  new tag          {} (not made yet: made at the freeze)",
+        p.tag
+    );
+    release_lines(&mut out, &p.patch_branch, &p.release_commit, &p.fix_commits);
+    let _ = writeln!(out, "  state            {}", p.state_dir.display());
+    let _ = writeln!(out);
+    let verb = if p.dry_run { "would push" } else { "pushed" };
+    let _ = writeln!(
+        out,
+        "{verb}, for the shards' jobs (the private remote only):"
+    );
+    for line in p.handoff.lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+    let _ = writeln!(out);
+    let file = pipeline.file.display();
+    let _ = writeln!(
+        out,
+        "next, in a clone of the private remote holding this state folder, one job per shard:"
+    );
+    for shard in &p.shards {
+        let _ = writeln!(out, "  embargo build {file} --shard {shard} --output DIR");
+    }
+    let _ = writeln!(
+        out,
+        "then, with every shard's DIR under one folder: embargo run {file} --shards FOLDER"
+    );
+    crate::redact::redact_url(&out)
+}
+
+/// `embargo build --shard`: what the shard built, and where its folder goes next.
+pub fn shard_text(
+    pipeline: &crate::pipeline::Pipeline,
+    m: &crate::stages::shards::Manifest,
+    manifest: &std::path::Path,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "shard {} of {} built from {}",
+        m.shard,
+        m.tag,
+        crate::git::abbrev(&m.release_commit)
+    );
+    for a in &m.artifacts {
+        let _ = writeln!(out, "  {}  {} ({} bytes)", a.sha256, a.name, a.size);
+    }
+    let folder = manifest.parent().unwrap_or(manifest);
+    let _ = writeln!(out, "  manifest         {}", manifest.display());
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "next: put {} (whole, as it is) under one folder with the other shards' and run `embargo run {} --shards FOLDER`",
+        folder.display(),
+        pipeline.file.display()
+    );
+    out
+}
+
 pub fn run_text(run: &RunSummary) -> String {
     crate::redact::redact_url(&run_text_unredacted(run))
 }
@@ -486,17 +586,12 @@ fn run_text_unredacted(run: &RunSummary) -> String {
         run.tag,
         crate::git::abbrev(&run.tag_object)
     );
-    let _ = writeln!(out, "  patch branch     {}", run.patch_branch);
-    let _ = writeln!(out, "  release commit   {}", run.release_commit);
-    let _ = writeln!(out, "  fix commits      {}", run.fix_commits.len());
-    for c in &run.fix_commits {
-        let _ = writeln!(
-            out,
-            "                     {} {}",
-            crate::git::abbrev(&c.sha),
-            c.subject
-        );
-    }
+    release_lines(
+        &mut out,
+        &run.patch_branch,
+        &run.release_commit,
+        &run.fix_commits,
+    );
     let _ = writeln!(out, "  checksums        {}", run.checksums_file);
     for a in &run.artifacts {
         let _ = writeln!(

@@ -15,6 +15,8 @@ use crate::checksum;
 use crate::error::Error;
 use crate::git::export;
 use crate::journal::Artifact;
+use crate::pipeline::ShardSpec;
+use crate::pipeline::template::Var;
 use crate::process::{self, Job};
 use crate::report::Event;
 use crate::sandbox::Sandbox;
@@ -170,17 +172,57 @@ impl ConfigWatch {
 }
 
 pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Built, Error> {
-    let state = ctx.state_dir();
+    let dist = ctx.dist_dir();
+    fresh_dir(&dist)?;
+    let artifacts = match ctx.shards {
+        // The shards were built elsewhere (`embargo build --shard`): proven, then taken.
+        Some(folder) => super::shards::assemble(ctx, prepared, folder, &dist)?,
+        None => {
+            let log = ctx.state_dir().join("build.log");
+            let mut artifacts: Vec<Artifact> = Vec::new();
+            for shard in shards_of(ctx.pipeline) {
+                let built = build_shard(ctx, prepared, shard, &dist, &log, &artifacts)?;
+                artifacts.extend(built);
+            }
+            artifacts
+        }
+    };
+    checksums(ctx, prepared, &dist, artifacts)
+}
+
+/// The build's shards in order; one unnamed shard for a build that is not split.
+pub fn shards_of(pipeline: &crate::pipeline::Pipeline) -> Vec<Option<&ShardSpec>> {
+    if pipeline.build.matrix.is_empty() {
+        vec![None]
+    } else {
+        pipeline.build.matrix.iter().map(Some).collect()
+    }
+}
+
+/// Builds one shard (or the whole build, when it is not split) in a clean checkout of its own,
+/// and places its artifacts in `out`. `taken` are the artifacts of shards built before it: a
+/// name among them is refused before anything is placed, so nothing is overwritten.
+pub fn build_shard(
+    ctx: &Context<'_>,
+    prepared: &Prepared,
+    shard: Option<&ShardSpec>,
+    out: &Path,
+    log: &Path,
+    taken: &[Artifact],
+) -> Result<Vec<Artifact>, Error> {
     let work = private_folder("build")?;
     let checkout = work.path().join("checkout");
     let tree = git2::Oid::from_str(&prepared.tree)
         .map_err(|_| Error::integrity("the journal's release tree is not an object id"))?;
     let exported = export::export_tree(ctx.repo, tree, &checkout)?;
     ctx.reporter.emit(Event::Note(&format!(
-        "clean checkout of {} ({} files) in {}",
+        "clean checkout of {} ({} files) in {}{}",
         crate::git::abbrev(&prepared.release_commit),
         exported.files,
-        checkout.display()
+        checkout.display(),
+        shard
+            .map(|s| format!(", for the shard {}", s.name))
+            .unwrap_or_default()
     )));
     if !exported.submodules.is_empty() {
         ctx.reporter.emit(Event::Note(&format!(
@@ -188,20 +230,28 @@ pub fn run(ctx: &Context<'_>, prepared: &Prepared) -> Result<Built, Error> {
             exported.submodules.join(", ")
         )));
     }
-    let dist = ctx.dist_dir();
-    fresh_dir(&dist)?;
-    let log = state.join("build.log");
+    // The shard's own environment, under the step's: EMBARGO_SHARD and the matrix's values.
+    let extra: Vec<(String, String)> = shard
+        .map(|s| {
+            std::iter::once(("EMBARGO_SHARD".to_string(), s.name.clone()))
+                .chain(s.env.iter().map(|(k, v)| (k.clone(), v.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
     let sandbox = sandbox(ctx, work.path());
     let watch = ConfigWatch::new(ctx);
     for step in &ctx.pipeline.build.steps {
-        let mut job = step_job(ctx, step, &checkout, &log, &prepared.release_commit, &[]);
+        let mut job = step_job(ctx, step, &checkout, log, &prepared.release_commit, &extra);
+        if let Some(s) = shard {
+            job.name = format!("{} ({})", step.name, s.name);
+        }
         job.sandbox = sandbox.clone();
         let outcome = run_job(ctx, &job);
-        watch.check(&step.name)?;
+        watch.check(&job.name)?;
         outcome?;
         crate::failpoint::hit(&format!("build:after-step:{}", step.name));
     }
-    let built = collect(ctx, prepared, &checkout, &dist)?;
+    let built = collect(ctx, prepared, shard, &checkout, out, taken)?;
     work.close()
         .map_err(|e| io("cannot remove the build's folder", &checkout, e))?;
     Ok(built)
@@ -293,20 +343,25 @@ pub fn bad_asset_name(name: &str) -> Option<&'static str> {
     }
 }
 
-/// Copies every file the artifact globs match into `dist/`, then hashes them.
+/// Moves every file the artifact globs match into `dist`, hashing each as it is placed.
 fn collect(
     ctx: &Context<'_>,
     prepared: &Prepared,
+    shard: Option<&ShardSpec>,
     checkout: &Path,
     dist: &Path,
-) -> Result<Built, Error> {
+    taken: &[Artifact],
+) -> Result<Vec<Artifact>, Error> {
     let root = checkout
         .canonicalize()
         .map_err(|e| io("cannot read", checkout, e))?;
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     let mut links_inside: Option<BTreeMap<(u64, u64), u64>> = None;
     for template in &ctx.pipeline.build.artifacts {
-        let pattern = template.expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
+        let pattern = template.expand(|v| match (v, shard) {
+            (Var::Shard, Some(s)) => s.name.clone(),
+            _ => ctx.plan.value(v, Some(&prepared.release_commit)),
+        });
         let full = format!(
             "{}/{}",
             glob::Pattern::escape(&root.display().to_string()),
@@ -373,6 +428,15 @@ fn collect(
                     real.display()
                 )));
             }
+            if let Some(earlier) = taken.iter().find(|a| a.name.eq_ignore_ascii_case(&name)) {
+                return Err(Error::bad_input(format!(
+                    "build.artifacts: two shards made an artifact named `{name}`: the shard {} made {}, and an earlier shard made `{}`; release assets need distinct names, whatever their case",
+                    shard.map(|s| s.name.as_str()).unwrap_or_default(),
+                    path.display(),
+                    earlier.name
+                ))
+                .with_hint("put the shard in the file's name: {shard} in build.artifacts, $EMBARGO_SHARD in the steps"));
+            }
             files.push((name, real));
             matched += 1;
         }
@@ -385,21 +449,6 @@ fn collect(
                 checkout.display()
             )));
         }
-    }
-    let checksums_file = ctx
-        .pipeline
-        .build
-        .checksums
-        .expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
-    if let Some(why) = bad_asset_name(&checksums_file) {
-        return Err(Error::bad_input(format!(
-            "build.checksums: `{checksums_file}` cannot be a release asset: {why}"
-        )));
-    }
-    if files.iter().any(|(n, _)| *n == checksums_file) {
-        return Err(Error::bad_input(format!(
-            "build.checksums: `{checksums_file}` is also the name of an artifact"
-        )));
     }
     // Each artifact is moved out of the checkout (which is removed next) rather than copied when
     // both are on one file system, and hashed as it is placed: the bytes are read once here, and
@@ -434,6 +483,34 @@ fn collect(
             sha256: sum.sha256.clone(),
         })
         .collect();
+    Ok(artifacts)
+}
+
+/// Writes the checksums file beside the artifacts in `dist`: the build's record.
+pub fn checksums(
+    ctx: &Context<'_>,
+    prepared: &Prepared,
+    dist: &Path,
+    artifacts: Vec<Artifact>,
+) -> Result<Built, Error> {
+    let checksums_file = ctx
+        .pipeline
+        .build
+        .checksums
+        .expand(|v| ctx.plan.value(v, Some(&prepared.release_commit)));
+    if let Some(why) = bad_asset_name(&checksums_file) {
+        return Err(Error::bad_input(format!(
+            "build.checksums: `{checksums_file}` cannot be a release asset: {why}"
+        )));
+    }
+    if artifacts
+        .iter()
+        .any(|a| a.name.eq_ignore_ascii_case(&checksums_file))
+    {
+        return Err(Error::bad_input(format!(
+            "build.checksums: `{checksums_file}` is also the name of an artifact"
+        )));
+    }
     let text = checksum::render_sums(
         &artifacts
             .iter()

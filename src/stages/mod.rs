@@ -7,6 +7,7 @@ pub mod draft;
 pub mod freeze;
 pub mod prepare;
 pub mod publish;
+pub mod shards;
 pub mod stage;
 pub mod verify;
 
@@ -45,6 +46,9 @@ pub struct Context<'a> {
     pub osv: Option<&'a Artifact>,
     /// The line's part in a release of several lines, whose private push is one for all.
     pub set: SetStep,
+    /// The folder holding the shards built by `embargo build --shard` on other machines: the
+    /// build stage proves and takes them instead of building (`embargo run --shards`).
+    pub shards: Option<&'a Path>,
 }
 
 /// How a line of a release of several lines goes through stage 6: every line's refs reach the
@@ -273,6 +277,53 @@ pub fn journaled<T: Serialize>(
             Err(e)
         }
     }
+}
+
+/// What `embargo run --until prepare` did: the release commit, made (or re-checked) and handed
+/// to the shards' jobs through the private remote.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrepareSummary {
+    pub state_dir: PathBuf,
+    pub previous_tag: String,
+    pub tag: String,
+    pub version: String,
+    pub patch_branch: String,
+    pub release_commit: String,
+    pub tree: String,
+    pub fix_commits: Vec<FixCommit>,
+    /// The shards of build.matrix, each built by `embargo build --shard` on its own runner.
+    pub shards: Vec<String>,
+    /// The push of the release commit to the private remote (described only, in a dry run).
+    pub handoff: crate::actions::Action,
+    pub dry_run: bool,
+    pub resumed: Vec<Stage>,
+}
+
+/// Stage 1 alone, then the release commit pushed privately for the shards' jobs.
+pub fn prepare_only(ctx: &Context<'_>, journal: &mut Journal) -> Result<PrepareSummary, Error> {
+    let mut runner = Runner::new(ctx, journal);
+    let prepared = runner.stage(&prepare::Prepare)?;
+    let handoff = stage::handoff(ctx, &prepared)?;
+    Ok(PrepareSummary {
+        state_dir: ctx.plan.state_dir.clone(),
+        previous_tag: prepared.previous_tag,
+        tag: prepared.tag,
+        version: ctx.plan.version.clone(),
+        patch_branch: prepared.patch_branch,
+        release_commit: prepared.release_commit,
+        tree: prepared.tree,
+        fix_commits: prepared.fix_commits,
+        shards: ctx
+            .pipeline
+            .build
+            .matrix
+            .iter()
+            .map(|s| s.name.clone())
+            .collect(),
+        handoff,
+        dry_run: ctx.dry_run,
+        resumed: runner.resumed,
+    })
 }
 
 /// Runs the stages in order, resuming after the last completed one.

@@ -150,6 +150,49 @@ pub fn recheck(ctx: &Context<'_>, prepared: &Prepared) -> Result<(), Error> {
     Ok(())
 }
 
+/// A later job of a build split across runners starts from a fresh clone and a copy of the state
+/// folder: the patch branch that `run --until prepare` pushed to the private remote is brought
+/// back into the clone, proven to be the journal's release commit. Returns whether it was.
+pub fn bring_back(
+    repo: &crate::git::LocalRepo,
+    git: &crate::git::cli::GitCli,
+    private_remote: &str,
+    prepared: &Prepared,
+) -> Result<bool, Error> {
+    let branch = format!("refs/heads/{}", prepared.patch_branch);
+    if repo.ref_target(&branch).is_some() {
+        return Ok(false);
+    }
+    let expected = Oid::from_str(&prepared.release_commit)
+        .map_err(|_| Error::integrity("the journal's release commit is not a commit id"))?;
+    let private = crate::git::remote::list(git, "private", private_remote)?;
+    match private.target(&branch) {
+        Some(oid) if oid == expected => {}
+        other => {
+            return Err(Error::integrity(format!(
+                "the patch branch {branch} is not in this clone, and {} has {} for it, but the release commit is {expected}",
+                private.describe(),
+                other
+                    .map(|o| o.to_string())
+                    .unwrap_or_else(|| "nothing".into()),
+            ))
+            .with_hint(
+                "`embargo run --until prepare` pushes it there; run it again, or find out who changed the private remote",
+            ));
+        }
+    }
+    crate::git::remote::fetch_objects(git, repo, &private, &[(branch.clone(), expected)])?;
+    repo.repo
+        .reference(
+            &branch,
+            expected,
+            false,
+            "embargo: patch branch brought back from the private remote",
+        )
+        .map_err(crate::git::failed(format_args!("creating {branch}")))?;
+    Ok(true)
+}
+
 /// Stage 1: the patch branch from the latest patch tag plus the fix.
 pub struct Prepare;
 

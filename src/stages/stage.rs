@@ -63,13 +63,9 @@ pub fn refs(prepared: &Prepared, frozen: &Frozen, picked: &Picked) -> Vec<Pushed
     refs
 }
 
-pub fn run(
-    ctx: &Context<'_>,
-    prepared: &Prepared,
-    built: &super::Built,
-    frozen: &Frozen,
-    picked: &Picked,
-) -> Result<Staged, Error> {
+/// Right before a private push: the private remote still pushes where the plan proved it does,
+/// and GitHub (when the pipeline names the private repository) still says it is private.
+pub fn prove_still_private(ctx: &Context<'_>) -> Result<(), Error> {
     let private = &ctx.pipeline.repository.private;
     // Proven at plan time, and again now: a build step or anyone else may have rewritten the
     // clone's configuration since.
@@ -95,6 +91,36 @@ pub fn run(
             spec.private_repository.as_deref().unwrap_or_default()
         )));
     }
+    Ok(())
+}
+
+/// The first job of a build split across runners (`embargo run --until prepare`): the release
+/// commit goes to the private remote on its patch branch, so that every shard's job can check
+/// it out; the same ref with the same commit is pushed again, frozen, at staging.
+pub fn handoff(ctx: &Context<'_>, prepared: &Prepared) -> Result<Action, Error> {
+    let action = crate::actions::push(
+        ctx.pipeline,
+        crate::actions::Side::Private,
+        vec![PushedRef {
+            refname: format!("refs/heads/{}", prepared.patch_branch),
+            target: prepared.release_commit.clone(),
+        }],
+    );
+    if !ctx.dry_run {
+        prove_still_private(ctx)?;
+        crate::actions::execute_push(ctx.git, ctx.pipeline, &action, ctx.reporter)?;
+    }
+    Ok(action)
+}
+
+pub fn run(
+    ctx: &Context<'_>,
+    prepared: &Prepared,
+    built: &super::Built,
+    frozen: &Frozen,
+    picked: &Picked,
+) -> Result<Staged, Error> {
+    prove_still_private(ctx)?;
     let actions = actions(ctx, prepared, built, frozen, picked);
     let mut staged = Staged::default();
     let mut draft_actions = Vec::new();

@@ -131,6 +131,20 @@ impl Fixture {
     }
 }
 
+/// Copies a folder and everything in it (as a CI job restores a downloaded artifact).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 /// Every file under `dir` (contents, mode, symlink targets), for proving a folder unchanged.
 pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;

@@ -1,0 +1,354 @@
+//! A build split across runners (`build.matrix`): each shard is built on a machine of its own by
+//! `embargo build --shard`, which leaves its artifacts in a folder with a manifest
+//! ([`MANIFEST`]); the build stage of `embargo run --shards` then proves every shard's folder
+//! against the release and takes its files, instead of building.
+//!
+//! What the manifest binds: the pipeline, the release (tag, release commit and tree), the build
+//! section that ran (its fingerprint) and every file's name, size and sha256. A folder from
+//! another commit, another release or another build section is an integrity violation (exit 3),
+//! as is a file that is not what its shard recorded; a missing shard or a shard given twice is
+//! the operator's to fix (exit 2). The manifest travels with the files, so it catches mix-ups
+//! and changes in transit, not a runner whose build step rewrote it: the build's own steps are
+//! trusted as much on a shard's runner as on one machine.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Context, Prepared};
+use crate::error::Error;
+use crate::journal::Artifact;
+
+/// The manifest's file name in a shard's folder.
+pub const MANIFEST: &str = "shard.json";
+/// The manifest format written by this version.
+const FORMAT: u32 = 1;
+/// How deep under the folder given to `--shards` a shard's folder may be: a download of CI
+/// artifacts nests each in a folder named after it, and `embargo build` puts each release's
+/// files in a folder named after its tag.
+const MAX_DEPTH: usize = 4;
+
+/// What `embargo build --shard` built, written beside the files as [`MANIFEST`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: u32,
+    /// The pipeline's `name`.
+    pub pipeline: String,
+    /// The shard's name in `build.matrix`.
+    pub shard: String,
+    pub tag: String,
+    pub release_commit: String,
+    pub tree: String,
+    /// The build section's fingerprint (see `contract::build_fingerprint`).
+    pub build: String,
+    pub artifacts: Vec<Artifact>,
+}
+
+impl Manifest {
+    pub fn new(
+        ctx: &Context<'_>,
+        prepared: &Prepared,
+        shard: &str,
+        artifacts: Vec<Artifact>,
+    ) -> Self {
+        Manifest {
+            format: FORMAT,
+            pipeline: ctx.pipeline.name.clone(),
+            shard: shard.to_string(),
+            tag: prepared.tag.clone(),
+            release_commit: prepared.release_commit.clone(),
+            tree: prepared.tree.clone(),
+            build: crate::contract::build_fingerprint(ctx.pipeline),
+            artifacts,
+        }
+    }
+
+    /// Writes the manifest into `dir`, beside the files it names.
+    pub fn write(&self, dir: &Path) -> Result<PathBuf, Error> {
+        let path = dir.join(MANIFEST);
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::stage_failed(format!("cannot write the shard's manifest: {e}")))?;
+        fs::write(&path, format!("{text}\n"))
+            .map_err(|e| Error::stage_failed(format!("cannot write {}: {e}", path.display())))?;
+        Ok(path)
+    }
+}
+
+/// A shard's folder found under the folder given to `--shards`.
+struct Found {
+    dir: PathBuf,
+    manifest: Manifest,
+}
+
+fn unreadable(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::stage_failed(format!("cannot read {}: {e}", path.display()))
+}
+
+/// Every folder under `root` (at most [`MAX_DEPTH`] deep, symlinks not followed) that holds a
+/// manifest, with the manifest read.
+fn find(root: &Path) -> Result<Vec<Found>, Error> {
+    let meta = fs::symlink_metadata(root).map_err(|e| {
+        Error::bad_input(format!("--shards {}: {e}", root.display()))
+            .with_hint("give the folder the shards' folders were downloaded into")
+    })?;
+    if !meta.is_dir() {
+        return Err(Error::bad_input(format!(
+            "--shards {}: not a folder",
+            root.display()
+        )));
+    }
+    let mut found = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), 0usize)];
+    while let Some((dir, depth)) = stack.pop() {
+        let manifest = dir.join(MANIFEST);
+        if fs::symlink_metadata(&manifest).is_ok() {
+            let text = fs::read(&manifest).map_err(|e| unreadable(&manifest, e))?;
+            let manifest_value: Manifest = serde_json::from_slice(&text).map_err(|e| {
+                Error::integrity(format!(
+                    "{} is not a shard manifest written by `embargo build --shard`: {e}",
+                    manifest.display()
+                ))
+            })?;
+            found.push(Found {
+                dir,
+                manifest: manifest_value,
+            });
+            continue;
+        }
+        if depth == MAX_DEPTH {
+            continue;
+        }
+        let mut entries: Vec<PathBuf> = fs::read_dir(&dir)
+            .map_err(|e| unreadable(&dir, e))?
+            .map(|e| e.map(|e| e.path()).map_err(|e| unreadable(&dir, e)))
+            .collect::<Result<_, _>>()?;
+        entries.sort();
+        for path in entries.into_iter().rev() {
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                stack.push((path, depth + 1));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.dir.cmp(&b.dir));
+    Ok(found)
+}
+
+/// The build stage of `embargo run --shards ROOT`: every shard of `build.matrix` for this
+/// release, found once under `root` and proven, has its files copied into `dist` (hashed as they
+/// are copied, and held to its manifest). Returns the artifacts in the matrix's order.
+pub fn assemble(
+    ctx: &Context<'_>,
+    prepared: &Prepared,
+    root: &Path,
+    dist: &Path,
+) -> Result<Vec<Artifact>, Error> {
+    let matrix = &ctx.pipeline.build.matrix;
+    if matrix.is_empty() {
+        return Err(Error::bad_input(format!(
+            "--shards {}: the pipeline's build has no build.matrix, so there are no shards to take",
+            root.display()
+        ))
+        .with_hint("leave out --shards: `embargo run` builds on this machine"));
+    }
+    let found = find(root)?;
+    // The releases this folder may hold shards of: this one, or another line of the same release.
+    let release_tags: Vec<&str> = std::iter::once(prepared.tag.as_str())
+        .chain(ctx.plan.release_set.iter().map(String::as_str))
+        .collect();
+    let build = crate::contract::build_fingerprint(ctx.pipeline);
+    let mut ours: Vec<&Found> = Vec::new();
+    for shard in &found {
+        let m = &shard.manifest;
+        let at = shard.dir.display();
+        if m.format != FORMAT {
+            return Err(Error::integrity(format!(
+                "{at}: the shard's manifest is format {}, this embargo reads format {FORMAT}",
+                m.format
+            ))
+            .with_hint("build every shard with the same version of embargo as this run"));
+        }
+        if m.pipeline != ctx.pipeline.name {
+            return Err(Error::integrity(format!(
+                "{at}: the shard {} was built for the pipeline `{}`, not `{}`",
+                m.shard, m.pipeline, ctx.pipeline.name
+            )));
+        }
+        if !release_tags.contains(&m.tag.as_str()) {
+            return Err(Error::integrity(format!(
+                "{at}: the shard {} was built for {}, which is not part of this release ({})",
+                m.shard,
+                m.tag,
+                release_tags.join(", ")
+            ))
+            .with_hint("give --shards a folder holding only this release's shards"));
+        }
+        if m.tag != prepared.tag {
+            continue;
+        }
+        if m.release_commit != prepared.release_commit || m.tree != prepared.tree {
+            return Err(Error::integrity(format!(
+                "{at}: the shard {} of {} was built from commit {} (tree {}), but the release commit is {} (tree {})",
+                m.shard, m.tag, m.release_commit, m.tree, prepared.release_commit, prepared.tree
+            ))
+            .with_hint(
+                "a shard's files must come from the release commit this state folder prepared; build the shard again from it",
+            ));
+        }
+        if m.build != build {
+            return Err(Error::integrity(format!(
+                "{at}: the shard {} of {} was built with another build section than the pipeline's now",
+                m.shard, m.tag
+            ))
+            .with_hint("build every shard again with the pipeline as it is"));
+        }
+        if !matrix.iter().any(|s| s.name == m.shard) {
+            return Err(Error::integrity(format!(
+                "{at}: `{}` is not a shard of build.matrix ({})",
+                m.shard,
+                ctx.pipeline.build.shard_names()
+            )));
+        }
+        if let Some(twin) = ours.iter().find(|o| o.manifest.shard == m.shard) {
+            return Err(Error::bad_input(format!(
+                "the shard {} of {} is in {} and in {}: each shard is taken once",
+                m.shard,
+                m.tag,
+                twin.dir.display(),
+                at
+            ))
+            .with_hint("remove the folder that should not be there, then run again"));
+        }
+        ours.push(shard);
+    }
+    let missing: Vec<&str> = matrix
+        .iter()
+        .map(|s| s.name.as_str())
+        .filter(|name| !ours.iter().any(|o| o.manifest.shard == *name))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::bad_input(format!(
+            "--shards {}: no folder holds the shard(s) {} of {}; every shard of build.matrix is needed",
+            root.display(),
+            missing.join(", "),
+            prepared.tag
+        ))
+        .with_hint(format!(
+            "its job failed or its folder was not downloaded: build it with `embargo build {} --shard NAME --output DIR` and put DIR under {}",
+            ctx.pipeline.file.display(),
+            root.display()
+        )));
+    }
+    // The matrix's order, whatever the folders' names.
+    ours.sort_by_key(|o| matrix.iter().position(|s| s.name == o.manifest.shard));
+    let mut copies: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut artifacts: Vec<Artifact> = Vec::new();
+    for shard in &ours {
+        prove_folder(shard)?;
+        for artifact in &shard.manifest.artifacts {
+            if let Some(why) = super::build::bad_asset_name(&artifact.name) {
+                return Err(Error::integrity(format!(
+                    "{}: the shard {} names a file `{}` that cannot be a release asset: {why}",
+                    shard.dir.display(),
+                    shard.manifest.shard,
+                    artifact.name
+                )));
+            }
+            if let Some(earlier) = artifacts
+                .iter()
+                .find(|a| a.name.eq_ignore_ascii_case(&artifact.name))
+            {
+                return Err(Error::bad_input(format!(
+                    "two shards made an artifact named `{}` (`{}` in an earlier shard, and the shard {} in {}); release assets need distinct names, whatever their case",
+                    artifact.name,
+                    earlier.name,
+                    shard.manifest.shard,
+                    shard.dir.display()
+                ))
+                .with_hint("put the shard in the file's name: {shard} in build.artifacts, $EMBARGO_SHARD in the steps"));
+            }
+            copies.push((shard.dir.join(&artifact.name), dist.join(&artifact.name)));
+            artifacts.push(artifact.clone());
+        }
+    }
+    let sums = crate::checksum::copy_all(&copies, 0).map_err(|e| {
+        Error::stage_failed(format!(
+            "copying the shards' files into {}: {e}",
+            dist.display()
+        ))
+    })?;
+    for ((artifact, sum), (from, _)) in artifacts.iter().zip(&sums).zip(&copies) {
+        if sum.sha256 != artifact.sha256 || sum.size != artifact.size {
+            return Err(Error::integrity(format!(
+                "{} is not the file its shard built: sha256 {} ({} bytes), but the shard recorded {} ({} bytes)",
+                from.display(),
+                sum.sha256,
+                sum.size,
+                artifact.sha256,
+                artifact.size
+            ))
+            .with_hint("the published bytes must be the built bytes; find out who changed the file between the shard's job and this one"));
+        }
+    }
+    ctx.reporter.emit(crate::report::Event::Note(&format!(
+        "took {} artifact(s) from {} shard(s) built elsewhere from {} ({})",
+        artifacts.len(),
+        ours.len(),
+        crate::git::abbrev(&prepared.release_commit),
+        ours.iter()
+            .map(|o| o.manifest.shard.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )));
+    Ok(artifacts)
+}
+
+/// A shard's folder holds exactly the files its manifest names, each a plain file: nothing
+/// added, nothing missing, no link leading elsewhere.
+fn prove_folder(shard: &Found) -> Result<(), Error> {
+    let dir = &shard.dir;
+    let named: Vec<&str> = shard
+        .manifest
+        .artifacts
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    for entry in fs::read_dir(dir).map_err(|e| unreadable(dir, e))? {
+        let entry = entry.map_err(|e| unreadable(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == MANIFEST {
+            continue;
+        }
+        if !named.contains(&name.as_str()) {
+            return Err(Error::integrity(format!(
+                "{}: `{name}` is in the shard {}'s folder, but its manifest does not name it",
+                dir.display(),
+                shard.manifest.shard
+            ))
+            .with_hint("a shard's folder holds what `embargo build --shard` wrote, nothing else"));
+        }
+    }
+    for name in named {
+        let path = dir.join(name);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => {
+                return Err(Error::integrity(format!(
+                    "{} is not a plain file (a link or a folder), but the shard {} recorded a file there",
+                    path.display(),
+                    shard.manifest.shard
+                )));
+            }
+            Err(_) => {
+                return Err(Error::integrity(format!(
+                    "{} is missing, but the shard {} built it",
+                    path.display(),
+                    shard.manifest.shard
+                ))
+                .with_hint("download the shard's folder whole"));
+            }
+        }
+    }
+    Ok(())
+}

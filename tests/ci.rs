@@ -528,3 +528,72 @@ fn a_pipeline_path_holding_an_expression_is_refused() {
     );
     assert!(!fixture.sample.root.join("out").exists());
 }
+
+/// A build split across runners: the prepare job, one build job per shard (on its own runner,
+/// with no secret and a read-only token), the stage job taking every shard; each runs the very
+/// command the fan-out tests run (tests/fanout.rs).
+#[test]
+fn a_split_build_gets_a_prepare_job_a_job_per_shard_and_a_stage_job_taking_them() {
+    let fixture = Fixture::new();
+    let text = common::replace_once(
+        PIPELINE,
+        &[(
+            "  checksums: SHA256SUMS\n",
+            "  checksums: SHA256SUMS\n  matrix:\n    - name: linux-amd64\n    - name: linux-arm64\n      runs_on: ubuntu-24.04-arm\n",
+        )],
+    );
+    let (text, workflow) = generate(&fixture, &text);
+    let jobs = workflow["jobs"].as_object().expect("jobs");
+    let names: Vec<&str> = jobs.keys().map(String::as_str).collect();
+    assert_eq!(names, ["build", "fallback", "prepare", "publish", "stage"]);
+
+    let build = &jobs["build"];
+    assert_eq!(build["needs"], "prepare");
+    assert_eq!(
+        build["strategy"]["matrix"]["include"],
+        serde_json::json!([
+            {"shard": "linux-amd64", "runs-on": "ubuntu-latest"},
+            {"shard": "linux-arm64", "runs-on": "ubuntu-24.04-arm"},
+        ])
+    );
+    assert_eq!(build["runs-on"], "${{ matrix.runs-on }}");
+    assert_eq!(
+        build["permissions"],
+        serde_json::json!({"contents": "read"})
+    );
+    // No secret in a shard's job: its build steps may be anyone's.
+    assert!(!build.to_string().contains("secrets."), "{build}");
+    let step_runs = |job: &serde_json::Value| -> String {
+        job["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .filter_map(|s| s["run"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(step_runs(build).contains(
+        "embargo build \"$EMBARGO_PIPELINE\" --shard \"$EMBARGO_INPUT_SHARD\" --output \"$RUNNER_TEMP/shard\""
+    ));
+    assert!(
+        step_runs(&jobs["prepare"]).contains("embargo run \"$EMBARGO_PIPELINE\" --until prepare")
+    );
+    let stage = &jobs["stage"];
+    assert_eq!(stage["needs"], serde_json::json!(["prepare", "build"]));
+    assert!(step_runs(stage).contains("--shards \"$RUNNER_TEMP/shards\""));
+    // The state folder of the prepare job goes on to the shards and the stage job, the stage
+    // job's to the publish jobs.
+    assert!(text.contains("name: embargo-state-prepared"));
+    assert!(text.contains("pattern: embargo-shard-*"));
+    assert!(text.contains("name: embargo-shard-${{ matrix.shard }}"));
+    for (name, job) in jobs {
+        let writes = job["permissions"].to_string().contains("write");
+        assert_eq!(writes, name == "prepare" || name == "stage", "{name}");
+        for step in job["steps"].as_array().expect("steps") {
+            assert!(
+                !step["run"].as_str().unwrap_or("").contains("${{"),
+                "{name}"
+            );
+        }
+    }
+}

@@ -468,6 +468,18 @@ fn the_istio_example_plans_release_branches_without_a_v() {
             .map(String::as_str),
         Some("-trimpath")
     );
+    // One shard per platform, each named in its archive.
+    let shards: Vec<&str> = pipeline
+        .build
+        .matrix
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(shards, ["linux-amd64", "linux-arm64", "darwin-arm64"]);
+    assert_eq!(
+        pipeline.build.artifacts[0].source(),
+        "dist/istioctl-{version}-{shard}.tar.gz"
+    );
     let onto: Vec<&str> = pipeline
         .cherry_pick
         .as_ref()

@@ -289,45 +289,11 @@ pub fn render(source: &Source) -> Result<String, Error> {
         token_env,
     };
 
-    // stage
-    let _ = write!(
-        w,
-        "  stage:\n    name: Stage the release privately\n    if: >-\n      \
-         github.event_name == 'workflow_dispatch' && inputs.job == 'stage' &&\n      {guard}\n    \
-         runs-on: ubuntu-latest\n    \
-         # {SETUP_MINUTES} minutes to set up, plus the timeouts of the build steps and checks.\n    \
-         timeout-minutes: {stage_minutes}\n    permissions:\n      \
-         contents: write     # push the patch branch, tag and pick branches to this private repository\n"
-    );
-    ctx.concurrency(&mut w, "stage", "A second dispatch waits for the first.");
-    w.push_str("    steps:\n");
-    ctx.install(&mut w);
-    ctx.checkout(&mut w);
-    w.push_str(
-        "      # Add here what the build steps need from the runner (a toolchain, by an action pinned\n      \
-         # by commit): embargo runs them with a clean environment, PATH and HOME kept.\n",
-    );
-    ctx.run_step(
-        &mut w,
-        "Stage the release privately",
-        &[
-            ("EMBARGO_INPUT_LINE", "${{ inputs.line }}"),
-            ("EMBARGO_INPUT_FIX", "${{ inputs.fix }}"),
-        ],
-        "embargo run \"$EMBARGO_PIPELINE\" ${EMBARGO_INPUT_LINE:+--line \"$EMBARGO_INPUT_LINE\"} \\\n            \
-         ${EMBARGO_INPUT_FIX:+--fix \"$EMBARGO_INPUT_FIX\"}",
-    );
-    let _ = write!(
-        w,
-        "      # upload-artifact skips hidden paths such as .git/embargo/: the state folder travels as\n      \
-         # one archive (modes kept). Kept after a failure too, to look at the logs.\n      \
-         - name: Pack the state folder\n        if: always()\n        run: |\n          \
-         if [ -d .git/embargo ]; then\n            \
-         tar -C .git -czf \"$RUNNER_TEMP/embargo-state.tar.gz\" embargo\n          fi\n      \
-         - uses: {UPLOAD}\n        if: always()\n        with:\n          \
-         name: embargo-state\n          path: ${{{{ runner.temp }}}}/embargo-state.tar.gz\n          \
-         if-no-files-found: ignore\n          overwrite: true\n          retention-days: 30\n\n"
-    );
+    if pipeline.build.matrix.is_empty() {
+        stage_job(&mut w, &ctx, &guard, stage_minutes);
+    } else {
+        split_jobs(&mut w, &ctx, pipeline, &guard, build_minutes);
+    }
 
     // publish (waits)
     let publish_if = match &schedule {
@@ -392,6 +358,162 @@ pub fn render(source: &Source) -> Result<String, Error> {
     Ok(w)
 }
 
+/// The stage job of a build on one runner: every stage up to the private staging.
+fn stage_job(w: &mut String, ctx: &JobContext<'_>, guard: &str, stage_minutes: u64) {
+    let _ = write!(
+        w,
+        "  stage:\n    name: Stage the release privately\n    if: >-\n      \
+         github.event_name == 'workflow_dispatch' && inputs.job == 'stage' &&\n      {guard}\n    \
+         runs-on: ubuntu-latest\n    \
+         # {SETUP_MINUTES} minutes to set up, plus the timeouts of the build steps and checks.\n    \
+         timeout-minutes: {stage_minutes}\n    permissions:\n      \
+         contents: write     # push the patch branch, tag and pick branches to this private repository\n"
+    );
+    ctx.concurrency(w, "stage", "A second dispatch waits for the first.");
+    w.push_str("    steps:\n");
+    ctx.install(w);
+    ctx.checkout(w);
+    w.push_str(
+        "      # Add here what the build steps need from the runner (a toolchain, by an action pinned\n      \
+         # by commit): embargo runs them with a clean environment, PATH and HOME kept.\n",
+    );
+    ctx.run_step(
+        w,
+        "Stage the release privately",
+        &INPUTS,
+        &format!("embargo run \"$EMBARGO_PIPELINE\" {INPUT_FLAGS}"),
+    );
+    ctx.pack(w, "embargo-state");
+}
+
+/// The inputs of a dispatch that choose the release, passed to every job that resolves it, and
+/// the flags they become (empty: the pipeline's own).
+const INPUTS: [(&str, &str); 2] = [
+    ("EMBARGO_INPUT_LINE", "${{ inputs.line }}"),
+    ("EMBARGO_INPUT_FIX", "${{ inputs.fix }}"),
+];
+const INPUT_FLAGS: &str = "${EMBARGO_INPUT_LINE:+--line \"$EMBARGO_INPUT_LINE\"} \\\n            \
+                           ${EMBARGO_INPUT_FIX:+--fix \"$EMBARGO_INPUT_FIX\"}";
+
+/// A build split across runners (build.matrix): the prepare job makes the release commit and
+/// pushes it here, one job per shard builds it on its own runner with no token but a read-only
+/// one for this repository, and the stage job takes every shard's files and goes on from the
+/// build. Every job of the split continues from the prepare job's state folder.
+fn split_jobs(
+    w: &mut String,
+    ctx: &JobContext<'_>,
+    pipeline: &Pipeline,
+    guard: &str,
+    build_minutes: u64,
+) {
+    let shard_minutes: u64 = pipeline
+        .build
+        .steps
+        .iter()
+        .map(|s| minutes(s.timeout))
+        .sum::<u64>();
+    let check_minutes = build_minutes.saturating_sub(shard_minutes);
+    // prepare
+    let _ = write!(
+        w,
+        "  prepare:\n    name: Prepare the release commit privately\n    if: >-\n      \
+         github.event_name == 'workflow_dispatch' && inputs.job == 'stage' &&\n      {guard}\n    \
+         runs-on: ubuntu-latest\n    timeout-minutes: {SETUP_MINUTES}\n    permissions:\n      \
+         contents: write     # push the release commit's patch branch to this private repository\n"
+    );
+    ctx.concurrency(w, "stage", "A second dispatch waits for the first.");
+    w.push_str("    steps:\n");
+    ctx.install(w);
+    ctx.checkout(w);
+    ctx.run_step(
+        w,
+        "Prepare the release commit",
+        &INPUTS,
+        &format!("embargo run \"$EMBARGO_PIPELINE\" --until prepare {INPUT_FLAGS}"),
+    );
+    ctx.pack(w, PREPARED_STATE);
+    // build, one job per shard
+    let _ = write!(
+        w,
+        "  build:\n    name: Build ${{{{ matrix.shard }}}}\n    needs: prepare\n    if: {guard}\n    \
+         strategy:\n      fail-fast: true   # one failed shard fails the release: no need to finish the others\n      \
+         matrix:\n        include:\n"
+    );
+    for shard in &pipeline.build.matrix {
+        let _ = write!(
+            w,
+            "          - shard: {}\n            runs-on: {}\n",
+            yaml_str(&shard.name),
+            yaml_str(&shard.runs_on)
+        );
+    }
+    let _ = write!(
+        w,
+        "    runs-on: ${{{{ matrix.runs-on }}}}\n    \
+         # {SETUP_MINUTES} minutes to set up, plus the timeouts of the build steps.\n    \
+         timeout-minutes: {}\n    permissions:\n      \
+         contents: read      # check out the release commit from this private repository\n    \
+         steps:\n",
+        (SETUP_MINUTES + shard_minutes).min(MAX_JOB_MINUTES)
+    );
+    ctx.install(w);
+    ctx.checkout(w);
+    ctx.restore_from_this_run(w);
+    w.push_str(
+        "      # Add here what the build steps need from the runner (a toolchain, by an action pinned\n      \
+         # by commit): embargo runs them with a clean environment, PATH and HOME kept.\n",
+    );
+    ctx.build_step(w);
+    let _ = write!(
+        w,
+        "      - uses: {UPLOAD}\n        with:\n          \
+         name: embargo-shard-${{{{ matrix.shard }}}}\n          \
+         path: ${{{{ runner.temp }}}}/shard\n          \
+         if-no-files-found: error\n          retention-days: 30\n\n"
+    );
+    // stage: takes the shards
+    let _ = write!(
+        w,
+        "  stage:\n    name: Stage the release privately\n    needs: [prepare, build]\n    if: {guard}\n    \
+         runs-on: ubuntu-latest\n    \
+         # {SETUP_MINUTES} minutes to set up, plus the timeouts of the checks.\n    \
+         timeout-minutes: {}\n    permissions:\n      \
+         contents: write     # push the patch branch, tag and pick branches to this private repository\n",
+        (SETUP_MINUTES + check_minutes).min(MAX_JOB_MINUTES)
+    );
+    ctx.concurrency(
+        w,
+        "assemble",
+        "A second release's stage job waits for the first.",
+    );
+    w.push_str("    steps:\n");
+    ctx.install(w);
+    ctx.checkout(w);
+    ctx.restore_from_this_run(w);
+    let _ = write!(
+        w,
+        "      # Every shard's folder, each under its artifact's name; embargo finds them there.\n      \
+         - uses: {DOWNLOAD}\n        with:\n          \
+         pattern: embargo-shard-*\n          path: ${{{{ runner.temp }}}}/shards\n"
+    );
+    w.push_str(
+        "      # Add here what the checks need from the runner: embargo runs them with a clean\n      \
+         # environment, PATH and HOME kept.\n",
+    );
+    ctx.run_step(
+        w,
+        "Stage the release privately",
+        &INPUTS,
+        &format!(
+            "embargo run \"$EMBARGO_PIPELINE\" --shards \"$RUNNER_TEMP/shards\" {INPUT_FLAGS}"
+        ),
+    );
+    ctx.pack(w, "embargo-state");
+}
+
+/// The artifact holding the prepare job's state folder, for the jobs of the same run.
+const PREPARED_STATE: &str = "embargo-state-prepared";
+
 /// A string literal inside a `${{ }}` expression.
 fn expr_str(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
@@ -426,9 +548,7 @@ fn header(
          #     (publish.github.token_env); never to a build step;\n\
          #   - after the stage job ran, set the repository variable {STAGE_RUN_VARIABLE} to its run id:\n\
          #     the publish jobs continue from its state folder. Unset it once the release is public.\n#\n\
-         # Three jobs; the journal makes every run safe to repeat:\n\
-         #   stage    - on demand (`job: stage`): prepare, build, verify, freeze, cherry-pick, and stage\n\
-         #              privately (push here, a draft release with the assets on the public repository).\n\
+         {staging}\
          #   publish  - on demand (`job: publish`, at most 5 hours before the instant){scheduled}: waits for\n\
          #              the embargo and publishes at the instant (`--wait`).\n\
          #   fallback - every 5 minutes while {STAGE_RUN_VARIABLE} is set: publishes once the instant has\n\
@@ -453,6 +573,25 @@ fn header(
             None => "",
         },
         title = yaml_str(&format!("embargo {}", pipeline.name)),
+        staging = if pipeline.build.matrix.is_empty() {
+            "# Three jobs; the journal makes every run safe to repeat:\n\
+             #   stage    - on demand (`job: stage`): prepare, build, verify, freeze, cherry-pick, and stage\n\
+             #              privately (push here, a draft release with the assets on the public repository).\n"
+                .to_string()
+        } else {
+            format!(
+                "# Five jobs, the build split across runners (build.matrix); the journal makes every run safe\n\
+                 # to repeat:\n\
+                 #   prepare  - on demand (`job: stage`): the release commit, pushed here on its patch branch.\n\
+                 #   build    - one job per shard ({}), each on its own runner, with no credential but\n\
+                 #              a read-only token for this repository: builds the release commit, and\n\
+                 #              hands its files and their manifest on as an artifact of this run.\n\
+                 #   stage    - takes every shard's files (refused if one is missing, from another commit or\n\
+                 #              changed), then verify, freeze, cherry-pick, and stage privately (push here,\n\
+                 #              a draft release with the assets on the public repository).\n",
+                pipeline.build.shard_names()
+            )
+        },
     );
 }
 
@@ -525,6 +664,60 @@ impl JobContext<'_> {
         for line in lines {
             let _ = writeln!(w, "          {line}");
         }
+    }
+
+    /// The state folder packed and uploaded as `name`: upload-artifact skips hidden paths such
+    /// as .git/embargo/, so it travels as one archive (modes kept). Kept after a failure too.
+    fn pack(&self, w: &mut String, name: &str) {
+        let _ = write!(
+            w,
+            "      # upload-artifact skips hidden paths such as .git/embargo/: the state folder travels as\n      \
+             # one archive (modes kept). Kept after a failure too, to look at the logs.\n      \
+             - name: Pack the state folder\n        if: always()\n        run: |\n          \
+             if [ -d .git/embargo ]; then\n            \
+             tar -C .git -czf \"$RUNNER_TEMP/embargo-state.tar.gz\" embargo\n          fi\n      \
+             - uses: {UPLOAD}\n        if: always()\n        with:\n          \
+             name: {name}\n          path: ${{{{ runner.temp }}}}/embargo-state.tar.gz\n          \
+             if-no-files-found: ignore\n          overwrite: true\n          retention-days: 30\n\n"
+        );
+    }
+
+    /// The prepare job's state folder, from this same run.
+    fn restore_from_this_run(&self, w: &mut String) {
+        let _ = write!(
+            w,
+            "      - uses: {DOWNLOAD}\n        with:\n          \
+             name: {PREPARED_STATE}\n          path: ${{{{ runner.temp }}}}/embargo-state\n      \
+             - name: Restore the prepare job's state folder\n        \
+             run: tar -C .git -xzf \"$RUNNER_TEMP/embargo-state/embargo-state.tar.gz\"\n"
+        );
+    }
+
+    /// A shard's build: git reaches this private repository with the job's read-only token; no
+    /// other credential is in the job, so a build step has none to find.
+    fn build_step(&self, w: &mut String) {
+        let _ = write!(
+            w,
+            "      - name: Build the shard\n        env:\n          \
+             {PRIVATE_TOKEN_VAR}: ${{{{ github.token }}}}\n          \
+             EMBARGO_INPUT_SHARD: ${{{{ matrix.shard }}}}\n"
+        );
+        for (k, v) in INPUTS {
+            let _ = writeln!(w, "          {k}: {v}");
+        }
+        let _ = write!(
+            w,
+            "        run: |\n          \
+             # git's credential for this repository's URL only (read-only: `permissions` above).\n          \
+             private=$(printf 'x-access-token:%s' \"${PRIVATE_TOKEN_VAR}\" | base64 -w0)\n          \
+             echo \"::add-mask::$private\"\n          \
+             unset {PRIVATE_TOKEN_VAR}\n          \
+             export GIT_CONFIG_COUNT=1\n          \
+             export GIT_CONFIG_KEY_0=\"http.$EMBARGO_PRIVATE_URL.extraheader\"\n          \
+             export GIT_CONFIG_VALUE_0=\"AUTHORIZATION: basic $private\"\n          \
+             embargo build \"$EMBARGO_PIPELINE\" --shard \"$EMBARGO_INPUT_SHARD\" --output \"$RUNNER_TEMP/shard\" \\\n            \
+             {INPUT_FLAGS}\n"
+        );
     }
 
     fn restore(&self, w: &mut String) {

@@ -946,3 +946,32 @@ fn a_pick_branch_named_like_a_target_is_refused_before_anything_is_written() {
             .contains("v1.0.2")
     );
 }
+
+/// The cron fallback goes on starting from the stage job's state folder after the waiting job
+/// published: that copy knows nothing of the publication. Its run must find the release public
+/// and change nothing: no second push, no release or pull request made or changed twice.
+#[test]
+fn a_publish_job_from_the_stage_jobs_state_after_the_release_went_out_changes_nothing() {
+    let w = crate::world::World::new();
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    // The state folder as the stage job uploaded it, before any publish job ran.
+    let clone = fresh_clone_with_state(&w.f);
+    let pipeline = clone.join("pipelines/security-release.yaml");
+    std::fs::copy(&w.pipeline, &pipeline).unwrap();
+    w.embargo(&["publish", w.p(), "--if-due"]).expect(0);
+    let published = w.end_state();
+    let public = public_refs(&w.f);
+    let seen = w.gh.requests().len();
+
+    let late = w.embargo(&["publish", pipeline.to_str().unwrap(), "--if-due"]);
+    late.expect(0);
+    assert_eq!(w.end_state(), published);
+    assert_eq!(public_refs(&w.f), public);
+    let writes: Vec<String> = w.gh.requests()[seen..]
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}\n{}", late.all());
+    assert!(w.gh.violations().is_empty(), "{:?}", w.gh.violations());
+}

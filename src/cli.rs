@@ -64,7 +64,8 @@ pub enum Command {
     /// release commit (fetched from the private remote when missing). Runs the build steps in a
     /// clean checkout of the release commit, in the sandbox, with EMBARGO_SHARD and the shard's
     /// env; writes the files and a manifest binding them to the release commit and the build
-    /// section into DIR/<tag>/. Writes nothing in the state folder; pushes nothing.
+    /// section into DIR/<tag>/ (for a release of several lines, one such folder per line).
+    /// Writes nothing in the state folder; pushes nothing.
     Build(BuildArgs),
     /// Publish a staged release at the embargo, and never before.
     ///

@@ -456,6 +456,89 @@ fn the_split_commands_speak_json_as_their_schemas_say() {
     );
     let written: serde_json::Value =
         serde_json::from_slice(&std::fs::read(output.join("v1.0.2/shard.json")).unwrap()).unwrap();
-    assert_eq!(built, written);
-    assert_eq!(built["release_commit"], prepared["release_commit"]);
+    assert_eq!(built["manifests"], serde_json::json!([written]));
+    assert_eq!(
+        built["manifests"][0]["release_commit"],
+        prepared["release_commit"]
+    );
+}
+
+/// The split of a release of three lines: one prepare job (one push carrying every line's
+/// release commit), each shard's job building every line, one stage job taking them all.
+#[test]
+fn a_split_build_of_three_lines_stages_what_one_machine_stages() {
+    let pipeline_of = |f: &Fixture| -> String {
+        let text = replace_once(
+            &replace_once(&without_publish(PIPELINE), SPLIT),
+            &[
+                (
+                    "  line: \"1.0\"\n",
+                    "  lines: [\"1.2\", \"1.1\", \"1.0\"]\n",
+                ),
+                (
+                    "  base: master\n",
+                    &format!("  base: master\n{}", crate::lines::BACKPORT),
+                ),
+            ],
+        );
+        f.pipeline(&text).to_str().unwrap().to_string()
+    };
+    let tags = ["v1.2.1", "v1.1.1", "v1.0.2"];
+    let f = crate::lines::three_lines();
+    let p = pipeline_of(&f);
+    let dry = common::pin::json_named(
+        "run",
+        "three_lines_prepared_dry_run_json",
+        &f.embargo(&["run", &p, "--until", "prepare", "--dry-run", "--json"]),
+    );
+    assert_eq!(dry["handoff"]["refs"].as_array().map(Vec::len), Some(3));
+    let prepared = f.embargo(&["run", &p, "--until", "prepare"]);
+    prepared.expect(0);
+    common::pin::text("three_lines_prepared", &prepared.stdout);
+    for tag in tags {
+        assert!(private_has(&f, &format!("refs/heads/{tag}")), "{tag}");
+        assert!(!private_has(&f, &format!("refs/tags/{tag}")), "{tag}");
+    }
+    let artifacts = f.sample.root.join("artifacts");
+    for shard in SHARDS {
+        let (_clone, cp) = job_clone(&f, &format!("job-{shard}"), &p);
+        let output = f.sample.root.join(format!("out-{shard}"));
+        let built = f.embargo(&[
+            "build",
+            &cp,
+            "--shard",
+            shard,
+            "--output",
+            output.to_str().unwrap(),
+        ]);
+        built.expect(0);
+        for tag in tags {
+            assert!(output.join(tag).join("shard.json").is_file(), "{tag}");
+        }
+        common::copy_dir(&output, &artifacts.join(format!("embargo-shard-{shard}")));
+    }
+    let (clone, cp) = job_clone(&f, "job-assemble", &p);
+    let staged = f.embargo(&["run", &cp, "--shards", artifacts.to_str().unwrap()]);
+    staged.expect(0);
+    for tag in tags {
+        assert!(private_has(&f, &format!("refs/tags/{tag}")), "{tag}");
+    }
+
+    let g = crate::lines::three_lines();
+    let q = pipeline_of(&g);
+    g.embargo(&["run", &q]).expect(0);
+    let sums = |root: &std::path::Path| -> Vec<String> {
+        let set = std::fs::read_dir(root.join(".git/embargo/security-release"))
+            .unwrap()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().contains('+'))
+            .expect("the release's folder")
+            .path();
+        tags.iter()
+            .map(|tag| std::fs::read_to_string(set.join(tag).join("dist/SHA256SUMS")).unwrap())
+            .collect()
+    };
+    let split = sums(&clone);
+    assert!(split[2].contains("app-linux-arm64.tar.gz"), "{}", split[2]);
+    assert_eq!(split, sums(g.work()));
 }

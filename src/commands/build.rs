@@ -6,6 +6,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use super::{open_workspace, overrides, print_json};
 use crate::cli::BuildArgs;
 use crate::error::{Error, Exit};
@@ -22,13 +24,6 @@ pub fn execute(args: BuildArgs, cwd: &Path) -> Result<Exit, Error> {
     }
     let reporter = report::choose(args.common.verbose, args.common.json);
     let pipeline = pipeline::load(&args.pipeline, &overrides(&args.common))?;
-    if pipeline.several_lines() {
-        return Err(Error::bad_input(format!(
-            "{}: a build split across runners takes one line at a time; this pipeline releases several lines together",
-            pipeline.file.display()
-        ))
-        .with_hint("pass --line MAJOR.MINOR, as to the prepare job"));
-    }
     let Some(shard) = pipeline.build.matrix.iter().find(|s| s.name == args.shard) else {
         return Err(if pipeline.build.matrix.is_empty() {
             Error::bad_input(format!(
@@ -47,7 +42,65 @@ pub fn execute(args: BuildArgs, cwd: &Path) -> Result<Exit, Error> {
         });
     };
     let workspace = open_workspace(&pipeline, cwd, None)?;
-    let mut plan = plan::resolve(&pipeline, &workspace, args.common.state_dir.as_deref())?;
+    let state_dir = args.common.state_dir.as_deref();
+    // A release of several lines: the shard is built for every line, each into its own folder.
+    let plans = if pipeline.several_lines() {
+        plan::resolve_set(&pipeline, &workspace, state_dir)?.lines
+    } else {
+        vec![plan::resolve(&pipeline, &workspace, state_dir)?]
+    };
+    let states: Vec<&Path> = plans.iter().map(|p| p.state_dir.as_path()).collect();
+    let root = output_folder(&args.output, &workspace.clone.path, &states)?;
+    let mut built = Built {
+        output: root.clone(),
+        manifests: Vec::new(),
+    };
+    for (i, plan) in plans.into_iter().enumerate() {
+        // As `run` holds each line: the advisory is carried by the newest line alone.
+        let pipeline = if i == 0 {
+            pipeline.clone()
+        } else {
+            super::run_set::without_advisory(&pipeline)
+        };
+        built.manifests.push(build_line(
+            &pipeline,
+            &workspace,
+            plan,
+            shard,
+            &root,
+            reporter.as_ref(),
+        )?);
+    }
+    if args.common.json {
+        print_json(&built)?;
+    } else {
+        for manifest in &built.manifests {
+            print!(
+                "{}",
+                report::summary::shard_text(&pipeline, manifest, &root.join(&manifest.tag))
+            );
+        }
+    }
+    Ok(Exit::Done)
+}
+
+/// What `embargo build --shard` wrote: one manifest per line of the release, each in the
+/// folder named after its tag under `output`.
+#[derive(Debug, Serialize)]
+struct Built {
+    output: PathBuf,
+    manifests: Vec<Manifest>,
+}
+
+/// The shard of one line, built from the release commit its prepare job recorded.
+fn build_line(
+    pipeline: &pipeline::Pipeline,
+    workspace: &crate::git::workspace::Workspace,
+    mut plan: plan::Plan,
+    shard: &crate::pipeline::ShardSpec,
+    root: &Path,
+    reporter: &dyn report::Reporter,
+) -> Result<Manifest, Error> {
     let state = plan.state_dir.clone();
     let not_prepared = || {
         Error::bad_input(format!(
@@ -69,15 +122,8 @@ pub fn execute(args: BuildArgs, cwd: &Path) -> Result<Exit, Error> {
     let Some(prepared) = super::run::prepared_in(&journal)? else {
         return Err(not_prepared());
     };
-    super::run::hold_to_record(
-        &pipeline,
-        &mut plan,
-        &mut journal,
-        false,
-        "build",
-        reporter.as_ref(),
-    )?;
-    let out = output_folder(&args.output, &workspace.clone.path, &state)?.join(&prepared.tag);
+    super::run::hold_to_record(pipeline, &mut plan, &mut journal, false, "build", reporter)?;
+    let out = root.join(&prepared.tag);
     if stages::prepare::bring_back(
         &workspace.repo,
         &workspace.git,
@@ -90,11 +136,11 @@ pub fn execute(args: BuildArgs, cwd: &Path) -> Result<Exit, Error> {
         )));
     }
     let ctx = Context {
-        pipeline: &pipeline,
+        pipeline,
         plan: &plan,
         repo: &workspace.repo,
         git: &workspace.git,
-        reporter: reporter.as_ref(),
+        reporter,
         dry_run: false,
         clone_dir: &workspace.clone.path,
         github_offline: true,
@@ -105,28 +151,17 @@ pub fn execute(args: BuildArgs, cwd: &Path) -> Result<Exit, Error> {
     };
     stages::prepare::recheck(&ctx, &prepared)?;
     stages::build::fresh_dir(&out)?;
-    let log = out
-        .parent()
-        .unwrap_or(&out)
-        .join(format!("build-{}.log", shard.name));
+    let log = root.join(format!("build-{}-{}.log", prepared.tag, shard.name));
     let artifacts = stages::build::build_shard(&ctx, &prepared, Some(shard), &out, &log, &[])?;
     let manifest = Manifest::new(&ctx, &prepared, &shard.name, artifacts);
-    let path = manifest.write(&out)?;
-    if args.common.json {
-        print_json(&manifest)?;
-    } else {
-        print!(
-            "{}",
-            report::summary::shard_text(&pipeline, &manifest, &path)
-        );
-    }
-    Ok(Exit::Done)
+    manifest.write(&out)?;
+    Ok(manifest)
 }
 
 /// The folder the shard's files go under: made when missing; refused when it holds anything but
 /// earlier shards' output (its release's folder is emptied before the build), or when it is the
 /// clone or the state folder or inside them.
-fn output_folder(output: &Path, clone: &Path, state: &Path) -> Result<PathBuf, Error> {
+fn output_folder(output: &Path, clone: &Path, states: &[&Path]) -> Result<PathBuf, Error> {
     fs::create_dir_all(output).map_err(|e| {
         Error::bad_input(format!(
             "--output {}: cannot create it: {e}",
@@ -136,7 +171,9 @@ fn output_folder(output: &Path, clone: &Path, state: &Path) -> Result<PathBuf, E
     let real = output
         .canonicalize()
         .map_err(|e| Error::bad_input(format!("--output {}: {e}", output.display())))?;
-    for (what, dir) in [("the clone", clone), ("the state folder", state)] {
+    let places = std::iter::once(("the clone", clone))
+        .chain(states.iter().map(|s| ("the state folder", *s)));
+    for (what, dir) in places {
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         if real.starts_with(&dir) || dir.starts_with(&real) {
             return Err(Error::bad_input(format!(

@@ -83,6 +83,9 @@ fn show_two_lines(root: &Path, verbose: bool) -> Result<(), Error> {
     };
     match super::run_set::run(&pipeline, &workspace, &options, reporter.as_ref())? {
         super::run_set::SetOutcome::Ran(done) => print!("{}", report::summary::set_run_text(&done)),
+        super::run_set::SetOutcome::Prepared(_) => {
+            return Err(Error::bad_input("the demo runs every stage"));
+        }
         super::run_set::SetOutcome::Released(_) => {
             return Err(Error::bad_input("the sample's fix is already released"));
         }

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 pub use announce::render as announcement;
 pub use run::{RunOptions, RunOutcome, run};
-pub use run_set::SetSummary;
+pub use run_set::{SetPrepared, SetSummary};
 
 use crate::cli::{Cli, Command, Common, SchemaFormat};
 use crate::error::{Error, Exit};

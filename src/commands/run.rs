@@ -95,19 +95,12 @@ pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
         until: args.until.as_deref().map(|_| Stage::Prepare),
     };
     if pipeline.several_lines() {
-        if options.until.is_some() || options.shards.is_some() {
-            return Err(Error::bad_input(format!(
-                "{}: a build split across runners (--until prepare, --shards) takes one line at a time; this pipeline releases several lines together",
-                pipeline.file.display(),
-            ))
-            .with_hint("pass --line MAJOR.MINOR to each command of the split, or run the whole release on one machine with `embargo run`"));
-        }
         let set = super::run_set::run(&pipeline, &workspace, &options, reporter.as_ref())?;
         let kept = match scratch {
             Some(dir) if args.keep => Some(dir.keep()),
             _ => None,
         };
-        return super::run_set::report(&set, args.common.json, kept.as_deref());
+        return super::run_set::report(&pipeline, &set, args.common.json, kept.as_deref());
     }
     let outcome = run(&pipeline, &workspace, &options, reporter.as_ref())?;
     let kept = match scratch {

@@ -72,6 +72,10 @@ pub fn run(
         mark_line(&plan.state_dir, &tags)?;
     }
 
+    if options.until == Some(Stage::Prepare) {
+        return prepare(workspace, options, reporter, &plans, &of_line).map(SetOutcome::Prepared);
+    }
+
     // Stages 1 to 5, line by line: every line frozen and picked before anything is pushed.
     let up_to_staging = RunOptions {
         set: SetStep::UpToStaging,
@@ -148,6 +152,69 @@ pub fn run(
     }))
 }
 
+/// `--until prepare` for every line: each line's release commit made, then one push to the private
+/// remote carrying every line's, made by the first line (as its staging push would).
+fn prepare<'p>(
+    workspace: &Workspace,
+    options: &RunOptions,
+    reporter: &dyn Reporter,
+    plans: &[Plan],
+    of_line: &dyn Fn(usize) -> (&'p Pipeline, Option<&'p crate::advisory::Advisory>),
+) -> Result<SetPrepared, Error> {
+    let prepared_of = |outcome: RunOutcome| match outcome {
+        RunOutcome::Prepared(p) => Ok(*p),
+        _ => Err(Error::stage_failed("a line ran past its prepare stage")),
+    };
+    let quiet = RunOptions {
+        set: SetStep::UpToStaging,
+        ..options.clone()
+    };
+    let mut lines = Vec::new();
+    for (i, plan) in plans.iter().enumerate() {
+        say_line(reporter, plan);
+        let (pipeline, advisory) = of_line(i);
+        lines.push(prepared_of(run_plan(
+            pipeline,
+            workspace,
+            &quiet,
+            reporter,
+            plan.clone(),
+            advisory,
+        )?)?);
+    }
+    let every_line: Vec<_> = lines
+        .iter()
+        .flat_map(|l| l.handoff.pushed_refs())
+        .cloned()
+        .collect();
+    let first = RunOptions {
+        set: SetStep::PushingFor(every_line),
+        ..options.clone()
+    };
+    let (pipeline, advisory) = of_line(0);
+    lines[0] = prepared_of(run_plan(
+        pipeline,
+        workspace,
+        &first,
+        &StagingOnly(reporter),
+        plans[0].clone(),
+        advisory,
+    )?)?;
+    Ok(SetPrepared {
+        handoff: lines[0].handoff.clone(),
+        lines,
+    })
+}
+
+/// What `--until prepare` did for a release of several lines.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetPrepared {
+    /// One summary per line, the newest line first.
+    pub lines: Vec<crate::stages::PrepareSummary>,
+    /// The one push of every line's release commit to the private remote.
+    pub handoff: Action,
+}
+
 /// Writes (or proves) the mark that makes `dir` a line of the release `tags` names.
 fn mark_line(dir: &Path, tags: &str) -> Result<(), Error> {
     let path = dir.join(super::SET_MARK);
@@ -179,6 +246,8 @@ pub fn without_advisory(pipeline: &Pipeline) -> Pipeline {
 /// What a run of several lines came to.
 pub enum SetOutcome {
     Ran(SetSummary),
+    /// `--until prepare`: every line's release commit made and on the private remote.
+    Prepared(SetPrepared),
     /// Every line is out already, cut from this fix: nothing was written.
     Released(Vec<super::run::Released>),
 }
@@ -357,9 +426,25 @@ pub fn together_actions(lines: &[&Actions]) -> Actions {
 }
 
 /// Prints what the run of several lines did.
-pub fn report(outcome: &SetOutcome, json: bool, kept: Option<&Path>) -> Result<Exit, Error> {
+pub fn report(
+    pipeline: &Pipeline,
+    outcome: &SetOutcome,
+    json: bool,
+    kept: Option<&Path>,
+) -> Result<Exit, Error> {
     let set = match outcome {
         SetOutcome::Ran(set) => set,
+        SetOutcome::Prepared(prepared) => {
+            if json {
+                super::print_json(prepared)?;
+            } else {
+                print!(
+                    "{}",
+                    crate::report::summary::set_prepared_text(pipeline, prepared)
+                );
+            }
+            return Ok(Exit::Done);
+        }
         SetOutcome::Released(done) => {
             let tags: Vec<&str> = done.iter().map(|d| d.tag.as_str()).collect();
             super::say(

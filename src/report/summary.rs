@@ -489,6 +489,32 @@ pub fn prepared_text(
     pipeline: &crate::pipeline::Pipeline,
     p: &crate::stages::PrepareSummary,
 ) -> String {
+    let mut out = prepared_line(p);
+    out.push_str(&handoff_text(pipeline, &p.handoff, p.dry_run, &p.shards));
+    crate::redact::redact_url(&out)
+}
+
+/// `embargo run --until prepare` of a release of several lines: each line, then the one push.
+pub fn set_prepared_text(
+    pipeline: &crate::pipeline::Pipeline,
+    set: &crate::commands::SetPrepared,
+) -> String {
+    let mut out = String::new();
+    for line in &set.lines {
+        out.push_str(&prepared_line(line));
+    }
+    if let Some(first) = set.lines.first() {
+        out.push_str(&handoff_text(
+            pipeline,
+            &set.handoff,
+            first.dry_run,
+            &first.shards,
+        ));
+    }
+    crate::redact::redact_url(&out)
+}
+
+fn prepared_line(p: &crate::stages::PrepareSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(out);
     if p.dry_run {
@@ -508,13 +534,24 @@ pub fn prepared_text(
     );
     release_lines(&mut out, &p.patch_branch, &p.release_commit, &p.fix_commits);
     let _ = writeln!(out, "  state            {}", p.state_dir.display());
+    out
+}
+
+/// The push of the release commit(s) for the shards' jobs, and the commands those jobs run.
+fn handoff_text(
+    pipeline: &crate::pipeline::Pipeline,
+    handoff: &crate::actions::Action,
+    dry_run: bool,
+    shards: &[String],
+) -> String {
+    let mut out = String::new();
     let _ = writeln!(out);
-    let verb = if p.dry_run { "would push" } else { "pushed" };
+    let verb = if dry_run { "would push" } else { "pushed" };
     let _ = writeln!(
         out,
         "{verb}, for the shards' jobs (the private remote only):"
     );
-    for line in p.handoff.lines() {
+    for line in handoff.lines() {
         let _ = writeln!(out, "  {line}");
     }
     let _ = writeln!(out);
@@ -523,21 +560,21 @@ pub fn prepared_text(
         out,
         "next, in a clone of the private remote holding this state folder, one job per shard:"
     );
-    for shard in &p.shards {
+    for shard in shards {
         let _ = writeln!(out, "  embargo build {file} --shard {shard} --output DIR");
     }
     let _ = writeln!(
         out,
         "then, with every shard's DIR under one folder: embargo run {file} --shards FOLDER"
     );
-    crate::redact::redact_url(&out)
+    out
 }
 
-/// `embargo build --shard`: what the shard built, and where its folder goes next.
+/// `embargo build --shard`: what the shard built for one line, and where its folder goes next.
 pub fn shard_text(
     pipeline: &crate::pipeline::Pipeline,
     m: &crate::stages::shards::Manifest,
-    manifest: &std::path::Path,
+    folder: &std::path::Path,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out);
@@ -551,8 +588,11 @@ pub fn shard_text(
     for a in &m.artifacts {
         let _ = writeln!(out, "  {}  {} ({} bytes)", a.sha256, a.name, a.size);
     }
-    let folder = manifest.parent().unwrap_or(manifest);
-    let _ = writeln!(out, "  manifest         {}", manifest.display());
+    let _ = writeln!(
+        out,
+        "  manifest         {}",
+        folder.join(crate::stages::shards::MANIFEST).display()
+    );
     let _ = writeln!(out);
     let _ = writeln!(
         out,

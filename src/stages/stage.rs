@@ -96,17 +96,22 @@ pub fn prove_still_private(ctx: &Context<'_>) -> Result<(), Error> {
 
 /// The first job of a build split across runners (`embargo run --until prepare`): the release
 /// commit goes to the private remote on its patch branch, so that every shard's job can check
-/// it out; the same ref with the same commit is pushed again, frozen, at staging.
+/// it out; the same ref with the same commit is pushed again, frozen, at staging. In a release
+/// of several lines, the first line's push carries every line's (as at staging).
 pub fn handoff(ctx: &Context<'_>, prepared: &Prepared) -> Result<Action, Error> {
-    let action = crate::actions::push(
-        ctx.pipeline,
-        crate::actions::Side::Private,
-        vec![PushedRef {
+    let refs = match &ctx.set {
+        super::SetStep::PushingFor(every_line) => every_line.clone(),
+        _ => vec![PushedRef {
             refname: format!("refs/heads/{}", prepared.patch_branch),
             target: prepared.release_commit.clone(),
         }],
+    };
+    let action = crate::actions::push(ctx.pipeline, crate::actions::Side::Private, refs);
+    let pushes = matches!(
+        ctx.set,
+        super::SetStep::Alone | super::SetStep::PushingFor(_)
     );
-    if !ctx.dry_run {
+    if pushes && !ctx.dry_run {
         prove_still_private(ctx)?;
         crate::actions::execute_push(ctx.git, ctx.pipeline, &action, ctx.reporter)?;
     }

@@ -597,3 +597,71 @@ fn a_split_build_gets_a_prepare_job_a_job_per_shard_and_a_stage_job_taking_them(
         }
     }
 }
+
+/// The jobs of a split build in a GitHub Actions job: refused in a public repository like
+/// `run`; otherwise each says in the job summary what it made, and the prepare job gives the
+/// release commit to later steps.
+#[test]
+fn the_split_jobs_refuse_a_public_repository_and_write_their_summaries() {
+    let fixture = Fixture::new();
+    let pipeline = fixture.default_pipeline_with(&[(
+        "  checksums: SHA256SUMS\n",
+        "  checksums: SHA256SUMS\n  matrix:\n    - name: linux-amd64\n",
+    )]);
+    let p = pipeline.to_str().expect("utf-8");
+    let out = fixture.sample.root.join("shard");
+    let out = out.to_str().expect("utf-8");
+    let public = Job::new(PUBLIC_EVENT);
+    for args in [
+        &["run", p, "--until", "prepare"][..],
+        &["build", p, "--shard", "linux-amd64", "--output", out],
+    ] {
+        let run = run_in_job(&fixture, &public, args);
+        run.expect(2);
+        assert!(run.stderr.contains("public repository"), "{}", run.stderr);
+    }
+    assert!(!fixture.state_dir("v1.0.2").exists());
+
+    let job = Job::new(PRIVATE_EVENT);
+    run_in_job(&fixture, &job, &["run", p, "--until", "prepare"]).expect(0);
+    let commit = fixture.git(&["rev-parse", "refs/heads/v1.0.2"]);
+    assert!(
+        job.read("output")
+            .lines()
+            .any(|l| l == format!("commit={commit}")),
+        "{}",
+        job.read("output")
+    );
+    let summary = job.read("summary.md");
+    assert!(
+        summary.contains("## embargo: v1.0.2 prepared for a split build"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("| release commit | `{commit}` |")),
+        "{summary}"
+    );
+    assert!(summary.contains(":refs/heads/v1.0.2"), "{summary}");
+
+    let shard = Job::new(PRIVATE_EVENT);
+    run_in_job(
+        &fixture,
+        &shard,
+        &["build", p, "--shard", "linux-amd64", "--output", out],
+    )
+    .expect(0);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(Path::new(out).join("v1.0.2/shard.json")).expect("manifest"),
+    )
+    .expect("manifest JSON");
+    let summary = shard.read("summary.md");
+    assert!(
+        summary.contains("## embargo: shard `linux-amd64` of v1.0.2 built from"),
+        "{summary}"
+    );
+    let line = format!(
+        "{}  app-linux-amd64.tar.gz",
+        manifest["artifacts"][0]["sha256"].as_str().expect("sha")
+    );
+    assert!(summary.contains(&line), "{summary}");
+}

@@ -292,6 +292,78 @@ pub fn run_summary(run: &RunSummary, instant: Option<Timestamp>) -> String {
     out
 }
 
+/// The job summary of `embargo run --until prepare`: each line's release commit, and the push
+/// that hands it to the shards' jobs.
+pub fn prepared_summary(
+    lines: &[crate::stages::PrepareSummary],
+    handoff: &crate::actions::Action,
+) -> String {
+    let mut out = String::new();
+    for p in lines {
+        let _ = writeln!(
+            out,
+            "## embargo: {} prepared for a split build{}\n",
+            md(&p.tag),
+            if p.dry_run {
+                " (dry run: nothing was pushed)"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(out, "| | |\n|---|---|");
+        let _ = writeln!(out, "| latest patch release | `{}` |", md(&p.previous_tag));
+        let _ = writeln!(
+            out,
+            "| patch branch | `{}` |\n| release commit | `{}` |",
+            md(&p.patch_branch),
+            md(&p.release_commit)
+        );
+        let _ = writeln!(
+            out,
+            "| shards | {} |\n",
+            p.shards
+                .iter()
+                .map(|s| format!("`{}`", md(s)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "### Pushed for the shards' jobs (the private remote only)\n"
+    );
+    let _ = writeln!(out, "```");
+    for line in handoff.lines() {
+        let _ = writeln!(
+            out,
+            "{}",
+            crate::redact::redact_url(&line).replace('`', "'")
+        );
+    }
+    let _ = writeln!(out, "```");
+    out
+}
+
+/// The job summary of `embargo build --shard`: what the shard built, per line.
+pub fn shard_summary(manifests: &[crate::stages::shards::Manifest]) -> String {
+    let mut out = String::new();
+    for m in manifests {
+        let _ = writeln!(
+            out,
+            "## embargo: shard `{}` of {} built from `{}`\n",
+            md(&m.shard),
+            md(&m.tag),
+            md(&m.release_commit)
+        );
+        let _ = writeln!(out, "```");
+        for a in &m.artifacts {
+            let _ = writeln!(out, "{}  {}", a.sha256, md(&a.name));
+        }
+        let _ = writeln!(out, "```");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,8 @@ use crate::stages::{self, Context, shards::Manifest};
 
 pub fn execute(args: BuildArgs, cwd: &Path) -> Result<Exit, Error> {
     // A shard's log shows the build of the fix as much as the whole build's would.
-    if let Some(actions) = crate::ci::actions::Actions::from_env() {
+    let actions = crate::ci::actions::Actions::from_env();
+    if let Some(actions) = &actions {
         actions.refuse_public_repository(false)?;
     }
     let reporter = report::choose(args.common.verbose, args.common.json);
@@ -70,6 +71,9 @@ pub fn execute(args: BuildArgs, cwd: &Path) -> Result<Exit, Error> {
             &root,
             reporter.as_ref(),
         )?);
+    }
+    if let Some(actions) = &actions {
+        actions.append_summary(&crate::ci::actions::shard_summary(&built.manifests))?;
     }
     if args.common.json {
         print_json(&built)?;

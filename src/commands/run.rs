@@ -110,6 +110,10 @@ pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
     match outcome {
         RunOutcome::Prepared(prepared) => {
             if let Some(actions) = &actions {
+                actions.append_summary(&crate::ci::actions::prepared_summary(
+                    std::slice::from_ref(&*prepared),
+                    &prepared.handoff,
+                ))?;
                 actions.set_outputs(&[
                     ("tag", &prepared.tag),
                     ("version", &prepared.version),

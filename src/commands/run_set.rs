@@ -435,6 +435,12 @@ pub fn report(
     let set = match outcome {
         SetOutcome::Ran(set) => set,
         SetOutcome::Prepared(prepared) => {
+            if let Some(actions) = crate::ci::actions::Actions::from_env() {
+                actions.append_summary(&crate::ci::actions::prepared_summary(
+                    &prepared.lines,
+                    &prepared.handoff,
+                ))?;
+            }
             if json {
                 super::print_json(prepared)?;
             } else {

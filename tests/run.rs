@@ -1053,3 +1053,37 @@ fn a_dry_run_of_a_staged_release_says_it_is_staged() {
     // The real run resumes it, as the message says.
     f.embargo(&["run", p]).expect(0);
 }
+
+/// Remotes given as paths relative to the clone (`../app-security.git`): the dry run names and
+/// reaches the very repositories the real run does, and changes neither.
+#[test]
+fn a_dry_run_reaches_remotes_given_as_relative_paths_as_the_real_run_does() {
+    let f = Fixture::new();
+    let name = |p: &std::path::Path| format!("../{}", p.file_name().unwrap().to_string_lossy());
+    assert_eq!(f.sample.private.parent(), f.work().parent());
+    f.git(&["remote", "set-url", "security", &name(&f.sample.private)]);
+    f.git(&["remote", "set-url", "origin", &name(&f.sample.public)]);
+    let pipeline = f.default_pipeline();
+    let p = pipeline.to_str().unwrap();
+    let refs = |dir: &std::path::Path| f.git_in(dir, &["for-each-ref"]);
+    let (private, public) = (refs(&f.sample.private), refs(&f.sample.public));
+
+    let dry = f.embargo(&["run", p, "--dry-run"]);
+    dry.expect(0);
+    assert!(
+        dry.stdout
+            .contains("git push --atomic --porcelain security"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(refs(&f.sample.private), private);
+    assert_eq!(refs(&f.sample.public), public);
+    assert!(!f.state_dir("v1.0.2").exists());
+
+    // The real run pushes where the dry run said.
+    f.embargo(&["run", p]).expect(0);
+    assert_eq!(
+        f.git_in(&f.sample.private, &["rev-parse", "refs/tags/v1.0.2"]),
+        f.git(&["rev-parse", "refs/tags/v1.0.2"])
+    );
+}

@@ -59,9 +59,15 @@ impl Workspace {
         fs::write(&alternates, format!("{}\n", objects.display()))
             .map_err(|e| GitError::failed(format!("writing {}: {e}", alternates.display())))?;
         let config = clone.common_dir().join("config");
-        let scratch_git = git
+        let mut scratch_git = git
             .in_dir(&path)
             .with_config("include.path", &config.display().to_string());
+        // git resolves a remote given as a relative path (`../app-security.git`) from the folder
+        // it runs in: from the scratch repository it would name another one. Each is rewritten
+        // to the path it names from the clone, where a real run resolves it.
+        for (relative, absolute) in relative_remotes(&clone, git.dir()) {
+            scratch_git = scratch_git.with_config(&format!("url.{absolute}.insteadOf"), &relative);
+        }
         // Commits and tags are made by libgit2, which does not follow the include above: give the
         // scratch repository the clone's identity, so the dry run makes the very same SHAs.
         if let (Ok(from), Ok(scratch)) = (clone.repo.config(), git2::Repository::open_bare(&path))
@@ -85,4 +91,32 @@ impl Workspace {
     pub fn is_dry_run(&self) -> bool {
         self.scratch.is_some()
     }
+}
+
+/// The remote URLs of the clone that are relative paths, each with the absolute path it names
+/// from `base` (the folder git runs in for the clone).
+fn relative_remotes(clone: &LocalRepo, base: &Path) -> Vec<(String, String)> {
+    let Ok(mut config) = clone.repo.config() else {
+        return Vec::new();
+    };
+    let Ok(config) = config.snapshot() else {
+        return Vec::new();
+    };
+    let mut found: Vec<(String, String)> = Vec::new();
+    let Ok(mut entries) = config.entries(Some(r"^remote\..*\.(url|pushurl)$")) else {
+        return Vec::new();
+    };
+    while let Some(Ok(entry)) = entries.next() {
+        let Ok(url) = entry.value() else { continue };
+        // A path, not a URL (`scheme://`) nor scp's `host:path`, and not absolute already.
+        let relative = (url.starts_with("./") || url.starts_with("../") || !url.contains(':'))
+            && !url.starts_with('/')
+            && !url.is_empty();
+        if relative && !found.iter().any(|(r, _)| r == url) {
+            let absolute = base.join(url);
+            let absolute = absolute.canonicalize().unwrap_or(absolute);
+            found.push((url.to_string(), absolute.display().to_string()));
+        }
+    }
+    found
 }

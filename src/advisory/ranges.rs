@@ -121,31 +121,14 @@ fn end_of_life<'a>(
         return true;
     }
     branches
-        .filter(|branch| names_line(branch, &name))
+        // The one rule of which line a branch is the release branch of, as cherry-picks use it.
+        .filter(|branch| crate::plan::line_of_branch(branch, &[line]).is_some())
         .any(|branch| skip.iter().any(|g| g.matches(branch)))
-}
-
-/// `release-1.0` and `release/v1.0` name line 1.0; `release-11.0` and `release-0.1.0` do not.
-fn names_line(branch: &str, line: &str) -> bool {
-    match branch.strip_suffix(line) {
-        Some(rest) => !rest.ends_with(|c: char| c.is_ascii_digit() || c == '.'),
-        None => false,
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_branch_names_a_line_only_when_it_ends_in_it_whole() {
-        assert!(names_line("release-1.0", "1.0"));
-        assert!(names_line("release/v1.0", "1.0"));
-        assert!(names_line("1.0", "1.0"));
-        assert!(!names_line("release-11.0", "1.0"));
-        assert!(!names_line("release-0.1.0", "1.0"));
-        assert!(!names_line("release-1.0-old", "1.0"));
-    }
 
     #[test]
     fn skip_globs_mark_lines_end_of_life_through_their_branches() {
@@ -156,6 +139,12 @@ mod tests {
         assert!(!end_of_life(line(1, 0), &skip, branches.iter()));
         // A line with no branch is end of life only if a glob matches the line itself.
         assert!(!end_of_life(line(0, 8), &skip, branches.iter()));
+        // Spelt as cherry-picks read release branches: `release/0.7.x` is line 0.7's, and
+        // `release-10.7` is not.
+        let branches = ["release/0.7.x", "release-10.7"].map(String::from);
+        let by_branch = vec![glob::Pattern::new("release*").expect("glob")];
+        assert!(end_of_life(line(0, 7), &by_branch, branches.iter()));
+        assert!(!end_of_life(line(0, 6), &by_branch, branches.iter()));
         let by_line = vec![glob::Pattern::new("0.*").expect("glob")];
         assert!(end_of_life(line(0, 8), &by_line, branches.iter()));
     }

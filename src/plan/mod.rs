@@ -20,7 +20,7 @@ use crate::version::{Line, LineSpec, Version};
 
 mod set;
 mod trial;
-pub use set::{ReleaseSet, resolve_set};
+pub use set::{ReleaseSet, line_of_branch, resolve_set};
 pub use trial::{Trial, try_fix};
 
 /// The latest patch release of the line.

@@ -120,6 +120,7 @@ impl Sandbox {
     pub fn command(&self, command: &str) -> Command {
         let mut cmd = Command::new(&self.program);
         cmd.arg(HELPER_ARG);
+        cmd.arg("--runner").arg(std::process::id().to_string());
         if self.namespaces {
             cmd.arg("--namespaces");
             for dir in &self.hide {
@@ -166,6 +167,8 @@ struct HelperArgs {
     hide: Vec<PathBuf>,
     read_only: Vec<(PathBuf, PathBuf)>,
     writable: Vec<PathBuf>,
+    /// The runner's process: when it dies (killed, say), the step is ended with it.
+    runner: Option<i32>,
     program: Vec<OsString>,
 }
 
@@ -176,6 +179,7 @@ fn parse(args: &[OsString]) -> Result<HelperArgs, String> {
         hide: Vec::new(),
         read_only: Vec::new(),
         writable: Vec::new(),
+        runner: None,
         program: Vec::new(),
     };
     let mut i = 0;
@@ -199,6 +203,14 @@ fn parse(args: &[OsString]) -> Result<HelperArgs, String> {
             }
             "--writable" => {
                 parsed.writable.push(value(1)?);
+                i += 1;
+            }
+            "--runner" => {
+                let pid = value(1)?;
+                parsed.runner =
+                    Some(pid.to_string_lossy().parse().map_err(|_| {
+                        format!("--runner needs a process id, not {}", pid.display())
+                    })?);
                 i += 1;
             }
             "--" => {
@@ -451,6 +463,18 @@ fn helper(args: &[OsString]) -> Result<ExitCode, String> {
     }
     if args.namespaces {
         enter_namespaces(&args)?;
+    }
+    // (After the namespaces: a change of credentials would clear the setting.)
+    if let Some(runner) = args.runner {
+        // A runner killed outright (SIGKILL) cannot end its steps: the kernel tells the helper,
+        // which ends the step as on a timeout.
+        // SAFETY: prctl and getppid only concern this process.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0);
+            if libc::getppid() != runner {
+                return Err("the runner ended before the step started".into());
+            }
+        }
     }
     // SAFETY: getpid has no preconditions.
     let helper_pid = unsafe { libc::getpid() };

@@ -596,3 +596,50 @@ fn a_hook_a_build_step_plants_in_a_local_remote_never_runs_at_the_push() {
         std::fs::read_to_string(&ran).unwrap_or_default()
     );
 }
+
+/// A runner killed outright (SIGKILL: the CI job cancelled, the machine's OOM killer) cannot end
+/// its steps itself; the step is ended with it all the same, with and without namespaces,
+/// instead of building on behind nobody's back.
+#[test]
+fn a_build_step_ends_when_its_runner_is_killed() {
+    for namespaces in [true, false] {
+        let f = Fixture::new();
+        let started = f.sample.root.join("started");
+        let late = f.sample.root.join("late");
+        let step = format!(
+            "touch {s}; sleep 3; touch {l}; ./build.sh",
+            s = started.display(),
+            l = late.display()
+        );
+        let pipeline = f
+            .default_pipeline_with(&[("      run: ./build.sh\n", &format!("      run: {step}\n"))]);
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_embargo"));
+        command
+            .args(["run", pipeline.to_str().unwrap()])
+            .current_dir(f.work())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(f.sample.env.iter().map(|(k, v)| (k, v)))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if !namespaces {
+            command.env("EMBARGO_TEST_NO_NAMESPACES", "1");
+        }
+        let mut runner = command.spawn().expect("embargo");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !started.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the step never started"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        runner.kill().expect("SIGKILL");
+        runner.wait().expect("reaped");
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(
+            !late.exists(),
+            "the step went on after its runner was killed (namespaces: {namespaces})"
+        );
+    }
+}

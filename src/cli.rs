@@ -64,7 +64,7 @@ pub enum Command {
     /// release commit (fetched from the private remote when missing). Runs the build steps in a
     /// clean checkout of the release commit, in the sandbox, with EMBARGO_SHARD and the shard's
     /// env; writes the files and a manifest binding them to the release commit and the build
-    /// section into DIR/<tag>/ (for a release of several lines, one such folder per line).
+    /// section into DIR/<tag>/<shard>/ (for a release of several lines, one such folder per line).
     /// Writes nothing in the state folder; pushes nothing.
     Build(BuildArgs),
     /// Publish a staged release at the embargo, and never before.
@@ -264,8 +264,8 @@ pub struct BuildArgs {
     /// The shard of build.matrix to build.
     #[arg(long, value_name = "NAME")]
     pub shard: String,
-    /// Where the shard's files and its manifest (shard.json) go, in a folder named after the
-    /// release's tag. Created if missing; refused unless empty or an earlier shard's output.
+    /// Where the shard's files and its manifest (shard.json) go: DIR/<tag>/<shard>/. Created if
+    /// missing; refused unless empty or holding only shards' output (shards may share it).
     #[arg(long, value_name = "DIR")]
     pub output: PathBuf,
     #[command(flatten)]

@@ -498,8 +498,16 @@ pub fn refuse_drift(drift: &[Drift], tag: &str, pipeline: &Pipeline, command: &s
             .collect::<Vec<_>>()
             .join("\n")
     ))
-    .with_hint(format!(
-        "to release the change, `embargo abort {file}` and run again (the same version is cut anew); \
-         to go on with what was recorded, `embargo {command} {file} --keep-staged` (journaled)"
-    ))
+    .with_hint(if command == "build" {
+        // A shard builds what its prepare job recorded: it has no choice to make of its own.
+        format!(
+            "a shard is built with the pipeline its prepare job used: give this job the same pipeline and flags; \
+             to release the change, `embargo abort {file}` and prepare again"
+        )
+    } else {
+        format!(
+            "to release the change, `embargo abort {file}` and run again (the same version is cut anew); \
+             to go on with what was recorded, `embargo {command} {file} --keep-staged` (journaled)"
+        )
+    })
 }

@@ -651,7 +651,7 @@ fn the_split_jobs_refuse_a_public_repository_and_write_their_summaries() {
     )
     .expect(0);
     let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(Path::new(out).join("v1.0.2/shard.json")).expect("manifest"),
+        &std::fs::read(Path::new(out).join("v1.0.2/linux-amd64/shard.json")).expect("manifest"),
     )
     .expect("manifest JSON");
     let summary = shard.read("summary.md");

@@ -104,6 +104,18 @@ fn prepare_and_build_shards(f: &Fixture, p: &str, pin: bool) -> PathBuf {
     artifacts
 }
 
+/// A shard's job: `embargo build --shard SHARD --output OUT`.
+fn build_shard(f: &Fixture, p: &str, shard: &str, out: &std::path::Path) -> Run {
+    f.embargo(&[
+        "build",
+        p,
+        "--shard",
+        shard,
+        "--output",
+        out.to_str().unwrap(),
+    ])
+}
+
 fn private_has(f: &Fixture, refname: &str) -> bool {
     f.sample
         .git(
@@ -136,14 +148,15 @@ fn a_split_build_stages_what_one_machine_stages_each_job_in_its_own_clone() {
     );
     // Each shard's folder: its files and the manifest naming the release commit.
     let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(artifacts.join("embargo-shard-linux-arm64/v1.0.2/shard.json")).unwrap(),
+        &std::fs::read(artifacts.join("embargo-shard-linux-arm64/v1.0.2/linux-arm64/shard.json"))
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(manifest["shard"], "linux-arm64");
     assert_eq!(manifest["release_commit"], release_commit.as_str());
     assert_eq!(
         std::fs::read_to_string(
-            artifacts.join("embargo-shard-linux-arm64/v1.0.2/arch-linux-arm64.txt")
+            artifacts.join("embargo-shard-linux-arm64/v1.0.2/linux-arm64/arch-linux-arm64.txt")
         )
         .unwrap(),
         "arch=arm64\n"
@@ -210,6 +223,7 @@ impl Assemble {
         self.artifacts
             .join(format!("embargo-shard-{name}"))
             .join("v1.0.2")
+            .join(name)
     }
 
     /// The assemble job's run; whatever it refused, nothing reached the private remote.
@@ -284,7 +298,7 @@ fn a_shard_of_another_build_section_or_release_is_an_integrity_violation() {
 #[test]
 fn a_missing_or_doubled_shard_is_refused_naming_it() {
     let a = Assemble::new();
-    let twin = a.artifacts.join("again/v1.0.2");
+    let twin = a.artifacts.join("again/v1.0.2/linux-arm64");
     common::copy_dir(&a.shard("linux-arm64"), &twin);
     a.refused(
         2,
@@ -454,8 +468,10 @@ fn the_split_commands_speak_json_as_their_schemas_say() {
             "--json",
         ]),
     );
-    let written: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(output.join("v1.0.2/shard.json")).unwrap()).unwrap();
+    let written: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(output.join("v1.0.2/linux-amd64/shard.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(built["manifests"], serde_json::json!([written]));
     assert_eq!(
         built["manifests"][0]["release_commit"],
@@ -513,7 +529,10 @@ fn a_split_build_of_three_lines_stages_what_one_machine_stages() {
         ]);
         built.expect(0);
         for tag in tags {
-            assert!(output.join(tag).join("shard.json").is_file(), "{tag}");
+            assert!(
+                output.join(tag).join(shard).join("shard.json").is_file(),
+                "{tag}"
+            );
         }
         common::copy_dir(&output, &artifacts.join(format!("embargo-shard-{shard}")));
     }
@@ -541,4 +560,296 @@ fn a_split_build_of_three_lines_stages_what_one_machine_stages() {
     let split = sums(&clone);
     assert!(split[2].contains("app-linux-arm64.tar.gz"), "{}", split[2]);
     assert_eq!(split, sums(g.work()));
+}
+
+/// A manifest that lists a file the shard's globs do not make, drops every file of its shard,
+/// or takes another shard's file, is refused: the names must be what the build could make.
+#[test]
+fn a_manifest_adding_dropping_or_taking_files_is_an_integrity_violation() {
+    let a = Assemble::new();
+    let sha = |bytes: &[u8]| {
+        use sha2::Digest;
+        sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    // Adds a file, named and hashed as the shard's own would be.
+    std::fs::write(a.shard("linux-amd64").join("evil.sh"), "evil\n").unwrap();
+    a.edit_manifest("linux-amd64", |m| {
+        m["artifacts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "name": "evil.sh", "path": "dist/evil.sh", "size": 5, "sha256": sha(b"evil\n")
+            }))
+    });
+    a.refused(
+        3,
+        &["names evil.sh (built at `dist/evil.sh`), which none of the shard's artifact globs"],
+    );
+    std::fs::remove_file(a.shard("linux-amd64").join("evil.sh")).unwrap();
+    a.edit_manifest("linux-amd64", |m| {
+        m["artifacts"].as_array_mut().unwrap().pop();
+    });
+
+    // Drops its files: the release would ship without them.
+    let arm = a.shard("linux-arm64");
+    let kept = std::fs::read(arm.join("shard.json")).unwrap();
+    for entry in std::fs::read_dir(&arm).unwrap().flatten() {
+        if entry.file_name() != "shard.json" {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    a.edit_manifest("linux-arm64", |m| m["artifacts"] = serde_json::json!([]));
+    a.refused(
+        3,
+        &["names no file that `dist/app-linux-arm64.tar.gz` matches"],
+    );
+    std::fs::write(arm.join("shard.json"), kept).unwrap();
+
+    // Twice the same file in one manifest, and a hash that is not one.
+    a.edit_manifest("linux-amd64", |m| {
+        let first = m["artifacts"][0].clone();
+        m["artifacts"].as_array_mut().unwrap().push(first);
+    });
+    a.refused(3, &["names `app-linux-amd64.tar.gz` twice"]);
+    a.edit_manifest("linux-amd64", |m| {
+        m["artifacts"].as_array_mut().unwrap().pop();
+        let upper = m["artifacts"][0]["sha256"].as_str().unwrap().to_uppercase();
+        m["artifacts"][0]["sha256"] = upper.into();
+    });
+    a.refused(3, &["which is not 64 lowercase hexadecimal digits"]);
+}
+
+#[test]
+fn a_shard_taking_another_shards_file_is_an_integrity_violation() {
+    let a = Assemble::new();
+    let (amd, arm) = (a.shard("linux-amd64"), a.shard("linux-arm64"));
+    let moved: Vec<serde_json::Value> = {
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(arm.join("shard.json")).unwrap()).unwrap();
+        m["artifacts"].as_array().unwrap().clone()
+    };
+    for file in &moved {
+        let name = file["name"].as_str().unwrap();
+        std::fs::rename(arm.join(name), amd.join(name)).unwrap();
+    }
+    a.edit_manifest("linux-arm64", |m| m["artifacts"] = serde_json::json!([]));
+    a.edit_manifest("linux-amd64", |m| {
+        m["artifacts"].as_array_mut().unwrap().extend(moved.clone())
+    });
+    a.refused(
+        3,
+        &["the manifest of the shard linux-amd64 names app-linux-arm64.tar.gz"],
+    );
+}
+
+/// The manifest is read only as the plain, small file `embargo build` writes: a link to a
+/// device or a pipe is refused at once instead of read forever.
+#[test]
+fn a_manifest_that_is_a_link_a_device_or_a_pipe_is_refused_without_reading_it() {
+    let a = Assemble::new();
+    let manifest = a.shard("linux-arm64").join("shard.json");
+    let kept = std::fs::read(&manifest).unwrap();
+    std::fs::remove_file(&manifest).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &manifest).unwrap();
+    a.refused(3, &["shard.json is not a plain file"]);
+    std::fs::remove_file(&manifest).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&manifest)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    a.refused(3, &["shard.json is not a plain file"]);
+    std::fs::remove_file(&manifest).unwrap();
+    std::fs::write(&manifest, kept).unwrap();
+}
+
+/// A build step that plants links in the output folder (where the manifest and the files will
+/// be written) writes nothing through them: the shard's folder is made after the steps.
+#[test]
+fn links_a_build_step_plants_in_the_output_folder_are_never_written_through() {
+    let f = Fixture::new();
+    let out = f.sample.root.join("out");
+    let config = f.work().join(".git/config");
+    let elsewhere = f.sample.root.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    // Each shard's step plants a link where its own output goes: the manifest's name pointing
+    // at the clone's git configuration, or the shard's folder pointing elsewhere.
+    let plant = format!(
+        "case \"$EMBARGO_SHARD\" in linux-amd64) mkdir -p {o}/v1.0.2/linux-amd64 && ln -sf {c} {o}/v1.0.2/linux-amd64/shard.json;; *) mkdir -p {o}/v1.0.2 && ln -sfn {e} {o}/v1.0.2/linux-arm64;; esac && ./build.sh",
+        o = out.display(),
+        c = config.display(),
+        e = elsewhere.display()
+    );
+    let text = replace_once(
+        &replace_once(&without_publish(PIPELINE), SPLIT),
+        &[(
+            "      run: ./build.sh && if",
+            &format!("      run: {plant} && if"),
+        )],
+    );
+    let p = f.pipeline(&text).to_str().unwrap().to_string();
+    f.embargo(&["run", &p, "--until", "prepare"]).expect(0);
+    let config_before = std::fs::read(&config).unwrap();
+    for shard in SHARDS {
+        build_shard(&f, &p, shard, &out).expect(0);
+        let folder = out.join("v1.0.2").join(shard);
+        assert!(
+            !std::fs::symlink_metadata(&folder)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{shard}"
+        );
+        let manifest = std::fs::symlink_metadata(folder.join("shard.json")).unwrap();
+        assert!(manifest.is_file(), "{shard}");
+    }
+    assert_eq!(std::fs::read(&config).unwrap(), config_before);
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    // Both shards built into one folder are both there, and taken together.
+    let run = f.embargo(&["run", &p, "--shards", out.to_str().unwrap()]);
+    run.expect(0);
+    says(&run, &["took 4 artifact(s) from 2 shard(s)"]);
+}
+
+#[test]
+fn an_artifact_named_like_the_manifest_is_refused_in_a_split_build() {
+    let f = Fixture::new();
+    let text = replace_once(
+        &replace_once(&without_publish(PIPELINE), SPLIT),
+        &[
+            (
+                "; echo \"arch=$ARCH\"",
+                "; echo '{}' > dist/shard.json; echo \"arch=$ARCH\"",
+            ),
+            (
+                "\"dist/arch-{shard}.txt\"]",
+                "\"dist/arch-{shard}.txt\", \"dist/shard.json\"]",
+            ),
+        ],
+    );
+    let p = f.pipeline(&text).to_str().unwrap().to_string();
+    f.embargo(&["run", &p, "--until", "prepare"]).expect(0);
+    let out = f.sample.root.join("out");
+    let run = f.embargo(&[
+        "build",
+        &p,
+        "--shard",
+        "linux-amd64",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    run.expect(2);
+    says(
+        &run,
+        &["is named shard.json, the name of a shard's manifest"],
+    );
+}
+
+/// The prepare job run again after someone moved the patch branch on the private remote, and
+/// the stage job run without the prepare job's state folder: each says what is wrong, with the
+/// contract's code, before anything is pushed.
+#[test]
+fn a_moved_patch_branch_or_a_missing_state_folder_is_named_before_anything_is_pushed() {
+    let f = Fixture::new();
+    let p = split_pipeline(&f);
+    let first = f.embargo(&["run", &p, "--until", "prepare", "--line", "1.0"]);
+    first.expect(0);
+    // The commands of the next jobs repeat the flags that chose the release.
+    says(
+        &first,
+        &[
+            "--shard linux-amd64 --output DIR --line 1.0",
+            "--shards FOLDER --line 1.0",
+        ],
+    );
+    let other = f.git(&["rev-parse", "v1.0.1^{commit}"]);
+    f.git_in(
+        &f.sample.private,
+        &["update-ref", "refs/heads/v1.0.2", &other],
+    );
+    let again = f.embargo(&["run", &p, "--until", "prepare"]);
+    again.expect(3);
+    says(
+        &again,
+        &[
+            "refs/heads/v1.0.2 on the private remote `security` is",
+            "nothing was pushed",
+        ],
+    );
+    common::pin::error(&again);
+    assert_eq!(
+        f.git_in(&f.sample.private, &["rev-parse", "refs/heads/v1.0.2"]),
+        other
+    );
+
+    // A new prepare job (a new workflow run, without the old state folder) over the branch an
+    // earlier one pushed: it says how to go on.
+    let g = Fixture::new();
+    let q = split_pipeline(&g);
+    g.embargo(&["run", &q, "--until", "prepare"]).expect(0);
+    let (clone, cq) = job_clone(&g, "job-new-run", &q);
+    std::fs::remove_dir_all(clone.join(".git/embargo")).unwrap();
+    let taken = g.embargo(&["run", &cq, "--until", "prepare"]);
+    taken.expect(2);
+    says(
+        &taken,
+        &["is taken", "re-run its failed jobs", "embargo abort"],
+    );
+    common::pin::error(&taken);
+    // The stage job without the prepare job's state folder.
+    let out = g.sample.root.join("shards");
+    std::fs::create_dir_all(&out).unwrap();
+    let stage = g.embargo(&["run", &cq, "--shards", out.to_str().unwrap()]);
+    stage.expect(2);
+    says(
+        &stage,
+        &["v1.0.2 is not prepared in", "embargo-state-prepared"],
+    );
+    common::pin::error(&stage);
+}
+
+/// The lead's clone prepared the release; a split build's stage job staged it with its own copy
+/// of the state. An abort from the lead's clone would take back the patch branch alone and
+/// leave the tag and picks: refused, naming where to abort instead.
+#[test]
+fn an_abort_from_the_prepare_jobs_state_refuses_a_release_staged_elsewhere() {
+    let f = Fixture::new();
+    let p = split_pipeline(&f);
+    let artifacts = prepare_and_build_shards(&f, &p, false);
+    let (clone, cp) = job_clone(&f, "job-assemble", &p);
+    f.embargo(&["run", &cp, "--shards", artifacts.to_str().unwrap()])
+        .expect(0);
+    let abort = f.embargo(&["abort", &p]);
+    abort.expect(2);
+    says(
+        &abort,
+        &["v1.0.2 was staged by another run", "refs/tags/v1.0.2"],
+    );
+    common::pin::error(&abort);
+    assert!(private_has(&f, "refs/tags/v1.0.2"));
+    assert!(private_has(&f, "refs/heads/v1.0.2"));
+    // From the stage job's state, it is taken back whole.
+    f.embargo(&["abort", &cp]).expect(0);
+    assert!(!private_has(&f, "refs/tags/v1.0.2"));
+    assert!(!private_has(&f, "refs/heads/v1.0.2"));
+    drop(clone);
+}
+
+/// The prepare job and the shards' jobs hold no token for GitHub (the workflow gives them none
+/// unless the pipeline names a private repository to prove private): they need none.
+#[test]
+fn the_prepare_and_shard_jobs_need_no_github_token() {
+    let f = Fixture::new();
+    let text = replace_once(PIPELINE, SPLIT);
+    assert!(text.contains("token_env: GITHUB_TOKEN"));
+    let p = f.pipeline(&text).to_str().unwrap().to_string();
+    // The sample's environment has no GITHUB_TOKEN.
+    f.embargo(&["run", &p, "--until", "prepare"]).expect(0);
+    let out = f.sample.root.join("out");
+    for shard in SHARDS {
+        build_shard(&f, &p, shard, &out).expect(0);
+    }
 }

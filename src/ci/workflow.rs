@@ -425,12 +425,18 @@ fn split_jobs(
     w.push_str("    steps:\n");
     ctx.install(w);
     ctx.checkout(w);
-    ctx.run_step(
-        w,
-        "Prepare the release commit",
-        &INPUTS,
-        &format!("embargo run \"$EMBARGO_PIPELINE\" --until prepare {INPUT_FLAGS}"),
-    );
+    let prepare = format!("embargo run \"$EMBARGO_PIPELINE\" --until prepare {INPUT_FLAGS}");
+    if pipeline
+        .github
+        .as_ref()
+        .is_some_and(|g| g.private_repository.is_some())
+    {
+        // The public repository's token asks GitHub whether the private one is private.
+        ctx.run_step(w, "Prepare the release commit", &INPUTS, &prepare);
+    } else {
+        // It pushes here only, and reads the public repository as anyone may: no other token.
+        ctx.private_only_step(w, "Prepare the release commit", &INPUTS, &prepare);
+    }
     ctx.pack(w, PREPARED_STATE);
     // build, one job per shard
     let _ = write!(
@@ -463,7 +469,15 @@ fn split_jobs(
         "      # Add here what the build steps need from the runner (a toolchain, by an action pinned\n      \
          # by commit): embargo runs them with a clean environment, PATH and HOME kept.\n",
     );
-    ctx.build_step(w);
+    ctx.private_only_step(
+        w,
+        "Build the shard",
+        &[("EMBARGO_INPUT_SHARD", "${{ matrix.shard }}"), INPUTS[0], INPUTS[1]],
+        &format!(
+            "embargo build \"$EMBARGO_PIPELINE\" --shard \"$EMBARGO_INPUT_SHARD\" --output \"$RUNNER_TEMP/shard\" \\\n            \
+             {INPUT_FLAGS}"
+        ),
+    );
     let _ = write!(
         w,
         "      - uses: {UPLOAD}\n        with:\n          \
@@ -693,30 +707,29 @@ impl JobContext<'_> {
         );
     }
 
-    /// A shard's build: git reaches this private repository with the job's read-only token; no
-    /// other credential is in the job, so a build step has none to find.
-    fn build_step(&self, w: &mut String) {
+    /// A step that reaches only this private repository, with the job's own token (as its
+    /// `permissions` scope it); no other credential is in the job, so a build step has none to
+    /// find.
+    fn private_only_step(&self, w: &mut String, title: &str, env: &[(&str, &str)], command: &str) {
         let _ = write!(
             w,
-            "      - name: Build the shard\n        env:\n          \
-             {PRIVATE_TOKEN_VAR}: ${{{{ github.token }}}}\n          \
-             EMBARGO_INPUT_SHARD: ${{{{ matrix.shard }}}}\n"
+            "      - name: {title}\n        env:\n          \
+             {PRIVATE_TOKEN_VAR}: ${{{{ github.token }}}}\n"
         );
-        for (k, v) in INPUTS {
+        for (k, v) in env {
             let _ = writeln!(w, "          {k}: {v}");
         }
         let _ = write!(
             w,
             "        run: |\n          \
-             # git's credential for this repository's URL only (read-only: `permissions` above).\n          \
+             # git's credential for this repository's URL only (scoped by `permissions` above).\n          \
              private=$(printf 'x-access-token:%s' \"${PRIVATE_TOKEN_VAR}\" | base64 -w0)\n          \
              echo \"::add-mask::$private\"\n          \
              unset {PRIVATE_TOKEN_VAR}\n          \
              export GIT_CONFIG_COUNT=1\n          \
              export GIT_CONFIG_KEY_0=\"http.$EMBARGO_PRIVATE_URL.extraheader\"\n          \
              export GIT_CONFIG_VALUE_0=\"AUTHORIZATION: basic $private\"\n          \
-             embargo build \"$EMBARGO_PIPELINE\" --shard \"$EMBARGO_INPUT_SHARD\" --output \"$RUNNER_TEMP/shard\" \\\n            \
-             {INPUT_FLAGS}\n"
+             {command}\n"
         );
     }
 

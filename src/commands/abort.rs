@@ -111,6 +111,24 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
             "finish it with `embargo publish`, and fix anything wrong in a new patch release",
         ));
     }
+    // Prepared here but frozen and staged by another run (a split build's stage job, with its
+    // own copy of the state): its tag and picks are on the private remote, unknown to this
+    // journal. Taking back only the patch branch would leave them there, and the release broken.
+    if staged.is_none()
+        && let Some(p) = &prepared
+    {
+        let private = remote::list(&workspace.git, "private", &pipeline.repository.private)?;
+        let tag = format!("refs/tags/{}", p.tag);
+        if private.target(&tag).is_some() && frozen.is_none() {
+            return Err(Error::bad_input(format!(
+                "{} was staged by another run: {tag} is on {}, and this state folder ({}) only prepared it",
+                p.tag,
+                private.describe(),
+                dir.display()
+            ))
+            .with_hint("take it back with `embargo abort` in a clone holding the state folder of the run that staged it (a split build's stage job: its `embargo-state` artifact)"));
+        }
+    }
     let draft = staged.as_ref().and_then(|s| s.draft.clone());
     let client = match (&draft, &pipeline.github) {
         (Some(_), Some(spec)) => Some(Client::new(spec)?),

@@ -1,6 +1,6 @@
 //! `embargo build --shard NAME --output DIR`: one shard of a build split across runners, built on
 //! this machine from the release commit that `embargo run --until prepare` made, its files and
-//! manifest left in DIR/<tag>/ for `embargo run --shards`. Writes nothing in the state folder and
+//! manifest left in DIR/<tag>/<shard>/ for `embargo run --shards`. Writes nothing in the state folder and
 //! pushes nothing: the journal records the build once every shard is taken.
 
 use std::fs;
@@ -81,7 +81,11 @@ pub fn execute(args: BuildArgs, cwd: &Path) -> Result<Exit, Error> {
         for manifest in &built.manifests {
             print!(
                 "{}",
-                report::summary::shard_text(&pipeline, manifest, &root.join(&manifest.tag))
+                report::summary::shard_text(
+                    &pipeline,
+                    manifest,
+                    &root.join(&manifest.tag).join(&manifest.shard)
+                )
             );
         }
     }
@@ -127,7 +131,6 @@ fn build_line(
         return Err(not_prepared());
     };
     super::run::hold_to_record(pipeline, &mut plan, &mut journal, false, "build", reporter)?;
-    let out = root.join(&prepared.tag);
     if stages::prepare::bring_back(
         &workspace.repo,
         &workspace.git,
@@ -154,54 +157,149 @@ fn build_line(
         shards: None,
     };
     stages::prepare::recheck(&ctx, &prepared)?;
-    stages::build::fresh_dir(&out)?;
     let log = root.join(format!("build-{}-{}.log", prepared.tag, shard.name));
-    let artifacts = stages::build::build_shard(&ctx, &prepared, Some(shard), &out, &log, &[])?;
-    let manifest = Manifest::new(&ctx, &prepared, &shard.name, artifacts);
+    let before = identity(root)?;
+    let checkout = stages::build::run_steps(&ctx, &prepared, Some(shard), &log)?;
+    // Made only now that the steps are over (and every process they started ended): nothing they
+    // left under DIR, a link above all, is written through.
+    let out = fresh_output(root, before, &prepared.tag, &shard.name)?;
+    let collected = stages::build::collect(&ctx, &prepared, Some(shard), &checkout, &out, &[])?;
+    checkout.remove()?;
+    let manifest = Manifest::new(&ctx, &prepared, &shard.name, collected);
     manifest.write(&out)?;
     Ok(manifest)
 }
 
-/// The folder the shard's files go under: made when missing; refused when it holds anything but
-/// earlier shards' output (its release's folder is emptied before the build), or when it is the
-/// clone or the state folder or inside them.
-fn output_folder(output: &Path, clone: &Path, states: &[&Path]) -> Result<PathBuf, Error> {
-    fs::create_dir_all(output).map_err(|e| {
-        Error::bad_input(format!(
-            "--output {}: cannot create it: {e}",
-            output.display()
+/// A folder's device and inode, to tell it was not replaced.
+fn identity(dir: &Path) -> Result<(u64, u64), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(dir)
+        .map_err(|e| Error::stage_failed(format!("cannot read {}: {e}", dir.display())))?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// `root/<tag>/<shard>/`, made afresh after the build: `root` must still be the folder it was
+/// before the steps ran; whatever stands at `<tag>` that is not a folder, and whatever stands at
+/// `<shard>`, is removed (a link itself, never what it points to).
+fn fresh_output(root: &Path, before: (u64, u64), tag: &str, shard: &str) -> Result<PathBuf, Error> {
+    let meta = fs::symlink_metadata(root).ok();
+    if !meta.as_ref().is_some_and(|m| m.is_dir()) || identity(root)? != before {
+        return Err(Error::integrity(format!(
+            "--output {} was replaced while the shard was built",
+            root.display()
         ))
-    })?;
-    let real = output
-        .canonicalize()
-        .map_err(|e| Error::bad_input(format!("--output {}: {e}", output.display())))?;
+        .with_hint(
+            "a build step changed the output folder; nothing was written there; find out why",
+        ));
+    }
+    let failed = |what: &str, path: &Path, e: std::io::Error| {
+        Error::stage_failed(format!("cannot {what} {}: {e}", path.display()))
+    };
+    let remove = |path: &Path| -> Result<(), Error> {
+        match fs::symlink_metadata(path) {
+            Ok(m) if m.is_dir() => fs::remove_dir_all(path).map_err(|e| failed("remove", path, e)),
+            Ok(_) => fs::remove_file(path).map_err(|e| failed("remove", path, e)),
+            Err(_) => Ok(()),
+        }
+    };
+    let release = root.join(tag);
+    if !fs::symlink_metadata(&release).is_ok_and(|m| m.is_dir()) {
+        remove(&release)?;
+        fs::create_dir(&release).map_err(|e| failed("create", &release, e))?;
+    }
+    let out = release.join(shard);
+    remove(&out)?;
+    fs::create_dir(&out).map_err(|e| failed("create", &out, e))?;
+    Ok(out)
+}
+
+/// The folder the shard's files go under, as an absolute path: refused when it is the clone or
+/// a state folder or inside them, when it is a file, or when it holds anything but earlier
+/// shards' output (a shard's own folder is emptied before its build); made when missing, once
+/// all of that is known.
+fn output_folder(output: &Path, clone: &Path, states: &[&Path]) -> Result<PathBuf, Error> {
+    let refused = |why: String| Error::bad_input(format!("--output {}: {why}", output.display()));
+    let real = resolved(output).map_err(|e| refused(e.to_string()))?;
     let places = std::iter::once(("the clone", clone))
         .chain(states.iter().map(|s| ("the state folder", *s)));
     for (what, dir) in places {
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         if real.starts_with(&dir) || dir.starts_with(&real) {
-            return Err(Error::bad_input(format!(
-                "--output {}: it is {what} ({}), or inside it, or holds it; a shard's files go in a folder of their own",
-                output.display(),
+            return Err(refused(format!(
+                "it is {what} ({}), or inside it, or holds it; a shard's files go in a folder of their own",
                 dir.display()
             ))
             .with_hint("give a folder outside the clone, like $RUNNER_TEMP/shard"));
         }
     }
-    let entries = fs::read_dir(&real)
-        .map_err(|e| Error::bad_input(format!("--output {}: {e}", output.display())))?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let is_shard_output = path.is_dir() && path.join(stages::shards::MANIFEST).is_file();
-        let is_log = entry.file_name().to_string_lossy().starts_with("build-") && path.is_file();
-        if !is_shard_output && !is_log {
-            return Err(Error::bad_input(format!(
-                "--output {}: it holds {}, which no shard wrote; the release's folder in it is emptied before the build",
-                output.display(),
-                path.display()
-            ))
-            .with_hint("give an empty folder, or one an earlier `embargo build --shard` wrote"));
+    match fs::symlink_metadata(&real) {
+        Ok(meta) if !meta.is_dir() => {
+            return Err(refused("it is a file, not a folder".to_string()));
         }
+        Ok(_) => {
+            let entries = fs::read_dir(&real).map_err(|e| refused(e.to_string()))?;
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if !written_by_a_shard(&path) {
+                    return Err(refused(format!(
+                        "it holds {}, which no shard wrote; a shard's folder in it is emptied before its build",
+                        path.display()
+                    ))
+                    .with_hint("give an empty folder, or one an earlier `embargo build --shard` wrote"));
+                }
+            }
+        }
+        Err(_) => fs::create_dir_all(&real).map_err(|e| refused(e.to_string()))?,
     }
     Ok(real)
+}
+
+/// `path` made absolute with every link it passes through resolved, whether it exists yet or
+/// not: its nearest existing folder resolved, the rest appended.
+fn resolved(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest: Vec<&std::ffi::OsStr> = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            let mut out = real;
+            out.extend(rest.iter().rev());
+            return Ok(out);
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name);
+                existing = parent;
+            }
+            _ => return Ok(absolute),
+        }
+    }
+}
+
+/// What `embargo build --shard` leaves in its output folder: a release's folder holding shards'
+/// folders (each with its manifest, or empty after a build cut short), and the build logs.
+fn written_by_a_shard(path: &Path) -> bool {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return false;
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if meta.is_file() {
+        return name.starts_with("build-") && name.ends_with(".log");
+    }
+    if !meta.is_dir() {
+        return false;
+    }
+    let Ok(entries) = fs::read_dir(path) else {
+        return false;
+    };
+    entries.flatten().all(|shard| {
+        let dir = shard.path();
+        fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir())
+            && fs::read_dir(&dir).is_ok_and(|mut inside| {
+                inside.next().is_none() || dir.join(stages::shards::MANIFEST).is_file()
+            })
+    })
 }

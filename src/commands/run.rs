@@ -100,7 +100,13 @@ pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
             Some(dir) if args.keep => Some(dir.keep()),
             _ => None,
         };
-        return super::run_set::report(&pipeline, &set, args.common.json, kept.as_deref());
+        return super::run_set::report(
+            &pipeline,
+            &set,
+            args.common.json,
+            kept.as_deref(),
+            &split_flags(&args.common),
+        );
     }
     let outcome = run(&pipeline, &workspace, &options, reporter.as_ref())?;
     let kept = match scratch {
@@ -123,7 +129,10 @@ pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
             if args.common.json {
                 print_json(&prepared)?;
             } else {
-                print!("{}", summary::prepared_text(&pipeline, &prepared));
+                print!(
+                    "{}",
+                    summary::prepared_text(&pipeline, &prepared, &split_flags(&args.common))
+                );
             }
         }
         RunOutcome::Released(done) => {
@@ -193,6 +202,27 @@ pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
     Ok(Exit::Done)
 }
 
+/// The flags that chose the release, as every later job of a split build must repeat them.
+fn split_flags(common: &crate::cli::Common) -> String {
+    let quoted = |v: &str| {
+        if v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
+        {
+            v.to_string()
+        } else {
+            format!("'{}'", v.replace('\'', "'\\''"))
+        }
+    };
+    let mut flags = String::new();
+    if let Some(line) = &common.line {
+        flags.push_str(&format!(" --line {}", quoted(line)));
+    }
+    if let Some(fix) = &common.fix {
+        flags.push_str(&format!(" --fix {}", quoted(fix)));
+    }
+    flags
+}
+
 /// Resolves the plan, holds it to what the release's journal recorded, and runs the stages.
 pub fn run(
     pipeline: &Pipeline,
@@ -244,6 +274,17 @@ pub(super) fn run_plan(
     if !started_here && let Some(done) = already_released(workspace, pipeline, &plan)? {
         return Ok(RunOutcome::Released(done));
     }
+    if options.shards.is_some() && !started_here {
+        return Err(Error::bad_input(format!(
+            "{} is not prepared in {}: --shards goes on from the state folder of the prepare job that made the release commit the shards were built from",
+            plan.tag,
+            plan.state_dir.display()
+        ))
+        .with_hint(format!(
+            "bring that job's state folder here (the workflow's `embargo-state-prepared` artifact), or run `embargo run {} --until prepare` first",
+            pipeline.file.display()
+        )));
+    }
     if !plan.already_exists.is_empty() && !started_here && workspace.is_dry_run() {
         // The clone's own state may show the release as ours, staged by an earlier `run`: a dry
         // run of it has nothing left to try, and `run` would only resume it.
@@ -266,7 +307,7 @@ pub(super) fn run_plan(
         && stages::prepare::pending_branch(&plan, &workspace.repo).is_none()
     {
         // Someone else's release (or a half-deleted one of ours): refuse before writing any state.
-        return Err(stages::prepare::taken(&plan));
+        return Err(stages::prepare::taken(&plan, pipeline));
     }
     // Refused before any work when GitHub says the private repository is not private (proven
     // again right before the push). A dry run pushes nothing and calls no API.
@@ -320,6 +361,14 @@ pub(super) fn run_plan(
         reporter.emit(Event::Note(&format!(
             "brought back the patch branch {} from the private remote into this clone",
             prepared.patch_branch
+        )));
+    }
+    if let Some(folder) = &options.shards
+        && journal.completed(Stage::Build).is_some()
+    {
+        reporter.emit(Event::Note(&format!(
+            "the build was done in an earlier run and is re-checked, not taken again: {} is not used",
+            folder.display()
         )));
     }
     let ctx = Context {

@@ -431,6 +431,7 @@ pub fn report(
     outcome: &SetOutcome,
     json: bool,
     kept: Option<&Path>,
+    flags: &str,
 ) -> Result<Exit, Error> {
     let set = match outcome {
         SetOutcome::Ran(set) => set,
@@ -446,7 +447,7 @@ pub fn report(
             } else {
                 print!(
                     "{}",
-                    crate::report::summary::set_prepared_text(pipeline, prepared)
+                    crate::report::summary::set_prepared_text(pipeline, prepared, flags)
                 );
             }
             return Ok(Exit::Done);

@@ -46,7 +46,13 @@ fn stage_lines(pipeline: &Pipeline, plan: &Plan) -> Vec<(Stage, String)> {
         .build
         .artifacts
         .iter()
-        .map(|t| t.expand(|v| plan.value(v, Some("{commit}"))))
+        .map(|t| {
+            t.expand(|v| match v {
+                // Each shard's own name: shown as the name the glob holds.
+                crate::pipeline::template::Var::Shard => "{shard}".to_string(),
+                _ => plan.value(v, Some("{commit}")),
+            })
+        })
         .collect();
     let checks: Vec<&str> = pipeline
         .verify
@@ -66,8 +72,13 @@ fn stage_lines(pipeline: &Pipeline, plan: &Plan) -> Vec<(Stage, String)> {
         (
             Stage::Build,
             format!(
-                "{} in a clean checkout; artifacts {}; checksums {}",
+                "{} in a clean checkout{}; artifacts {}; checksums {}",
                 steps.join(", "),
+                if pipeline.build.matrix.is_empty() {
+                    String::new()
+                } else {
+                    format!(" for each shard ({})", pipeline.build.shard_names())
+                },
                 artifacts.join(", "),
                 pipeline.build.checksums.expand(|v| plan.value(v, None))
             ),
@@ -488,9 +499,12 @@ fn release_lines(
 pub fn prepared_text(
     pipeline: &crate::pipeline::Pipeline,
     p: &crate::stages::PrepareSummary,
+    flags: &str,
 ) -> String {
     let mut out = prepared_line(p);
-    out.push_str(&handoff_text(pipeline, &p.handoff, p.dry_run, &p.shards));
+    out.push_str(&handoff_text(
+        pipeline, &p.handoff, p.dry_run, &p.shards, flags,
+    ));
     crate::redact::redact_url(&out)
 }
 
@@ -498,6 +512,7 @@ pub fn prepared_text(
 pub fn set_prepared_text(
     pipeline: &crate::pipeline::Pipeline,
     set: &crate::commands::SetPrepared,
+    flags: &str,
 ) -> String {
     let mut out = String::new();
     for line in &set.lines {
@@ -509,6 +524,7 @@ pub fn set_prepared_text(
             &set.handoff,
             first.dry_run,
             &first.shards,
+            flags,
         ));
     }
     crate::redact::redact_url(&out)
@@ -543,6 +559,7 @@ fn handoff_text(
     handoff: &crate::actions::Action,
     dry_run: bool,
     shards: &[String],
+    flags: &str,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out);
@@ -561,11 +578,14 @@ fn handoff_text(
         "next, in a clone of the private remote holding this state folder, one job per shard:"
     );
     for shard in shards {
-        let _ = writeln!(out, "  embargo build {file} --shard {shard} --output DIR");
+        let _ = writeln!(
+            out,
+            "  embargo build {file} --shard {shard} --output DIR{flags}"
+        );
     }
     let _ = writeln!(
         out,
-        "then, with every shard's DIR under one folder: embargo run {file} --shards FOLDER"
+        "then, with every shard's DIR under one folder: embargo run {file} --shards FOLDER{flags}"
     );
     out
 }

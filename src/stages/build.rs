@@ -210,6 +210,35 @@ pub fn build_shard(
     log: &Path,
     taken: &[Artifact],
 ) -> Result<Vec<Artifact>, Error> {
+    let checkout = run_steps(ctx, prepared, shard, log)?;
+    let built = collect(ctx, prepared, shard, &checkout, out, taken)?;
+    checkout.remove()?;
+    Ok(built.into_iter().map(|c| c.artifact).collect())
+}
+
+/// A clean checkout of the release commit, in a private folder removed with it.
+pub struct Checkout {
+    work: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl Checkout {
+    pub fn remove(self) -> Result<(), Error> {
+        let path = self.path;
+        self.work
+            .close()
+            .map_err(|e| io("cannot remove the build's folder", &path, e))
+    }
+}
+
+/// The build steps of one shard (or of the whole build) in a clean checkout of the release
+/// commit; the checkout, with what the steps made in it, is returned for [`collect`].
+pub fn run_steps(
+    ctx: &Context<'_>,
+    prepared: &Prepared,
+    shard: Option<&ShardSpec>,
+    log: &Path,
+) -> Result<Checkout, Error> {
     let work = private_folder("build")?;
     let checkout = work.path().join("checkout");
     let tree = git2::Oid::from_str(&prepared.tree)
@@ -251,10 +280,38 @@ pub fn build_shard(
         outcome?;
         crate::failpoint::hit(&format!("build:after-step:{}", step.name));
     }
-    let built = collect(ctx, prepared, shard, &checkout, out, taken)?;
-    work.close()
-        .map_err(|e| io("cannot remove the build's folder", &checkout, e))?;
-    Ok(built)
+    Ok(Checkout {
+        work,
+        path: checkout,
+    })
+}
+
+/// The artifact globs of a shard (or of the whole build), its values filled in: relative to the
+/// checkout.
+pub fn artifact_globs(
+    ctx: &Context<'_>,
+    prepared: &Prepared,
+    shard: Option<&ShardSpec>,
+) -> Vec<String> {
+    ctx.pipeline
+        .build
+        .artifacts
+        .iter()
+        .map(|template| {
+            template.expand(|v| match (v, shard) {
+                (Var::Shard, Some(s)) => s.name.clone(),
+                _ => ctx.plan.value(v, Some(&prepared.release_commit)),
+            })
+        })
+        .collect()
+}
+
+/// One artifact as collected: what it is, and where the build left it in the checkout.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    pub artifact: Artifact,
+    /// The glob's match, relative to the checkout.
+    pub path: String,
 }
 
 /// A build step or check as a job, with the release's values in its environment.
@@ -344,24 +401,22 @@ pub fn bad_asset_name(name: &str) -> Option<&'static str> {
 }
 
 /// Moves every file the artifact globs match into `dist`, hashing each as it is placed.
-fn collect(
+pub fn collect(
     ctx: &Context<'_>,
     prepared: &Prepared,
     shard: Option<&ShardSpec>,
-    checkout: &Path,
+    checkout: &Checkout,
     dist: &Path,
     taken: &[Artifact],
-) -> Result<Vec<Artifact>, Error> {
+) -> Result<Vec<Collected>, Error> {
+    let checkout = &checkout.path;
     let root = checkout
         .canonicalize()
         .map_err(|e| io("cannot read", checkout, e))?;
     let mut files: Vec<(String, PathBuf)> = Vec::new();
+    let mut paths: Vec<String> = Vec::new();
     let mut links_inside: Option<BTreeMap<(u64, u64), u64>> = None;
-    for template in &ctx.pipeline.build.artifacts {
-        let pattern = template.expand(|v| match (v, shard) {
-            (Var::Shard, Some(s)) => s.name.clone(),
-            _ => ctx.plan.value(v, Some(&prepared.release_commit)),
-        });
+    for pattern in artifact_globs(ctx, prepared, shard) {
         let full = format!(
             "{}/{}",
             glob::Pattern::escape(&root.display().to_string()),
@@ -437,6 +492,19 @@ fn collect(
                 ))
                 .with_hint("put the shard in the file's name: {shard} in build.artifacts, $EMBARGO_SHARD in the steps"));
             }
+            if shard.is_some() && name == super::shards::MANIFEST {
+                return Err(Error::bad_input(format!(
+                    "build.artifacts: {} is named {name}, the name of a shard's manifest beside its files",
+                    path.display()
+                ))
+                .with_hint("rename the file in the build"));
+            }
+            paths.push(
+                path.strip_prefix(&root)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string(),
+            );
             files.push((name, real));
             matched += 1;
         }
@@ -474,16 +542,19 @@ fn collect(
             None => return Err(Error::stage_failed(format!("{name} was not placed"))),
         });
     }
-    let artifacts: Vec<Artifact> = files
+    Ok(files
         .iter()
         .zip(&sums)
-        .map(|((name, _), sum)| Artifact {
-            name: name.clone(),
-            size: sum.size,
-            sha256: sum.sha256.clone(),
+        .zip(paths)
+        .map(|(((name, _), sum), path)| Collected {
+            artifact: Artifact {
+                name: name.clone(),
+                size: sum.size,
+                sha256: sum.sha256.clone(),
+            },
+            path,
         })
-        .collect();
-    Ok(artifacts)
+        .collect())
 }
 
 /// Writes the checksums file beside the artifacts in `dist`: the build's record.

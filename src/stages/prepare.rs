@@ -29,7 +29,7 @@ pub fn run(ctx: &Context<'_>) -> Result<Prepared, Error> {
     let adopted = if plan.already_exists.is_empty() {
         None
     } else {
-        Some(pending_branch(plan, ctx.repo).ok_or_else(|| taken(plan))?)
+        Some(pending_branch(plan, ctx.repo).ok_or_else(|| taken(plan, ctx.pipeline))?)
     };
     let release_commit = match adopted {
         Some(oid) => oid,
@@ -83,13 +83,27 @@ fn write_pending(state_dir: &std::path::Path, refname: &str, oid: Oid) -> Result
 }
 
 /// The patch version's tag or branch exists already: the release must not start over it.
-pub fn taken(plan: &Plan) -> Error {
-    Error::bad_input(format!(
+pub fn taken(plan: &Plan, pipeline: &crate::pipeline::Pipeline) -> Error {
+    let error = Error::bad_input(format!(
         "the patch version {} is taken: {}",
         plan.tag,
         plan.already_exists.join("; ")
-    ))
-    .with_hint(format!(
+    ));
+    // Only the patch branch, only on the private remote: what the prepare job of a build split
+    // across runners pushes before the shards are built.
+    let handed_off = !pipeline.build.matrix.is_empty()
+        && plan.already_exists.len() == 1
+        && plan.already_exists[0].starts_with(&format!("branch {} on ", plan.patch_branch))
+        && plan.already_exists[0].contains("private remote");
+    if handed_off {
+        return error.with_hint(format!(
+            "a split build's prepare job (`embargo run --until prepare`) pushes the patch branch there before the shards are built: \
+             if such a run failed later, re-run its failed jobs (they go on from its prepare job's state folder), \
+             or take the release back with `embargo abort` in a clone holding that state folder ({})",
+            plan.state_dir.display()
+        ));
+    }
+    error.with_hint(format!(
         "if a release of {} is under way, `embargo status` shows it; if the line moved on, the next patch \
          needs the release tag on the public remote; to start over, delete the branch and tag and {}",
         plan.tag,

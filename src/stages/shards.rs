@@ -28,6 +28,8 @@ const FORMAT: u32 = 1;
 /// artifacts nests each in a folder named after it, and `embargo build` puts each release's
 /// files in a folder named after its tag.
 const MAX_DEPTH: usize = 4;
+/// The largest manifest read: far more than thousands of files take.
+const MAX_MANIFEST: u64 = 4 << 20;
 
 /// What `embargo build --shard` built, written beside the files as [`MANIFEST`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +45,29 @@ pub struct Manifest {
     pub tree: String,
     /// The build section's fingerprint (see `contract::build_fingerprint`).
     pub build: String,
-    pub artifacts: Vec<Artifact>,
+    pub artifacts: Vec<ShardFile>,
+}
+
+/// One file a shard built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardFile {
+    /// The release asset's name, and the file's name in the shard's folder.
+    pub name: String,
+    /// Where the build left it, relative to the checkout: what `build.artifacts` matched.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl ShardFile {
+    fn artifact(&self) -> Artifact {
+        Artifact {
+            name: self.name.clone(),
+            size: self.size,
+            sha256: self.sha256.clone(),
+        }
+    }
 }
 
 impl Manifest {
@@ -51,7 +75,7 @@ impl Manifest {
         ctx: &Context<'_>,
         prepared: &Prepared,
         shard: &str,
-        artifacts: Vec<Artifact>,
+        collected: Vec<super::build::Collected>,
     ) -> Self {
         Manifest {
             format: FORMAT,
@@ -61,18 +85,65 @@ impl Manifest {
             release_commit: prepared.release_commit.clone(),
             tree: prepared.tree.clone(),
             build: crate::contract::build_fingerprint(ctx.pipeline),
-            artifacts,
+            artifacts: collected
+                .into_iter()
+                .map(|c| ShardFile {
+                    name: c.artifact.name,
+                    path: c.path,
+                    size: c.artifact.size,
+                    sha256: c.artifact.sha256,
+                })
+                .collect(),
         }
     }
 
-    /// Writes the manifest into `dir`, beside the files it names.
+    /// Writes the manifest into `dir`, beside the files it names, as a new file: never through
+    /// a link or over a file someone put there.
     pub fn write(&self, dir: &Path) -> Result<PathBuf, Error> {
+        use std::io::Write;
         let path = dir.join(MANIFEST);
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| Error::stage_failed(format!("cannot write the shard's manifest: {e}")))?;
-        fs::write(&path, format!("{text}\n"))
-            .map_err(|e| Error::stage_failed(format!("cannot write {}: {e}", path.display())))?;
+        let cannot = |e: std::io::Error| {
+            Error::stage_failed(format!("cannot write {}: {e}", path.display()))
+        };
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(cannot)?;
+        file.write_all(format!("{text}\n").as_bytes())
+            .map_err(cannot)?;
         Ok(path)
+    }
+
+    /// Reads a manifest: a plain file (not a link, a pipe or a device) of a manifest's size.
+    fn read(path: &Path) -> Result<Manifest, Error> {
+        use std::io::Read;
+        let meta = fs::symlink_metadata(path).map_err(|e| unreadable(path, e))?;
+        if !meta.is_file() {
+            return Err(Error::integrity(format!(
+                "{} is not a plain file (a link, a folder, a pipe or a device): a shard's manifest is the file `embargo build --shard` wrote",
+                path.display()
+            )));
+        }
+        if meta.len() > MAX_MANIFEST {
+            return Err(Error::integrity(format!(
+                "{} has {} bytes, more than a shard's manifest ({MAX_MANIFEST} at most)",
+                path.display(),
+                meta.len()
+            )));
+        }
+        let mut bytes = Vec::new();
+        fs::File::open(path)
+            .and_then(|f| f.take(MAX_MANIFEST + 1).read_to_end(&mut bytes))
+            .map_err(|e| unreadable(path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::integrity(format!(
+                "{} is not a shard manifest written by `embargo build --shard`: {e}",
+                path.display()
+            ))
+        })
     }
 }
 
@@ -104,17 +175,8 @@ fn find(root: &Path) -> Result<Vec<Found>, Error> {
     while let Some((dir, depth)) = stack.pop() {
         let manifest = dir.join(MANIFEST);
         if fs::symlink_metadata(&manifest).is_ok() {
-            let text = fs::read(&manifest).map_err(|e| unreadable(&manifest, e))?;
-            let manifest_value: Manifest = serde_json::from_slice(&text).map_err(|e| {
-                Error::integrity(format!(
-                    "{} is not a shard manifest written by `embargo build --shard`: {e}",
-                    manifest.display()
-                ))
-            })?;
-            found.push(Found {
-                dir,
-                manifest: manifest_value,
-            });
+            let manifest = Manifest::read(&manifest)?;
+            found.push(Found { dir, manifest });
             continue;
         }
         if depth == MAX_DEPTH {
@@ -228,8 +290,24 @@ pub fn assemble(
         .filter(|name| !ours.iter().any(|o| o.manifest.shard == *name))
         .collect();
     if !missing.is_empty() {
+        let seen = if found.is_empty() {
+            "no shard's folder at all".to_string()
+        } else {
+            found
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} ({} of {})",
+                        f.dir.display(),
+                        f.manifest.shard,
+                        f.manifest.tag
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         return Err(Error::bad_input(format!(
-            "--shards {}: no folder holds the shard(s) {} of {}; every shard of build.matrix is needed",
+            "--shards {}: no folder holds the shard(s) {} of {}; every shard of build.matrix is needed (found: {seen}; links are not followed, and folders more than {MAX_DEPTH} levels down are not searched)",
             root.display(),
             missing.join(", "),
             prepared.tag
@@ -245,16 +323,10 @@ pub fn assemble(
     let mut copies: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut artifacts: Vec<Artifact> = Vec::new();
     for shard in &ours {
+        let spec = matrix.iter().find(|s| s.name == shard.manifest.shard);
+        prove_files(shard, &super::build::artifact_globs(ctx, prepared, spec))?;
         prove_folder(shard)?;
-        for artifact in &shard.manifest.artifacts {
-            if let Some(why) = super::build::bad_asset_name(&artifact.name) {
-                return Err(Error::integrity(format!(
-                    "{}: the shard {} names a file `{}` that cannot be a release asset: {why}",
-                    shard.dir.display(),
-                    shard.manifest.shard,
-                    artifact.name
-                )));
-            }
+        for artifact in shard.manifest.artifacts.iter().map(ShardFile::artifact) {
             if let Some(earlier) = artifacts
                 .iter()
                 .find(|a| a.name.eq_ignore_ascii_case(&artifact.name))
@@ -269,7 +341,7 @@ pub fn assemble(
                 .with_hint("put the shard in the file's name: {shard} in build.artifacts, $EMBARGO_SHARD in the steps"));
             }
             copies.push((shard.dir.join(&artifact.name), dist.join(&artifact.name)));
-            artifacts.push(artifact.clone());
+            artifacts.push(artifact);
         }
     }
     let sums = crate::checksum::copy_all(&copies, 0).map_err(|e| {
@@ -304,6 +376,92 @@ pub fn assemble(
     Ok(artifacts)
 }
 
+/// What a shard's manifest says of its files is what its build could have made: names fit to be
+/// release assets, each once, each a sha256; each path inside the checkout, matched by one of
+/// the shard's own artifact globs and ending in the file's name; and every glob matched, as a
+/// build on one machine requires. A manifest that adds, drops or takes another shard's files
+/// does not pass.
+fn prove_files(shard: &Found, globs: &[String]) -> Result<(), Error> {
+    let at = shard.dir.display();
+    let name_of_shard = &shard.manifest.shard;
+    let bad = |what: String| {
+        Error::integrity(format!(
+            "{at}: the manifest of the shard {name_of_shard} {what}"
+        ))
+        .with_hint("a shard's folder holds what `embargo build --shard` wrote, unchanged")
+    };
+    let options = glob::MatchOptions::new();
+    let patterns: Vec<glob::Pattern> = globs
+        .iter()
+        .map(|g| {
+            glob::Pattern::new(g).map_err(|e| {
+                Error::bad_input(format!("build.artifacts: `{g}` is not a valid glob: {e}"))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut matched = vec![false; patterns.len()];
+    let mut seen: Vec<&str> = Vec::new();
+    for file in &shard.manifest.artifacts {
+        let name = file.name.as_str();
+        if let Some(why) = super::build::bad_asset_name(name) {
+            return Err(bad(format!(
+                "names a file `{name}` that cannot be a release asset: {why}"
+            )));
+        }
+        if name == MANIFEST {
+            return Err(bad(format!(
+                "names its own manifest, {MANIFEST}, as a file it built"
+            )));
+        }
+        if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            return Err(bad(format!("names `{name}` twice")));
+        }
+        seen.push(name);
+        if file.sha256.len() != 64
+            || !file
+                .sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(bad(format!(
+                "gives `{}` as the sha256 of {name}, which is not 64 lowercase hexadecimal digits",
+                file.sha256
+            )));
+        }
+        let path = Path::new(&file.path);
+        let inside = !path.is_absolute()
+            && path
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !inside || path.file_name().and_then(|n| n.to_str()) != Some(name) {
+            return Err(bad(format!(
+                "says {name} was built at `{}`, which is not a file of that name inside the checkout",
+                file.path
+            )));
+        }
+        let mut fits = false;
+        for (pattern, hit) in patterns.iter().zip(matched.iter_mut()) {
+            if pattern.matches_with(&file.path, options) {
+                *hit = true;
+                fits = true;
+            }
+        }
+        if !fits {
+            return Err(bad(format!(
+                "names {name} (built at `{}`), which none of the shard's artifact globs ({}) matches",
+                file.path,
+                globs.join(", ")
+            )));
+        }
+    }
+    if let Some((glob, _)) = globs.iter().zip(&matched).find(|(_, hit)| !**hit) {
+        return Err(bad(format!(
+            "names no file that `{glob}` matches; every artifact glob matches at least one file of each shard"
+        )));
+    }
+    Ok(())
+}
+
 /// A shard's folder holds exactly the files its manifest names, each a plain file: nothing
 /// added, nothing missing, no link leading elsewhere.
 fn prove_folder(shard: &Found) -> Result<(), Error> {
@@ -335,7 +493,7 @@ fn prove_folder(shard: &Found) -> Result<(), Error> {
             Ok(meta) if meta.is_file() => {}
             Ok(_) => {
                 return Err(Error::integrity(format!(
-                    "{} is not a plain file (a link or a folder), but the shard {} recorded a file there",
+                    "{} is not a plain file (a link, a folder, a pipe or a device), but the shard {} recorded a file there",
                     path.display(),
                     shard.manifest.shard
                 )));

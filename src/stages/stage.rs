@@ -113,6 +113,22 @@ pub fn handoff(ctx: &Context<'_>, prepared: &Prepared) -> Result<Action, Error> 
     );
     if pushes && !ctx.dry_run {
         prove_still_private(ctx)?;
+        // A patch branch already there must be the very release commit (a rerun, or another
+        // line's job): anything else is someone else's, or the release moved.
+        let listed = remote::list(ctx.git, "private", &ctx.pipeline.repository.private)?;
+        for r in action.pushed_refs() {
+            if let Some(there) = listed.target(&r.refname)
+                && there.to_string() != r.target
+            {
+                return Err(Error::integrity(format!(
+                    "{} on {} is {there}, but the release commit is {}",
+                    r.refname,
+                    listed.describe(),
+                    r.target
+                ))
+                .with_hint("nothing was pushed; find out who moved the patch branch, then take the release back with `embargo abort` or start a new patch release"));
+            }
+        }
         crate::actions::execute_push(ctx.git, ctx.pipeline, &action, ctx.reporter)?;
     }
     Ok(action)

@@ -678,35 +678,38 @@ fn reschedule_and_abort_work_on_every_line_of_the_release() {
         "{}",
         moved.stdout
     );
-    let json = w.embargo(&[
+    // With --json: one document, an outcome per line.
+    let json = pin::json_named(
         "reschedule",
-        w.p(),
-        "--embargo",
-        "now",
-        "--earlier",
-        "--json",
-    ]);
-    json.expect(2);
-    assert!(
-        json.stderr
-            .contains("--json with a release of several lines"),
-        "{}",
-        json.stderr
+        "reschedule_three_lines_json",
+        &w.embargo(&[
+            "reschedule",
+            w.p(),
+            "--embargo",
+            "2036-12-02 16:00 UTC",
+            "--json",
+        ]),
     );
+    assert_eq!(json["outcome"], "rescheduled");
+    let tags: Vec<&str> = json["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags.len(), 3, "{json}");
+    w.embargo(&["reschedule", w.p(), "--embargo", "now", "--earlier"])
+        .expect(0);
     w.embargo(&["publish", w.p(), "--if-due"]).expect(0);
     assert!(w.gh.releases().iter().all(|r| !r.draft));
 
     // A second set, staged and taken back: every line's private refs and draft go.
     let w = three_lines_on_github();
     w.embargo(&["run", w.p()]).expect(0);
-    let aborted = w.embargo(&["abort", w.p()]);
-    aborted.expect(0);
-    assert_eq!(
-        aborted.stdout.matches("aborted v1.").count(),
-        3,
-        "{}",
-        aborted.stdout
-    );
+    let aborted = w.embargo(&["abort", w.p(), "--json"]);
+    let json = pin::json_named("abort", "abort_three_lines_json", &aborted);
+    assert_eq!(json["outcome"], "aborted");
+    assert_eq!(json["lines"].as_array().map(Vec::len), Some(3), "{json}");
     let private = refnames(&w.f, &w.f.sample.private);
     for gone in [
         "refs/tags/v1.2.1\n",

@@ -192,12 +192,6 @@ fn each_line(
         return None;
     }
     Some((|| {
-        if json {
-            return Err(Error::bad_input(
-                "--json with a release of several lines is not available yet: the command works on every line, and one document per line would not be one JSON document",
-            )
-            .with_hint("run it without --json; `embargo status PIPELINE --json` then shows every line"));
-        }
         let sets: Vec<PathBuf> = match given {
             Some(dir) => vec![dir.to_path_buf()],
             None => sets_under_way(clone, pipeline),
@@ -245,11 +239,50 @@ fn each_line(
                 .with_hint("bring back that line's folder first"));
             }
         }
+        // With --json, each line's outcome is gathered into one document: `{"outcome", "lines"}`.
+        let gathered = json.then(Gathered::start);
         for line in lines {
             each(line)?;
         }
+        if let Some(gathered) = gathered {
+            let lines = gathered.finish();
+            let outcome = match lines.first().and_then(|l| l.get("outcome")) {
+                Some(first) if lines.iter().all(|l| l.get("outcome") == Some(first)) => {
+                    first.clone()
+                }
+                _ => serde_json::Value::from("several"),
+            };
+            print_json(&serde_json::json!({ "outcome": outcome, "lines": lines }))?;
+        }
         Ok(Exit::Done)
     })())
+}
+
+thread_local! {
+    /// The outcomes [`say`] gathers instead of printing, while a command works on every line of
+    /// a release of several lines with `--json`.
+    static GATHERED: std::cell::RefCell<Option<Vec<serde_json::Value>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Gathering of [`say`]'s outcomes, for as long as it lives.
+struct Gathered;
+
+impl Gathered {
+    fn start() -> Gathered {
+        GATHERED.with(|g| *g.borrow_mut() = Some(Vec::new()));
+        Gathered
+    }
+
+    fn finish(self) -> Vec<serde_json::Value> {
+        GATHERED.with(|g| g.borrow_mut().take()).unwrap_or_default()
+    }
+}
+
+impl Drop for Gathered {
+    fn drop(&mut self) {
+        GATHERED.with(|g| *g.borrow_mut() = None);
+    }
 }
 
 /// The folders of this pipeline's releases of several lines that have a line neither published
@@ -473,7 +506,17 @@ pub(crate) fn say(
         if let (Some(map), Some(more)) = (value.as_object_mut(), extra.as_object()) {
             map.extend(more.clone());
         }
-        print_json(&value)
+        let value = GATHERED.with(|g| match g.borrow_mut().as_mut() {
+            Some(lines) => {
+                lines.push(value);
+                None
+            }
+            None => Some(value),
+        });
+        match value {
+            Some(value) => print_json(&value),
+            None => Ok(()),
+        }
     } else {
         println!("{}", crate::redact::redact_url(text));
         Ok(())

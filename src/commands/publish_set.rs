@@ -254,15 +254,36 @@ pub fn execute(
     }
     // Every line proven right before anything goes public, as one line's publish does: the
     // frozen refs (against one listing of the private remote), and the draft exactly as staged.
-    let private =
-        crate::git::remote::list(&workspace.git, "private", &pipeline.repository.private)?;
+    // The drafts are read while the private remote is listed, a few at a time: this is between
+    // the instant and the push.
+    let drafts: Vec<&crate::stages::draft::Draft> = jobs
+        .iter()
+        .zip(&lines)
+        .filter(|(_, line)| line.done.is_none())
+        .filter_map(|(job, _)| job.staged.draft.as_ref())
+        .collect();
+    let (private, read) = std::thread::scope(|scope| {
+        let read = scope.spawn(|| match client.as_ref() {
+            Some(client) => crate::github::at_once::each(
+                &drafts,
+                crate::github::at_once::TRANSFERS_AT_ONCE,
+                |draft| publish::read_back(client, draft).map(|_| ()),
+            )
+            .map(|_| ()),
+            None => Ok(()),
+        });
+        let private =
+            crate::git::remote::list(&workspace.git, "private", &pipeline.repository.private);
+        let read = read
+            .join()
+            .unwrap_or_else(|_| Err(Error::stage_failed("reading the drafts back stopped")));
+        (private, read)
+    });
+    let private = private?;
+    read?;
     for (job, line) in jobs.iter().zip(&lines) {
-        if line.done.is_some() {
-            continue;
-        }
-        crate::stages::freeze::prove_against(job.repo, &private, None, job.manifest)?;
-        if let (Some(client), Some(draft)) = (client.as_ref(), &job.staged.draft) {
-            publish::read_back(client, draft)?;
+        if line.done.is_none() {
+            crate::stages::freeze::prove_against(job.repo, &private, None, job.manifest)?;
         }
     }
     // One atomic push of every line's refs: the whole release is public at once, or none of it.

@@ -213,6 +213,21 @@ fn the_generated_workflow_runs_only_in_a_private_repository_with_least_privilege
         }
     }
     assert!(text.contains("tar -C .git -czf"));
+    // The run that publishes keeps the state folder that recorded it.
+    assert_eq!(
+        text.matches("name: embargo-state-published").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(
+        jobs["publish"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["id"] == "publish")
+            .count(),
+        1
+    );
     assert!(text.contains("secrets.EMBARGO_PUBLIC_TOKEN"));
     // The secret never reaches a job-wide or workflow-wide environment.
     assert!(workflow["env"].to_string().find("secrets").is_none());

@@ -326,6 +326,7 @@ pub fn render(source: &Source) -> Result<String, Error> {
         &[],
         "embargo publish \"$EMBARGO_PIPELINE\" --wait",
     );
+    ctx.keep_published(&mut w);
     w.push('\n');
 
     // fallback
@@ -355,6 +356,7 @@ pub fn render(source: &Source) -> Result<String, Error> {
         &[],
         &format!("embargo publish \"$EMBARGO_PIPELINE\" --if-due --within {FALLBACK_WITHIN}"),
     );
+    ctx.keep_published(&mut w);
     Ok(w)
 }
 
@@ -696,6 +698,24 @@ impl JobContext<'_> {
         );
     }
 
+    /// After publishing: the state folder as this run left it (the journal's record of the
+    /// publication, which the stage job's copy lacks) kept as `embargo-state-published`, for
+    /// `embargo retrospective` and `embargo announce --release`. Only from a run that published
+    /// (`embargo publish` sets the step output `tag` then; with nothing due it sets none).
+    fn keep_published(&self, w: &mut String) {
+        let _ = write!(
+            w,
+            "      # The state folder as publishing left it, for `embargo retrospective` and\n      \
+             # `embargo announce --release`: only from a run that published.\n      \
+             - name: Pack the published state folder\n        \
+             if: steps.publish.outputs.tag != ''\n        \
+             run: tar -C .git -czf \"$RUNNER_TEMP/embargo-state.tar.gz\" embargo\n      \
+             - uses: {UPLOAD}\n        if: steps.publish.outputs.tag != ''\n        with:\n          \
+             name: embargo-state-published\n          path: ${{{{ runner.temp }}}}/embargo-state.tar.gz\n          \
+             overwrite: true\n          retention-days: 90\n"
+        );
+    }
+
     /// The prepare job's state folder, from this same run.
     fn restore_from_this_run(&self, w: &mut String) {
         let _ = write!(
@@ -750,9 +770,15 @@ impl JobContext<'_> {
     /// or in a build step's environment: embargo runs those with a clean one).
     fn run_step(&self, w: &mut String, title: &str, env: &[(&str, &str)], command: &str) {
         let t = self.token_env;
+        // The publish steps are read by name: their output `tag` says they published.
+        let id = if command.starts_with("embargo publish") {
+            "        id: publish\n"
+        } else {
+            ""
+        };
         let _ = write!(
             w,
-            "      - name: {title}\n        env:\n          \
+            "      - name: {title}\n{id}        env:\n          \
              {PRIVATE_TOKEN_VAR}: ${{{{ github.token }}}}\n          \
              # The variable publish.github.token_env names (the release, the assets, the pull requests).\n          \
              {t}: ${{{{ secrets.{PUBLIC_TOKEN_SECRET} }}}}\n"

@@ -92,6 +92,26 @@ pub enum Action {
     },
     /// Every asset downloaded back from the published release and checked.
     ReadBack { assets: Vec<String> },
+    /// `embargo abort`: refs deleted from a remote in one atomic push, each only while it still
+    /// holds what the release put there (`--force-with-lease`), never someone else's.
+    DeleteRefs {
+        from: Side,
+        remote: String,
+        refs: Vec<PushedRef>,
+    },
+    /// `embargo abort`: the draft release deleted, with its assets.
+    DeleteDraft {
+        api: String,
+        repository: String,
+        release_id: u64,
+        tag: String,
+    },
+    /// `embargo abort`: the draft security advisory closed (GitHub deletes none).
+    CloseAdvisory {
+        api: String,
+        repository: String,
+        ghsa_id: String,
+    },
 }
 
 impl Action {
@@ -191,6 +211,38 @@ impl Action {
             Action::ReadBack { assets } => vec![format!(
                 "read each asset back ({}: GitHub's digest, or one GET) and check it against the checksums",
                 assets.join(", ")
+            )],
+            Action::DeleteRefs { remote, refs, .. } => {
+                let mut lines = vec!["git push --atomic --porcelain \\".to_string()];
+                lines.extend(
+                    refs.iter()
+                        .map(|r| format!("    --force-with-lease={}:{} \\", r.refname, r.target)),
+                );
+                lines.push(format!("    {remote} \\"));
+                let last = refs.len().saturating_sub(1);
+                for (i, r) in refs.iter().enumerate() {
+                    lines.push(format!(
+                        "    :{}{}",
+                        r.refname,
+                        if i == last { "" } else { " \\" }
+                    ));
+                }
+                lines
+            }
+            Action::DeleteDraft {
+                api,
+                repository,
+                release_id,
+                tag,
+            } => vec![format!(
+                "DELETE {api}/repos/{repository}/releases/{release_id}  (the draft {tag} and its assets)"
+            )],
+            Action::CloseAdvisory {
+                api,
+                repository,
+                ghsa_id,
+            } => vec![format!(
+                "PATCH {api}/repos/{repository}/security-advisories/{ghsa_id}  state=closed"
             )],
         }
     }
@@ -386,14 +438,7 @@ pub fn execute_push(
             action.lines().join(" ")
         )));
     };
-    let url = to.remote(pipeline);
-    if crate::redact::redact_url(url) != *remote {
-        return Err(Error::integrity(format!(
-            "the push was planned to `{remote}`, but the pipeline's {} remote is `{}`",
-            side_name(*to),
-            crate::redact::redact_url(url)
-        )));
-    }
+    let url = planned_remote(pipeline, *to, remote, "push")?;
     // `<sha>:<ref>` pushes exactly the recorded object, whatever the local ref says by now.
     let specs: Vec<String> = refs
         .iter()
@@ -416,6 +461,62 @@ pub fn execute_push(
     } else {
         Err(explain_push(&summary, &args, &output, *to, remote))
     }
+}
+
+/// Executes a delete action: one `git push --atomic` deleting exactly its refs, each leased on
+/// the value the release gave it.
+pub fn execute_delete(
+    git: &GitCli,
+    pipeline: &Pipeline,
+    action: &Action,
+    reporter: &dyn crate::report::Reporter,
+) -> Result<(), Error> {
+    let Action::DeleteRefs { from, remote, refs } = action else {
+        return Err(Error::stage_failed(format!(
+            "not a deletion: {}",
+            action.lines().join(" ")
+        )));
+    };
+    let url = planned_remote(pipeline, *from, remote, "deletion")?;
+    let mut args: Vec<String> = vec!["push".into(), "--atomic".into(), "--porcelain".into()];
+    // No hook of a local remote runs (see `privacy::local_receive_pack`).
+    args.extend(crate::git::privacy::local_receive_pack(git, url)?.map(str::to_string));
+    args.extend(
+        refs.iter()
+            .map(|r| format!("--force-with-lease={}:{}", r.refname, r.target)),
+    );
+    args.push(url.to_string());
+    args.extend(refs.iter().map(|r| format!(":{}", r.refname)));
+    let summary = format!(
+        "deleting {} ref(s) from the {} remote `{remote}` in one atomic push",
+        refs.len(),
+        side_name(*from)
+    );
+    reporter.emit(crate::report::Event::Note(&summary));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    git.run(&summary, &args).map(|_| ()).map_err(|e| {
+        Error::from(e)
+            .with_hint("nothing was deleted (the push is atomic); run `embargo abort` again")
+    })
+}
+
+/// The remote an action goes to, as the pipeline names it (with credentials, to use), once it is
+/// proven to be the one the action was planned for and printed with.
+fn planned_remote<'p>(
+    pipeline: &'p Pipeline,
+    side: Side,
+    planned: &str,
+    what: &str,
+) -> Result<&'p str, Error> {
+    let url = side.remote(pipeline);
+    if crate::redact::redact_url(url) != planned {
+        return Err(Error::integrity(format!(
+            "the {what} was planned on `{planned}`, but the pipeline's {} remote is `{}`",
+            side_name(side),
+            crate::redact::redact_url(url)
+        )));
+    }
+    Ok(url)
 }
 
 fn side_name(side: Side) -> &'static str {

@@ -398,6 +398,10 @@ pub struct AbortArgs {
     /// Show each step as it happens.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Print what taking the release back would do (the private push deleting its refs, the
+    /// GitHub calls, what goes in the clone) after the same checks, and do none of it.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Set by the command itself when it works on every line of a release of several lines, one
     /// line's folder at a time (a line is never moved or taken back alone).
     #[arg(skip)]

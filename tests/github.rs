@@ -945,6 +945,39 @@ fn abort_closes_the_draft_advisory_and_a_new_cut_opens_exactly_one() {
     let w = World::with_advisory();
     let at = embargo_in(3600);
     w.embargo(&["run", w.p(), "--embargo", &at]).expect(0);
+    // The dry run prints the very deletions, and does none of them.
+    let private = |w: &World| w.f.git_in(&w.f.sample.private, &["for-each-ref"]);
+    let before = private(&w);
+    let writes = |w: &World| w.gh.requests().iter().filter(|r| r.method != "GET").count();
+    let written = writes(&w);
+    let dry = w.embargo(&["abort", w.p(), "--dry-run"]);
+    dry.expect(0);
+    crate::common::pin::text("abort_dry_run", &dry.stdout);
+    for part in [
+        "--force-with-lease=refs/tags/v1.0.2:",
+        "DELETE http://",
+        "security-advisories/GHSA-",
+        "state=closed",
+        "nothing was done",
+    ] {
+        assert!(dry.stdout.contains(part), "{part}:\n{}", dry.stdout);
+    }
+    assert_eq!(private(&w), before);
+    assert_eq!(writes(&w), written);
+    assert_eq!(w.gh.advisories()[0].state, "draft");
+    let json = crate::common::pin::json_named(
+        "abort",
+        "abort_dry_run_json",
+        &w.embargo(&["abort", w.p(), "--dry-run", "--json"]),
+    );
+    let kinds: Vec<&str> = json["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["delete-refs", "delete-draft", "close-advisory"]);
+
     let abort = w.embargo(&["abort", w.p()]);
     abort.expect(0);
     assert!(

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Standing, open_workspace, say, standing, state_dirs};
+use crate::actions::{Action, Side};
 use crate::cli::AbortArgs;
 use crate::error::{Error, Exit};
 use crate::git::{hook, remote};
@@ -162,35 +163,98 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
         }
     }
 
+    // What taking it back does to the world, as values: printed by --dry-run, executed here.
+    let listed = remote::list(&workspace.git, "private", &pipeline.repository.private)?;
+    let doomed: Vec<PushedRef> = ours
+        .iter()
+        .filter(|r| {
+            listed
+                .target(&r.refname)
+                .is_some_and(|oid| oid.to_string() == r.target)
+        })
+        .cloned()
+        .collect();
+    let mut actions = Vec::new();
+    if !doomed.is_empty() {
+        actions.push(Action::DeleteRefs {
+            from: Side::Private,
+            remote: crate::redact::redact_url(&pipeline.repository.private),
+            refs: doomed.clone(),
+        });
+    }
+    if let (Some(spec), Some(draft)) = (&pipeline.github, &draft) {
+        actions.push(Action::DeleteDraft {
+            api: crate::github::client::api_url(spec),
+            repository: spec.repository.clone(),
+            release_id: draft.release_id,
+            tag: tag.clone(),
+        });
+    }
+    if let (Some(spec), Some(advisory)) = (&pipeline.github, &advisory) {
+        actions.push(Action::CloseAdvisory {
+            api: crate::github::client::api_url(spec),
+            repository: spec.repository.clone(),
+            ghsa_id: advisory.ghsa_id.clone(),
+        });
+    }
+    if args.dry_run {
+        return dry_run(&args, &tag, &dir, &actions, &ours, &workspace.repo);
+    }
+
     journal.record(
         Stage::Abort,
         Progress::Started,
         serde_json::Value::Null,
         None,
     )?;
-    let remote_name = pipeline.repository.private.clone();
-    let deleted_private = delete_private(&workspace.git, &remote_name, &ours, reporter.as_ref())?;
-    crate::failpoint::hit("abort:after-private-delete");
-    if let (Some(client), Some(draft)) = (&client, &draft) {
-        releases::delete(client, draft.release_id)?;
-        reporter.emit(Event::Note(&format!(
-            "deleted the draft release {} and its assets",
-            draft.html_url
-        )));
-    }
-    // GitHub cannot delete an advisory: the draft is closed, so that cutting the release again
-    // makes one fresh draft rather than a second open one.
+    let mut deleted_private = Vec::new();
     let mut advisory_closed = None;
-    if let (Some(client), Some(advisory)) = (&client, &advisory) {
-        let current = crate::github::advisories::get(client, &advisory.ghsa_id)?;
-        if current.state == "draft" {
-            crate::github::advisories::close(client, &advisory.ghsa_id)?;
+    for action in &actions {
+        match action {
+            Action::DeleteRefs { refs, .. } => {
+                crate::actions::execute_delete(
+                    &workspace.git,
+                    &pipeline,
+                    action,
+                    reporter.as_ref(),
+                )?;
+                deleted_private = refs.iter().map(|r| r.refname.clone()).collect();
+                crate::failpoint::hit("abort:after-private-delete");
+            }
+            Action::DeleteDraft { release_id, .. } => {
+                if let Some(client) = &client {
+                    releases::delete(client, *release_id)?;
+                    reporter.emit(Event::Note(&format!(
+                        "deleted the draft release {} and its assets",
+                        draft
+                            .as_ref()
+                            .map(|d| d.html_url.as_str())
+                            .unwrap_or_default()
+                    )));
+                }
+            }
+            // GitHub cannot delete an advisory: the draft is closed, so that cutting the release
+            // again makes one fresh draft rather than a second open one.
+            Action::CloseAdvisory { ghsa_id, .. } => {
+                if let Some(client) = &client {
+                    let current = crate::github::advisories::get(client, ghsa_id)?;
+                    if current.state == "draft" {
+                        crate::github::advisories::close(client, ghsa_id)?;
+                    }
+                    reporter.emit(Event::Note(&format!(
+                        "closed the draft security advisory {ghsa_id} ({})",
+                        current.html_url
+                    )));
+                    advisory_closed = Some(ghsa_id.clone());
+                }
+            }
+            other => {
+                return Err(Error::stage_failed(format!(
+                    "an abort takes back, it does not: {}",
+                    other.lines().join(" ")
+                )));
+            }
         }
-        reporter.emit(Event::Note(&format!(
-            "closed the draft security advisory {} ({})",
-            advisory.ghsa_id, advisory.html_url
-        )));
-        advisory_closed = Some(advisory.ghsa_id.clone());
     }
     hook::unfreeze(&workspace.repo, &tag)?;
     let mut deleted_local = Vec::new();
@@ -297,47 +361,50 @@ fn parse<T: serde::de::DeserializeOwned>(value: Option<serde_json::Value>) -> Op
     value.and_then(|v| serde_json::from_value(v).ok())
 }
 
-/// One atomic push deleting this release's refs from the private remote: only those that still
-/// hold what this release put there (`--force-with-lease` on each), never someone else's.
-fn delete_private(
-    git: &crate::git::cli::GitCli,
-    private: &str,
+/// `abort --dry-run`: what taking the release back would do, and nothing done.
+fn dry_run(
+    args: &AbortArgs,
+    tag: &str,
+    dir: &Path,
+    actions: &[Action],
     ours: &[PushedRef],
-    reporter: &dyn report::Reporter,
-) -> Result<Vec<String>, Error> {
-    let listed = remote::list(git, "private", private)?;
-    let doomed: Vec<&PushedRef> = ours
+    repo: &crate::git::LocalRepo,
+) -> Result<Exit, Error> {
+    let local: Vec<String> = ours
         .iter()
         .filter(|r| {
-            listed
-                .target(&r.refname)
+            repo.ref_target(&r.refname)
                 .is_some_and(|oid| oid.to_string() == r.target)
         })
+        .map(|r| r.refname.clone())
         .collect();
-    if doomed.is_empty() {
-        return Ok(Vec::new());
+    let mut text = format!("dry run: taking back {tag} would\n");
+    if actions.is_empty() {
+        text.push_str(
+            "  delete nothing on the private remote or GitHub (nothing of it is there)\n",
+        );
     }
-    let mut args: Vec<String> = vec!["push".into(), "--atomic".into(), "--porcelain".into()];
-    // No hook of a local remote runs (see `privacy::local_receive_pack`).
-    args.extend(crate::git::privacy::local_receive_pack(git, private)?.map(str::to_string));
-    args.extend(
-        doomed
-            .iter()
-            .map(|r| format!("--force-with-lease={}:{}", r.refname, r.target)),
-    );
-    args.push(private.to_string());
-    args.extend(doomed.iter().map(|r| format!(":{}", r.refname)));
-    let summary = format!(
-        "deleting {} ref(s) from the private remote `{private}` in one atomic push",
-        doomed.len()
-    );
-    reporter.emit(Event::Note(&summary));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    git.run(&summary, &args).map_err(|e| {
-        Error::from(e)
-            .with_hint("nothing was deleted (the push is atomic); run `embargo abort` again")
-    })?;
-    Ok(doomed.iter().map(|r| r.refname.clone()).collect())
+    for action in actions {
+        for line in action.lines() {
+            text.push_str(&format!("  {line}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "  delete in the clone: {}\n  unfreeze {tag} and archive its state folder {}\nnothing was done",
+        if local.is_empty() {
+            "nothing".to_string()
+        } else {
+            local.join(", ")
+        },
+        dir.display()
+    ));
+    say(
+        args.json,
+        "dry-run",
+        &text,
+        serde_json::json!({ "tag": tag, "actions": actions, "local_refs": local }),
+    )?;
+    Ok(Exit::Done)
 }
 
 /// Moves the state folder out of the way, so that the same version starts afresh, and keeps it

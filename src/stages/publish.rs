@@ -487,6 +487,14 @@ pub fn run(
                     action.lines().join(" ")
                 )));
             }
+            Action::DeleteRefs { .. }
+            | Action::DeleteDraft { .. }
+            | Action::CloseAdvisory { .. } => {
+                return Err(Error::stage_failed(format!(
+                    "publishing takes nothing back: {}",
+                    action.lines().join(" ")
+                )));
+            }
         }
         published.actions.push(action);
     }

@@ -907,6 +907,23 @@ fn a_bad_build_matrix_is_named_with_its_line_and_column() {
     }
 }
 
+/// With a matrix, a glob that does not name the shard would let one shard's manifest claim
+/// another shard's files: refused where it is written.
+#[test]
+fn every_artifact_glob_of_a_split_build_names_the_shard() {
+    let f = Fixture::new();
+    let text = edit(&[(
+        "  checksums: SHA256SUMS\n",
+        "  checksums: SHA256SUMS\n  matrix:\n    - name: one\n    - name: two\n",
+    )]);
+    let (line, column) = position(&text, r#""dist/*.tar.gz""#);
+    let message = file_error(&f, &text, line, Some(column));
+    assert_contains(
+        &message,
+        &["build.artifacts: `dist/*.tar.gz` has no {shard}"],
+    );
+}
+
 #[test]
 fn shard_in_an_artifact_glob_needs_a_build_matrix() {
     let f = Fixture::new();

@@ -552,10 +552,16 @@ fn a_split_build_gets_a_prepare_job_a_job_per_shard_and_a_stage_job_taking_them(
     let fixture = Fixture::new();
     let text = common::replace_once(
         PIPELINE,
-        &[(
-            "  checksums: SHA256SUMS\n",
-            "  checksums: SHA256SUMS\n  matrix:\n    - name: linux-amd64\n    - name: linux-arm64\n      runs_on: ubuntu-24.04-arm\n",
-        )],
+        &[
+            (
+                "  checksums: SHA256SUMS\n",
+                "  checksums: SHA256SUMS\n  matrix:\n    - name: linux-amd64\n    - name: linux-arm64\n      runs_on: ubuntu-24.04-arm\n",
+            ),
+            (
+                "  artifacts: [\"dist/*.tar.gz\"]",
+                "  artifacts: [\"dist/app-{shard}.tar.gz\"]",
+            ),
+        ],
     );
     let (text, workflow) = generate(&fixture, &text);
     let jobs = workflow["jobs"].as_object().expect("jobs");
@@ -619,10 +625,16 @@ fn a_split_build_gets_a_prepare_job_a_job_per_shard_and_a_stage_job_taking_them(
 #[test]
 fn the_split_jobs_refuse_a_public_repository_and_write_their_summaries() {
     let fixture = Fixture::new();
-    let pipeline = fixture.default_pipeline_with(&[(
-        "  checksums: SHA256SUMS\n",
-        "  checksums: SHA256SUMS\n  matrix:\n    - name: linux-amd64\n",
-    )]);
+    let pipeline = fixture.default_pipeline_with(&[
+        (
+            "  checksums: SHA256SUMS\n",
+            "  checksums: SHA256SUMS\n  matrix:\n    - name: linux-amd64\n",
+        ),
+        (
+            "  artifacts: [\"dist/*.tar.gz\"]",
+            "  artifacts: [\"dist/app-{shard}.tar.gz\"]",
+        ),
+    ]);
     let p = pipeline.to_str().expect("utf-8");
     let out = fixture.sample.root.join("shard");
     let out = out.to_str().expect("utf-8");

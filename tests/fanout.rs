@@ -208,8 +208,13 @@ struct Assemble {
 
 impl Assemble {
     fn new() -> Assemble {
+        Assemble::of(&replace_once(&without_publish(PIPELINE), SPLIT))
+    }
+
+    /// The split of `text`, a pipeline with the two shards of [`SHARDS`].
+    fn of(text: &str) -> Assemble {
         let f = Fixture::new();
-        let p = split_pipeline(&f);
+        let p = f.pipeline(text).to_str().unwrap().to_string();
         let artifacts = prepare_and_build_shards(&f, &p, false);
         let (_clone, cp) = job_clone(&f, "job-assemble", &p);
         Assemble {
@@ -314,14 +319,20 @@ fn a_missing_or_doubled_shard_is_refused_naming_it() {
 
 #[test]
 fn two_shards_making_one_name_are_refused_on_one_machine_and_split() {
-    // Both shards make app-linux-amd64.tar.gz: the globs do not tell the shards apart.
+    // Both shards make app-linux-amd64.tar.gz, each in a folder of its own.
     let f = Fixture::new();
     let text = replace_once(
         &without_publish(PIPELINE),
-        &[(
-            "  artifacts: [\"dist/*.tar.gz\"]\n",
-            "  artifacts: [\"dist/*.tar.gz\"]\n  matrix:\n    - name: one\n    - name: two\n",
-        )],
+        &[
+            (
+                "      run: ./build.sh\n",
+                "      run: ./build.sh && mkdir -p \"dist/$EMBARGO_SHARD\" && mv dist/*.tar.gz \"dist/$EMBARGO_SHARD/\"\n",
+            ),
+            (
+                "  artifacts: [\"dist/*.tar.gz\"]\n",
+                "  artifacts: [\"dist/{shard}/*.tar.gz\"]\n  matrix:\n    - name: one\n    - name: two\n",
+            ),
+        ],
     );
     let p = f.pipeline(&text).to_str().unwrap().to_string();
     let whole = f.embargo(&["run", &p]);
@@ -720,13 +731,14 @@ fn an_artifact_named_like_the_manifest_is_refused_in_a_split_build() {
     let text = replace_once(
         &replace_once(&without_publish(PIPELINE), SPLIT),
         &[
+            // In upper case: a runner whose file system ignores case would make it the manifest.
             (
                 "; echo \"arch=$ARCH\"",
-                "; echo '{}' > dist/shard.json; echo \"arch=$ARCH\"",
+                "; mkdir -p \"dist/$EMBARGO_SHARD\"; echo '{}' > \"dist/$EMBARGO_SHARD/SHARD.JSON\"; echo \"arch=$ARCH\"",
             ),
             (
                 "\"dist/arch-{shard}.txt\"]",
-                "\"dist/arch-{shard}.txt\", \"dist/shard.json\"]",
+                "\"dist/arch-{shard}.txt\", \"dist/{shard}/*.JSON\"]",
             ),
         ],
     );
@@ -744,7 +756,7 @@ fn an_artifact_named_like_the_manifest_is_refused_in_a_split_build() {
     run.expect(2);
     says(
         &run,
-        &["is named shard.json, the name of a shard's manifest"],
+        &["is named SHARD.JSON, the name of a shard's manifest"],
     );
 }
 
@@ -851,5 +863,99 @@ fn the_prepare_and_shard_jobs_need_no_github_token() {
     let out = f.sample.root.join("out");
     for shard in SHARDS {
         build_shard(&f, &p, shard, &out).expect(0);
+    }
+}
+
+/// `*` in an artifact glob matches within one folder, as the build's own search does: a
+/// manifest cannot add a file from a folder below by a path the glob would match only if `*`
+/// crossed a `/`.
+#[test]
+fn a_star_in_a_glob_never_crosses_a_folder_in_a_manifest() {
+    let text = replace_once(
+        &replace_once(&without_publish(PIPELINE), SPLIT),
+        &[("\"dist/app-{shard}.tar.gz\"", "\"dist/*-{shard}.tar.gz\"")],
+    );
+    let a = Assemble::of(&text);
+    let amd = a.shard("linux-amd64");
+    let bytes = std::fs::read(amd.join("app-linux-amd64.tar.gz")).unwrap();
+    std::fs::write(amd.join("extra-linux-amd64.tar.gz"), &bytes).unwrap();
+    a.edit_manifest("linux-amd64", |m| {
+        let mut extra = m["artifacts"][0].clone();
+        extra["name"] = "extra-linux-amd64.tar.gz".into();
+        extra["path"] = "dist/sub/extra-linux-amd64.tar.gz".into();
+        m["artifacts"].as_array_mut().unwrap().push(extra);
+    });
+    a.refused(
+        3,
+        &["names extra-linux-amd64.tar.gz (built at `dist/sub/extra-linux-amd64.tar.gz`), which none of the shard's artifact globs"],
+    );
+}
+
+/// A shard whose bytes pass the build's proof but fail a check: the stage job, run again in the
+/// same clone with the shards built anew, takes them (the build taken before was never
+/// verified); once verified, a build is never taken again.
+#[test]
+fn shards_given_again_replace_a_build_that_failed_its_checks_and_never_a_verified_one() {
+    let a = Assemble::new();
+    let good = a.f.sample.root.join("good");
+    common::copy_dir(&a.artifacts, &good);
+    let file = a.shard("linux-amd64").join("app-linux-amd64.tar.gz");
+    std::fs::write(&file, "not an archive\n").unwrap();
+    a.edit_manifest("linux-amd64", |m| {
+        m["artifacts"][0]["size"] = 15.into();
+        m["artifacts"][0]["sha256"] =
+            "ec8e1f7ab0c2ea8d12a8b7c0b2d6ac4bf9e0ac1ea5bc3bd0cfd3da2d1a2e42ab".into();
+    });
+    // Made consistent with the file, as someone able to rewrite the manifest would.
+    let sha = embargo::checksum::sha256_file(&file).unwrap().sha256;
+    a.edit_manifest("linux-amd64", |m| {
+        m["artifacts"][0]["sha256"] = sha.clone().into()
+    });
+    let bad = a.f.embargo(&[
+        "run",
+        &a.pipeline,
+        "--shards",
+        a.artifacts.to_str().unwrap(),
+    ]);
+    bad.expect(1);
+    says(&bad, &["version"]);
+    let again =
+        a.f.embargo(&["run", &a.pipeline, "--shards", good.to_str().unwrap()]);
+    again.expect(0);
+    says(
+        &again,
+        &[
+            "the build taken in an earlier run was never verified: taking the shards in",
+            "release v1.0.2 frozen and staged privately",
+        ],
+    );
+    let last = a.f.embargo(&[
+        "run",
+        &a.pipeline,
+        "--shards",
+        a.artifacts.to_str().unwrap(),
+    ]);
+    last.expect(0);
+    says(&last, &["is re-checked, not taken again"]);
+}
+
+/// The dry run has no prepare job's state: with --shards it is refused, and after a prepare it
+/// says the release is under way rather than naming a scratch folder about to be removed.
+#[test]
+fn a_dry_run_of_a_split_under_way_says_so() {
+    let f = Fixture::new();
+    let p = split_pipeline(&f);
+    let refused = f.embargo(&["run", &p, "--shards", ".", "--dry-run"]);
+    refused.expect(2);
+    says(&refused, &["--dry-run with --shards"]);
+    f.embargo(&["run", &p, "--until", "prepare"]).expect(0);
+    for args in [
+        &["run", &p, "--dry-run"][..],
+        &["run", &p, "--until", "prepare", "--dry-run"],
+    ] {
+        let dry = f.embargo(args);
+        dry.expect(2);
+        says(&dry, &["v1.0.2 is under way (its state is in", "abort"]);
+        assert!(!dry.stderr.contains("embargo-dry-run-"), "{}", dry.stderr);
     }
 }

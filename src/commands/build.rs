@@ -43,6 +43,15 @@ pub fn execute(args: BuildArgs, cwd: &Path) -> Result<Exit, Error> {
         });
     };
     let workspace = open_workspace(&pipeline, cwd, None)?;
+    if pipeline.narrowed
+        && let Some(set) = super::sets_under_way(&workspace.clone, &pipeline).first()
+    {
+        return Err(Error::bad_input(format!(
+            "a release of several lines of this pipeline is under way ({}): its shards are built for every line at once",
+            set.display()
+        ))
+        .with_hint("leave out --line, as its prepare job did"));
+    }
     let state_dir = args.common.state_dir.as_deref();
     // A release of several lines: the shard is built for every line, each into its own folder.
     let plans = if pipeline.several_lines() {
@@ -157,7 +166,9 @@ fn build_line(
         shards: None,
     };
     stages::prepare::recheck(&ctx, &prepared)?;
-    let log = root.join(format!("build-{}-{}.log", prepared.tag, shard.name));
+    // In the state folder, out of the steps' sight: not in DIR, where a step could plant a link
+    // for the log to be written through.
+    let log = state.join(format!("build-{}.log", shard.name));
     let before = identity(root)?;
     let checkout = stages::build::run_steps(&ctx, &prepared, Some(shard), &log)?;
     // Made only now that the steps are over (and every process they started ended): nothing they

@@ -76,6 +76,12 @@ pub fn execute(args: RunArgs, cwd: &Path) -> Result<Exit, Error> {
     } else {
         None
     };
+    if args.dry_run && args.shards.is_some() {
+        return Err(Error::bad_input(
+            "--dry-run with --shards: a dry run starts afresh in a scratch folder, without the prepare job's state the shards were built from",
+        )
+        .with_hint("dry-run the split's first job with `embargo run PIPELINE --until prepare --dry-run`, or the whole release with `embargo run PIPELINE --dry-run`"));
+    }
     if (args.until.is_some() || args.shards.is_some()) && pipeline.build.matrix.is_empty() {
         return Err(Error::bad_input(format!(
             "{}: {} is for a build split across runners, and the pipeline's build has no build.matrix",
@@ -301,6 +307,24 @@ pub(super) fn run_plan(
                 p = pipeline.file.display()
             )));
         }
+        // Prepared, not staged (the prepare job of a split build, or a run cut short): the same.
+        for dir in state_dirs(&workspace.clone, pipeline, None)? {
+            let entries = journal::read(&dir.join("journal.jsonl"))?;
+            let prepared = journal::last_of(&entries, Stage::Prepare)
+                .is_some_and(|e| e.event == Progress::Completed);
+            let aborted = journal::last_of(&entries, Stage::Abort).is_some();
+            if dir.ends_with(&plan.tag) && prepared && !aborted {
+                return Err(Error::bad_input(format!(
+                    "{} is under way (its state is in {}): a dry run has nothing left to try, and `embargo run` would go on with it",
+                    plan.tag,
+                    dir.display()
+                ))
+                .with_hint(format!(
+                    "`embargo status {p}` shows where it stands; `embargo abort {p} --dry-run` shows what taking it back would do",
+                    p = pipeline.file.display()
+                )));
+            }
+        }
     }
     if !plan.already_exists.is_empty()
         && !started_here
@@ -366,10 +390,26 @@ pub(super) fn run_plan(
     if let Some(folder) = &options.shards
         && journal.completed(Stage::Build).is_some()
     {
-        reporter.emit(Event::Note(&format!(
-            "the build was done in an earlier run and is re-checked, not taken again: {} is not used",
-            folder.display()
-        )));
+        if journal.completed(Stage::Verify).is_none() && journal.completed(Stage::Freeze).is_none()
+        {
+            // Taken in an earlier run but never verified (a check failed on it): the shards given
+            // now are taken instead, and verified.
+            reporter.emit(Event::Note(&format!(
+                "the build taken in an earlier run was never verified: taking the shards in {} instead",
+                folder.display()
+            )));
+            journal.record(
+                Stage::Build,
+                Progress::Started,
+                serde_json::Value::Null,
+                None,
+            )?;
+        } else {
+            reporter.emit(Event::Note(&format!(
+                "the build was verified in an earlier run and is re-checked, not taken again: {} is not used",
+                folder.display()
+            )));
+        }
     }
     let ctx = Context {
         pipeline,

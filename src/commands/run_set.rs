@@ -129,6 +129,8 @@ pub fn run(
                 } else {
                     SetStep::Pushed
                 },
+                // Taken above, with stages 1 to 5.
+                shards: None,
                 ..options.clone()
             };
             staged.push(ran(run_plan(

@@ -704,7 +704,18 @@ impl Checker<'_> {
                     format!("build.artifacts: `{glob_text}` is not a valid glob: {e}"),
                 )
             })?;
-            artifacts.push(self.template("build.artifacts", a, &artifact_vars)?);
+            let template = self.template("build.artifacts", a, &artifact_vars)?;
+            // Each shard's files are told from the others' by their path: a glob without the
+            // shard's name would let one shard's manifest claim another's files.
+            if !matrix.is_empty() && !template.uses(Var::Shard) {
+                return Err(self.at(
+                    a.referenced,
+                    format!(
+                        "build.artifacts: `{glob_text}` has no {{shard}}; with build.matrix every artifact glob names the shard whose files it matches (like \"dist/app-{{shard}}.tar.gz\" or \"out/{{shard}}/*\")"
+                    ),
+                ));
+            }
+            artifacts.push(template);
         }
         let checksums = match &raw.checksums {
             Some(c) => {

@@ -492,7 +492,7 @@ pub fn collect(
                 ))
                 .with_hint("put the shard in the file's name: {shard} in build.artifacts, $EMBARGO_SHARD in the steps"));
             }
-            if shard.is_some() && name == super::shards::MANIFEST {
+            if shard.is_some() && name.eq_ignore_ascii_case(super::shards::MANIFEST) {
                 return Err(Error::bad_input(format!(
                     "build.artifacts: {} is named {name}, the name of a shard's manifest beside its files",
                     path.display()

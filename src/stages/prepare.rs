@@ -182,16 +182,22 @@ pub fn bring_back(
     let private = crate::git::remote::list(git, "private", private_remote)?;
     match private.target(&branch) {
         Some(oid) if oid == expected => {}
-        other => {
+        Some(other) => {
             return Err(Error::integrity(format!(
-                "the patch branch {branch} is not in this clone, and {} has {} for it, but the release commit is {expected}",
+                "the patch branch {branch} is not in this clone, and {} has {other} for it, but the release commit is {expected}",
                 private.describe(),
-                other
-                    .map(|o| o.to_string())
-                    .unwrap_or_else(|| "nothing".into()),
             ))
             .with_hint(
-                "`embargo run --until prepare` pushes it there; run it again, or find out who changed the private remote",
+                "someone moved it there: find out who, then take the release back with `embargo abort` and prepare again",
+            ));
+        }
+        None => {
+            return Err(Error::integrity(format!(
+                "the patch branch {branch} is neither in this clone nor on {}: the release commit {expected} is nowhere to build from",
+                private.describe(),
+            ))
+            .with_hint(
+                "`embargo run --until prepare` pushes it there: run it again with this state folder (it pushes the same commit), or find out who deleted it",
             ));
         }
     }

@@ -390,7 +390,12 @@ fn prove_files(shard: &Found, globs: &[String]) -> Result<(), Error> {
         ))
         .with_hint("a shard's folder holds what `embargo build --shard` wrote, unchanged")
     };
-    let options = glob::MatchOptions::new();
+    // As the build's own search matches them (`glob::glob` goes folder by folder): `*` never
+    // crosses a `/`, only `**` does.
+    let options = glob::MatchOptions {
+        require_literal_separator: true,
+        ..glob::MatchOptions::new()
+    };
     let patterns: Vec<glob::Pattern> = globs
         .iter()
         .map(|g| {
@@ -408,13 +413,13 @@ fn prove_files(shard: &Found, globs: &[String]) -> Result<(), Error> {
                 "names a file `{name}` that cannot be a release asset: {why}"
             )));
         }
-        if name == MANIFEST {
+        if name.eq_ignore_ascii_case(MANIFEST) {
             return Err(bad(format!(
                 "names its own manifest, {MANIFEST}, as a file it built"
             )));
         }
         if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
-            return Err(bad(format!("names `{name}` twice")));
+            return Err(bad(format!("names `{name}` twice (whatever its case)")));
         }
         seen.push(name);
         if file.sha256.len() != 64

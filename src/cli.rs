@@ -293,6 +293,10 @@ pub struct RescheduleArgs {
     /// line's folder at a time (a line is never moved or taken back alone).
     #[arg(skip)]
     pub whole_set: bool,
+    /// Set by the command itself on every line of a release of several lines before it changes
+    /// any: the checks alone, so that a line that cannot be moved or taken back stops them all.
+    #[arg(skip)]
+    pub check_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -406,6 +410,10 @@ pub struct AbortArgs {
     /// line's folder at a time (a line is never moved or taken back alone).
     #[arg(skip)]
     pub whole_set: bool,
+    /// Set by the command itself on every line of a release of several lines before it changes
+    /// any: the checks alone, so that a line that cannot be moved or taken back stops them all.
+    #[arg(skip)]
+    pub check_only: bool,
 }
 
 #[derive(Debug, Args)]

@@ -959,3 +959,66 @@ fn a_dry_run_of_a_split_under_way_says_so() {
         assert!(!dry.stderr.contains("embargo-dry-run-"), "{}", dry.stderr);
     }
 }
+
+/// Shards built into one folder: a step of the second shard that rewrites the first shard's
+/// file (and could rewrite its manifest to match) is caught before anything is written.
+#[test]
+fn a_step_changing_another_shards_folder_in_a_shared_output_is_an_integrity_violation() {
+    let f = Fixture::new();
+    let out = f.sample.root.join("out");
+    let tamper = format!(
+        "if [ \"$EMBARGO_SHARD\" = linux-arm64 ]; then echo x >> {}/v1.0.2/linux-amd64/app-linux-amd64.tar.gz; fi && ./build.sh",
+        out.display()
+    );
+    let text = replace_once(
+        &replace_once(&without_publish(PIPELINE), SPLIT),
+        &[(
+            "      run: ./build.sh && if",
+            &format!("      run: {tamper} && if"),
+        )],
+    );
+    let p = f.pipeline(&text).to_str().unwrap().to_string();
+    f.embargo(&["run", &p, "--until", "prepare"]).expect(0);
+    build_shard(&f, &p, "linux-amd64", &out).expect(0);
+    let run = build_shard(&f, &p, "linux-arm64", &out);
+    run.expect(3);
+    says(
+        &run,
+        &[
+            "a build step of the shard linux-arm64 changed",
+            "app-linux-amd64.tar.gz",
+        ],
+    );
+    assert!(!out.join("v1.0.2/linux-arm64").exists());
+}
+
+/// Shards `linux` and `linux-arm64` with `app-{shard}*`: linux's glob matches linux-arm64's file,
+/// so a file's path would not tell which shard made it. Refused at the build, on one machine as
+/// in a shard's job, naming both shards.
+#[test]
+fn a_file_two_shards_globs_match_is_refused_naming_both() {
+    let f = Fixture::new();
+    let text = replace_once(
+        &without_publish(PIPELINE),
+        &[
+            (
+                "      run: ./build.sh\n",
+                "      run: ./build.sh && mv dist/app-linux-amd64.tar.gz \"dist/app-$EMBARGO_SHARD.tar.gz\"\n",
+            ),
+            (
+                "  artifacts: [\"dist/*.tar.gz\"]\n",
+                "  artifacts: [\"dist/app-{shard}*.tar.gz\"]\n  matrix:\n    - name: linux\n    - name: linux-arm64\n",
+            ),
+        ],
+    );
+    let p = f.pipeline(&text).to_str().unwrap().to_string();
+    let run = f.embargo(&["run", &p]);
+    run.expect(2);
+    says(
+        &run,
+        &[
+            "dist/app-linux-arm64.tar.gz, made by the shard linux-arm64, is matched by the globs of the shard linux too",
+        ],
+    );
+    common::pin::error(&run);
+}

@@ -991,3 +991,36 @@ fn abort_closes_the_draft_advisory_and_a_new_cut_opens_exactly_one() {
     assert_eq!(states, ["closed", "draft"]);
     w.no_violations();
 }
+
+/// The draft an abort would delete must still be this release's: its notes rewritten without the
+/// mark this release staged it with (someone else's now), or deleted by hand, it is left alone
+/// and said so; the release's refs are taken back all the same.
+#[test]
+fn abort_leaves_a_draft_that_is_no_longer_this_releases_alone_and_says_so() {
+    let w = World::new();
+    w.embargo(&["run", w.p(), "--embargo", &embargo_in(3600)])
+        .expect(0);
+    let release = w.one_release_with_the_built_assets();
+    w.gh.set_release_body(release.id, "Someone else's notes now.");
+    let dry = w.embargo(&["abort", w.p(), "--dry-run"]);
+    dry.expect(0);
+    assert!(!dry.stdout.contains("DELETE"), "{}", dry.stdout);
+    assert!(
+        dry.stdout.contains("and leave alone: the release") && dry.stdout.contains("lack the mark"),
+        "{}",
+        dry.stdout
+    );
+    let abort = w.embargo(&["abort", w.p(), "--json"]);
+    let json = crate::common::pin::json_named("abort", "abort_leaves_a_draft_json", &abort);
+    assert_eq!(
+        json["left_alone"].as_array().map(Vec::len),
+        Some(1),
+        "{json}"
+    );
+    assert_eq!(w.gh.releases().len(), 1, "the draft was deleted");
+    assert!(
+        w.gh.requests().iter().all(|r| r.method != "DELETE"),
+        "a DELETE was sent"
+    );
+    w.no_violations();
+}

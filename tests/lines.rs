@@ -1355,3 +1355,58 @@ fn an_empty_ref_lock_left_by_a_killed_runner_does_not_stop_the_rerun() {
         run.stderr
     );
 }
+
+/// Every line or none: when one line cannot be taken back or moved (its tag is public), the
+/// others are left exactly as they were, not changed before the refusal.
+#[test]
+fn a_line_that_cannot_be_taken_back_or_moved_stops_every_line_first() {
+    let w = three_lines_on_github();
+    w.embargo(&["run", w.p()]).expect(0);
+    let f = &w.f;
+    f.git(&["push", "-q", "origin", "refs/tags/v1.1.1"]);
+    let private = refnames(f, &f.sample.private);
+    let (set, _) = set_dirs(&w);
+    let folders = |set: &std::path::Path| {
+        let mut names: Vec<String> = std::fs::read_dir(set)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = folders(&set);
+    let manifests = |set: &std::path::Path| -> Vec<String> {
+        ["v1.2.1", "v1.1.1", "v1.0.2"]
+            .iter()
+            .map(|t| std::fs::read_to_string(set.join(t).join("manifest.json")).unwrap())
+            .collect()
+    };
+    let staged = manifests(&set);
+
+    let abort = w.embargo(&["abort", w.p()]);
+    abort.expect(2);
+    assert!(
+        abort.stderr.contains("v1.1.1 is public already"),
+        "{}",
+        abort.stderr
+    );
+    let moved = w.embargo(&[
+        "reschedule",
+        w.p(),
+        "--embargo",
+        "2038-01-01 10:00 UTC",
+        "--json",
+    ]);
+    moved.expect(2);
+    assert!(moved.stdout.contains("\"error\""), "{}", moved.stdout);
+
+    assert_eq!(refnames(f, &f.sample.private), private);
+    assert_eq!(folders(&set), before);
+    assert_eq!(manifests(&set), staged);
+    assert!(
+        w.gh.releases().iter().all(|r| r.draft),
+        "{:?}",
+        w.gh.releases()
+    );
+}

@@ -32,6 +32,17 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
                 AbortArgs {
                     state_dir: Some(line),
                     whole_set: true,
+                    check_only: true,
+                    ..args.clone()
+                },
+                cwd,
+            )
+        },
+        |line| {
+            execute(
+                AbortArgs {
+                    state_dir: Some(line),
+                    whole_set: true,
                     ..args.clone()
                 },
                 cwd,
@@ -151,17 +162,45 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
             )));
         }
     }
-    if let (Some(client), Some(draft)) = (&client, &draft) {
-        match releases::get(client, draft.release_id) {
-            Ok(r) if !r.draft => {
+    // The draft is deleted only while it is still this release's: a draft, for its tag, with the
+    // ownership mark its notes were staged with. Gone, or someone else's by now: left alone.
+    let mut left_alone: Vec<String> = Vec::new();
+    let draft = match (&client, draft) {
+        (Some(client), Some(draft)) => match releases::find(client, draft.release_id)? {
+            Some(r) if !r.draft => {
                 return Err(Error::bad_input(format!(
                     "the GitHub release of {tag} is published already ({}): it cannot be taken back",
                     r.html_url
                 )));
             }
-            _ => {}
-        }
-    }
+            Some(r) => {
+                let mark = crate::stages::draft::ownership_mark(&dir)?;
+                let marked = r
+                    .body
+                    .as_deref()
+                    .is_some_and(|b| b.contains(&format!("<!-- embargo: {mark} -->")));
+                if r.tag_name == tag && marked {
+                    Some(draft)
+                } else {
+                    left_alone.push(format!(
+                        "the release {} on GitHub is no longer this release's draft (its tag is {}{}): it is left alone",
+                        draft.html_url,
+                        r.tag_name,
+                        if marked { "" } else { ", and its notes lack the mark this release staged it with" }
+                    ));
+                    None
+                }
+            }
+            None => {
+                left_alone.push(format!(
+                    "the draft release {} is gone from GitHub already",
+                    draft.html_url
+                ));
+                None
+            }
+        },
+        (_, draft) => draft,
+    };
 
     // What taking it back does to the world, as values: printed by --dry-run, executed here.
     let listed = remote::list(&workspace.git, "private", &pipeline.repository.private)?;
@@ -174,6 +213,17 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
         })
         .cloned()
         .collect();
+    // Refs that moved since this release put them there are someone else's now.
+    for r in &ours {
+        if let Some(now) = listed.target(&r.refname)
+            && now.to_string() != r.target
+        {
+            left_alone.push(format!(
+                "{} on the private remote moved since (it is {now}, this release made it {}): it is left alone",
+                r.refname, r.target
+            ));
+        }
+    }
     let mut actions = Vec::new();
     if !doomed.is_empty() {
         actions.push(Action::DeleteRefs {
@@ -197,8 +247,22 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
             ghsa_id: advisory.ghsa_id.clone(),
         });
     }
+    if args.check_only {
+        return Ok(Exit::Done);
+    }
+    for note in &left_alone {
+        reporter.emit(Event::Note(note));
+    }
     if args.dry_run {
-        return dry_run(&args, &tag, &dir, &actions, &ours, &workspace.repo);
+        return dry_run(
+            &args,
+            &tag,
+            &dir,
+            &actions,
+            &ours,
+            &workspace.repo,
+            &left_alone,
+        );
     }
 
     journal.record(
@@ -289,7 +353,7 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
         None,
     )?;
     drop(journal);
-    let text = format!(
+    let mut text = format!(
         "aborted {tag}: {} private ref(s) and {} local ref(s) deleted{}; its state is archived in {}\n\
          the same version can be cut again with `embargo run {}`",
         deleted_private.len(),
@@ -302,6 +366,9 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
         archive.display(),
         pipeline.file.display()
     );
+    for note in &left_alone {
+        text.push_str(&format!("\nleft alone: {note}"));
+    }
     say(
         args.json,
         "aborted",
@@ -311,6 +378,7 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
             "private_refs_deleted": deleted_private,
             "local_refs_deleted": deleted_local,
             "archive": archive,
+            "left_alone": left_alone,
         }),
     )?;
     Ok(Exit::Done)
@@ -369,6 +437,7 @@ fn dry_run(
     actions: &[Action],
     ours: &[PushedRef],
     repo: &crate::git::LocalRepo,
+    left_alone: &[String],
 ) -> Result<Exit, Error> {
     let local: Vec<String> = ours
         .iter()
@@ -388,6 +457,9 @@ fn dry_run(
         for line in action.lines() {
             text.push_str(&format!("  {line}\n"));
         }
+    }
+    for note in left_alone {
+        text.push_str(&format!("  and leave alone: {note}\n"));
     }
     text.push_str(&format!(
         "  delete in the clone: {}\n  unfreeze {tag} and archive its state folder {}\nnothing was done",

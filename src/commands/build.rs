@@ -170,7 +170,11 @@ fn build_line(
     // for the log to be written through.
     let log = state.join(format!("build-{}.log", shard.name));
     let before = identity(root)?;
+    // Other shards built into the same folder: a step of this shard must not change them.
+    let ours = root.join(&prepared.tag).join(&shard.name);
+    let others = Others::read(root, &ours);
     let checkout = stages::build::run_steps(&ctx, &prepared, Some(shard), &log)?;
+    others.unchanged(root, &ours, &shard.name)?;
     // Made only now that the steps are over (and every process they started ended): nothing they
     // left under DIR, a link above all, is written through.
     let out = fresh_output(root, before, &prepared.tag, &shard.name)?;
@@ -179,6 +183,75 @@ fn build_line(
     let manifest = Manifest::new(&ctx, &prepared, &shard.name, collected);
     manifest.write(&out)?;
     Ok(manifest)
+}
+
+/// Everything under the output folder but this shard's own folder: each file with what changes
+/// when it is written, renamed or replaced (its inode, size and change time, which no process
+/// can set), each folder and link by its inode.
+struct Others(std::collections::BTreeMap<PathBuf, (u64, u64, u64, i64, i64)>);
+
+impl Others {
+    fn read(root: &Path, ours: &Path) -> Others {
+        use std::os::unix::fs::MetadataExt;
+        let mut seen = std::collections::BTreeMap::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.starts_with(ours) {
+                    continue;
+                }
+                let Ok(meta) = fs::symlink_metadata(&path) else {
+                    continue;
+                };
+                if meta.is_dir() {
+                    seen.insert(path.clone(), (meta.dev(), meta.ino(), 0, 0, 0));
+                    stack.push(path);
+                } else {
+                    seen.insert(
+                        path,
+                        (
+                            meta.dev(),
+                            meta.ino(),
+                            meta.size(),
+                            meta.ctime(),
+                            meta.ctime_nsec(),
+                        ),
+                    );
+                }
+            }
+        }
+        Others(seen)
+    }
+
+    /// After the steps: nothing outside this shard's folder was changed, added or removed (this
+    /// shard's release folder may have been made, as the shard's own folder is made in it).
+    fn unchanged(&self, root: &Path, ours: &Path, shard: &str) -> Result<(), Error> {
+        let now = Others::read(root, ours);
+        let release = ours.parent();
+        let changed = self
+            .0
+            .iter()
+            .find(|(path, meta)| now.0.get(*path) != Some(meta))
+            .map(|(path, _)| path)
+            .or_else(|| {
+                now.0
+                    .keys()
+                    .find(|path| !self.0.contains_key(*path) && Some(path.as_path()) != release)
+            });
+        match changed {
+            None => Ok(()),
+            Some(path) => Err(Error::integrity(format!(
+                "a build step of the shard {shard} changed {} in --output {}, which holds other shards' files",
+                path.display(),
+                root.display()
+            ))
+            .with_hint("nothing was written; build each shard into a folder of its own (as the workflow does, one runner each), and find out why the build writes there")),
+        }
+    }
 }
 
 /// A folder's device and inode, to tell it was not replaced.

@@ -186,6 +186,7 @@ fn each_line(
     given: Option<&Path>,
     json: bool,
     whole: bool,
+    mut check: impl FnMut(PathBuf) -> Result<Exit, Error>,
     mut each: impl FnMut(PathBuf) -> Result<Exit, Error>,
 ) -> Option<Result<Exit, Error>> {
     if !pipeline.several_lines() || given.is_some_and(|g| !is_release_set(g)) {
@@ -239,10 +240,33 @@ fn each_line(
                 .with_hint("bring back that line's folder first"));
             }
         }
+        // Every line or none: each line's checks pass before any line is changed.
+        for line in &lines {
+            check(line.clone())?;
+        }
         // With --json, each line's outcome is gathered into one document: `{"outcome", "lines"}`.
         let gathered = json.then(Gathered::start);
+        let mut done: Vec<String> = Vec::new();
         for line in lines {
-            each(line)?;
+            let tag = line
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            each(line).map_err(|e| {
+                if done.is_empty() {
+                    return e;
+                }
+                // Said in the message, not only in the hint, which may say nothing was done.
+                Error {
+                    message: format!(
+                        "{} (this command had already done {} of this release: run it again to finish)",
+                        e.message,
+                        done.join(", ")
+                    ),
+                    ..e
+                }
+            })?;
+            done.push(tag);
         }
         if let Some(gathered) = gathered {
             let lines = gathered.finish();

@@ -34,6 +34,18 @@ fn execute_at(args: RescheduleArgs, cwd: &Path, at_now: Timestamp) -> Result<Exi
                 RescheduleArgs {
                     state_dir: Some(line),
                     whole_set: true,
+                    check_only: true,
+                    ..args.clone()
+                },
+                cwd,
+                at_now,
+            )
+        },
+        |line| {
+            execute_at(
+                RescheduleArgs {
+                    state_dir: Some(line),
+                    whole_set: true,
                     ..args.clone()
                 },
                 cwd,
@@ -110,6 +122,9 @@ fn execute_at(args: RescheduleArgs, cwd: &Path, at_now: Timestamp) -> Result<Exi
             recorded.map(clock::display).unwrap_or_default()
         ))
         .with_hint("if the fix must go out sooner (it leaked, or the date was wrong), say so with --earlier"));
+    }
+    if args.check_only {
+        return Ok(Exit::Done);
     }
     if recorded == Some(to) {
         say(

@@ -252,6 +252,19 @@ pub fn get(client: &Client, release: u64) -> Result<Release, Error> {
     parse(value, "release")
 }
 
+/// The release, or `None` when GitHub has none of that id (deleted).
+pub fn find(client: &Client, release: u64) -> Result<Option<Release>, Error> {
+    match client.json(
+        Method::GET,
+        &client.repo_url(&format!("/releases/{release}")),
+        None,
+    ) {
+        Ok(value) => parse(value, "release").map(Some),
+        Err(f) if f.status() == Some(404) => Ok(None),
+        Err(f) => Err(f.into()),
+    }
+}
+
 /// Assets this process has downloaded and hashed, by URL: GitHub has no call that rewrites an
 /// asset's bytes (a replacement is a new upload, with a new id), so one download proves an asset
 /// for the staging, the check before publishing and the read-back after it alike.

@@ -306,6 +306,31 @@ pub fn artifact_globs(
         .collect()
 }
 
+/// How a shard's path is matched against its globs, as `glob::glob` finds files: `*` within one
+/// folder, `**` across folders.
+pub const MATCH: glob::MatchOptions = glob::MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
+
+/// Another shard of the matrix whose artifact globs match `path` too: a file whose shard its path
+/// does not tell (shards `linux` and `linux-arm64` with `app-{shard}*`).
+pub fn also_matched_by<'p>(
+    ctx: &Context<'p>,
+    prepared: &Prepared,
+    shard: &ShardSpec,
+    path: &str,
+) -> Option<&'p ShardSpec> {
+    ctx.pipeline.build.matrix.iter().find(|other| {
+        other.name != shard.name
+            && artifact_globs(ctx, prepared, Some(other))
+                .iter()
+                .filter_map(|g| glob::Pattern::new(g).ok())
+                .any(|p| p.matches_with(path, MATCH))
+    })
+}
+
 /// One artifact as collected: what it is, and where the build left it in the checkout.
 #[derive(Debug, Clone)]
 pub struct Collected {
@@ -499,12 +524,21 @@ pub fn collect(
                 ))
                 .with_hint("rename the file in the build"));
             }
-            paths.push(
-                path.strip_prefix(&root)
-                    .unwrap_or(&path)
-                    .display()
-                    .to_string(),
-            );
+            let relative = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            if let Some(own) = shard
+                && let Some(other) = also_matched_by(ctx, prepared, own, &relative)
+            {
+                return Err(Error::bad_input(format!(
+                    "build.artifacts: {relative}, made by the shard {}, is matched by the globs of the shard {} too: a file's path must tell which shard made it",
+                    own.name, other.name
+                ))
+                .with_hint("end the part of the glob after {shard} with something no shard name continues with (\"app-{shard}.tar.gz\", \"out/{shard}/*\"), or rename the shards so that none is the start of another"));
+            }
+            paths.push(relative);
             files.push((name, real));
             matched += 1;
         }

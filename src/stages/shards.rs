@@ -322,17 +322,19 @@ pub fn assemble(
     ours.sort_by_key(|o| matrix.iter().position(|s| s.name == o.manifest.shard));
     let mut copies: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut artifacts: Vec<Artifact> = Vec::new();
+    let mut owners: Vec<&str> = Vec::new();
     for shard in &ours {
         let spec = matrix.iter().find(|s| s.name == shard.manifest.shard);
-        prove_files(shard, &super::build::artifact_globs(ctx, prepared, spec))?;
+        prove_files(ctx, prepared, shard, spec)?;
         prove_folder(shard)?;
         for artifact in shard.manifest.artifacts.iter().map(ShardFile::artifact) {
-            if let Some(earlier) = artifacts
+            if let Some((earlier, owner)) = artifacts
                 .iter()
-                .find(|a| a.name.eq_ignore_ascii_case(&artifact.name))
+                .zip(&owners)
+                .find(|(a, _)| a.name.eq_ignore_ascii_case(&artifact.name))
             {
                 return Err(Error::bad_input(format!(
-                    "two shards made an artifact named `{}` (`{}` in an earlier shard, and the shard {} in {}); release assets need distinct names, whatever their case",
+                    "two shards made an artifact named `{}`: the shard {owner} (as `{}`) and the shard {} (in {}); release assets need distinct names, whatever their case",
                     artifact.name,
                     earlier.name,
                     shard.manifest.shard,
@@ -340,6 +342,7 @@ pub fn assemble(
                 ))
                 .with_hint("put the shard in the file's name: {shard} in build.artifacts, $EMBARGO_SHARD in the steps"));
             }
+            owners.push(shard.manifest.shard.as_str());
             copies.push((shard.dir.join(&artifact.name), dist.join(&artifact.name)));
             artifacts.push(artifact);
         }
@@ -381,7 +384,13 @@ pub fn assemble(
 /// the shard's own artifact globs and ending in the file's name; and every glob matched, as a
 /// build on one machine requires. A manifest that adds, drops or takes another shard's files
 /// does not pass.
-fn prove_files(shard: &Found, globs: &[String]) -> Result<(), Error> {
+fn prove_files(
+    ctx: &Context<'_>,
+    prepared: &Prepared,
+    shard: &Found,
+    spec: Option<&crate::pipeline::ShardSpec>,
+) -> Result<(), Error> {
+    let globs = &super::build::artifact_globs(ctx, prepared, spec);
     let at = shard.dir.display();
     let name_of_shard = &shard.manifest.shard;
     let bad = |what: String| {
@@ -392,10 +401,7 @@ fn prove_files(shard: &Found, globs: &[String]) -> Result<(), Error> {
     };
     // As the build's own search matches them (`glob::glob` goes folder by folder): `*` never
     // crosses a `/`, only `**` does.
-    let options = glob::MatchOptions {
-        require_literal_separator: true,
-        ..glob::MatchOptions::new()
-    };
+    let options = super::build::MATCH;
     let patterns: Vec<glob::Pattern> = globs
         .iter()
         .map(|g| {
@@ -450,6 +456,16 @@ fn prove_files(shard: &Found, globs: &[String]) -> Result<(), Error> {
                 *hit = true;
                 fits = true;
             }
+        }
+        // A path another shard's globs match too is refused by the build itself: only a manifest
+        // written by hand has one.
+        if let Some(own) = spec
+            && let Some(other) = super::build::also_matched_by(ctx, prepared, own, &file.path)
+        {
+            return Err(bad(format!(
+                "names {name} (built at `{}`), which the globs of the shard {} match too; a shard's build never records such a file",
+                file.path, other.name
+            )));
         }
         if !fits {
             return Err(bad(format!(

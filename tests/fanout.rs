@@ -990,6 +990,9 @@ fn a_step_changing_another_shards_folder_in_a_shared_output_is_an_integrity_viol
         ],
     );
     assert!(!out.join("v1.0.2/linux-arm64").exists());
+    // The shard whose file was rewritten is removed, to be built again, not taken.
+    assert!(!out.join("v1.0.2/linux-amd64").exists());
+    says(&run, &["removed, to be built again"]);
 }
 
 /// Shards `linux` and `linux-arm64` with `app-{shard}*`: linux's glob matches linux-arm64's file,

@@ -1410,3 +1410,66 @@ fn a_line_that_cannot_be_taken_back_or_moved_stops_every_line_first() {
         w.gh.releases()
     );
 }
+
+/// A line's folder gone from a release under way: abort refuses before taking back any line
+/// (the missing line's refs would be left behind), and run does not start that line afresh.
+#[test]
+fn a_missing_lines_folder_stops_abort_and_run_before_anything_changes() {
+    let w = three_lines_on_github();
+    w.embargo(&["run", w.p()]).expect(0);
+    let (set, _) = set_dirs(&w);
+    let away = w.f.sample.root.join("v1.1.1-away");
+    std::fs::rename(set.join("v1.1.1"), &away).unwrap();
+    let private = refnames(&w.f, &w.f.sample.private);
+    let abort = w.embargo(&["abort", w.p()]);
+    abort.expect(2);
+    assert!(
+        abort.stderr.contains("v1.1.1 is a line of the release in")
+            && abort.stderr.contains("its folder is not there"),
+        "{}",
+        abort.stderr
+    );
+    let run = w.embargo(&["run", w.p()]);
+    run.expect(2);
+    assert!(
+        run.stderr.contains("its folder is not there"),
+        "{}",
+        run.stderr
+    );
+    assert!(!set.join("v1.1.1").exists(), "run made a stub folder");
+    assert_eq!(refnames(&w.f, &w.f.sample.private), private);
+    // Back in place, the abort takes back every line.
+    std::fs::rename(&away, set.join("v1.1.1")).unwrap();
+    w.embargo(&["abort", w.p()]).expect(0);
+    let left = refnames(&w.f, &w.f.sample.private);
+    for gone in [
+        "refs/tags/v1.1.1\n",
+        "refs/heads/v1.1.1\n",
+        "cherry-pick/v1.1.1",
+    ] {
+        assert!(!left.contains(gone), "{gone}: {left}");
+    }
+}
+
+/// One line's tag pushed to the public remote before the instant (a leak): the release is not
+/// stuck; moving the instant to now is allowed, and publishing finishes it.
+#[test]
+fn a_line_public_before_its_instant_can_be_published_at_once() {
+    let w = three_lines_on_github();
+    w.embargo(&["run", w.p()]).expect(0);
+    w.f.git(&["push", "-q", "origin", "refs/tags/v1.0.2"]);
+    let later = w.embargo(&["reschedule", w.p(), "--embargo", "2038-01-01 10:00 UTC"]);
+    later.expect(2);
+    assert!(
+        later
+            .stderr
+            .contains("before its instant: the fix is out early")
+            && later.stderr.contains("--embargo now --earlier"),
+        "{}",
+        later.stderr
+    );
+    w.embargo(&["reschedule", w.p(), "--embargo", "now", "--earlier"])
+        .expect(0);
+    w.embargo(&["publish", w.p(), "--if-due"]).expect(0);
+    assert!(w.gh.releases().iter().all(|r| !r.draft));
+}

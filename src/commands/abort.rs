@@ -119,9 +119,11 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
             public_now.join(", "),
             public.describe()
         ))
-        .with_hint(
-            "finish it with `embargo publish`, and fix anything wrong in a new patch release",
-        ));
+        .with_hint(format!(
+            "finish it with `embargo publish {p} --if-due`, and fix anything wrong in a new patch release; \
+             if its instant has not come yet, the fix is out early: `embargo reschedule {p} --embargo now --earlier` first",
+            p = pipeline.file.display()
+        )));
     }
     // Prepared here but frozen and staged by another run (a split build's stage job, with its
     // own copy of the state): its tag and picks are on the private remote, unknown to this
@@ -214,6 +216,16 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
         .cloned()
         .collect();
     // Refs that moved since this release put them there are someone else's now.
+    for r in &ours {
+        if let Some(now) = workspace.repo.ref_target(&r.refname)
+            && now.to_string() != r.target
+        {
+            left_alone.push(format!(
+                "{} in the clone moved since (it is {now}, this release made it {}): it is left alone",
+                r.refname, r.target
+            ));
+        }
+    }
     for r in &ours {
         if let Some(now) = listed.target(&r.refname)
             && now.to_string() != r.target

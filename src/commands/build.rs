@@ -229,28 +229,52 @@ impl Others {
 
     /// After the steps: nothing outside this shard's folder was changed, added or removed (this
     /// shard's release folder may have been made, as the shard's own folder is made in it).
+    /// What was is removed (a shard's whole folder, never through a link): a shard whose files a
+    /// step could rewrite is built again, not taken.
     fn unchanged(&self, root: &Path, ours: &Path, shard: &str) -> Result<(), Error> {
         let now = Others::read(root, ours);
         let release = ours.parent();
-        let changed = self
+        let mut changed: Vec<&PathBuf> = self
             .0
             .iter()
-            .find(|(path, meta)| now.0.get(*path) != Some(meta))
+            .filter(|(path, meta)| now.0.get(*path) != Some(meta))
             .map(|(path, _)| path)
-            .or_else(|| {
-                now.0
-                    .keys()
-                    .find(|path| !self.0.contains_key(*path) && Some(path.as_path()) != release)
-            });
-        match changed {
-            None => Ok(()),
-            Some(path) => Err(Error::integrity(format!(
-                "a build step of the shard {shard} changed {} in --output {}, which holds other shards' files",
-                path.display(),
-                root.display()
-            ))
-            .with_hint("nothing was written; build each shard into a folder of its own (as the workflow does, one runner each), and find out why the build writes there")),
+            .collect();
+        changed.extend(
+            now.0
+                .keys()
+                .filter(|path| !self.0.contains_key(*path) && Some(path.as_path()) != release),
+        );
+        let Some(first) = changed.first() else {
+            return Ok(());
+        };
+        // `<tag>/<shard>` under the folder, or the entry itself when it is higher up.
+        let mut removed: Vec<PathBuf> = Vec::new();
+        for path in &changed {
+            let relative = path.strip_prefix(root).unwrap_or(path);
+            let folder: PathBuf = root.join(relative.components().take(2).collect::<PathBuf>());
+            if !removed.contains(&folder) {
+                let gone = match fs::symlink_metadata(&folder) {
+                    Ok(m) if m.is_dir() => fs::remove_dir_all(&folder),
+                    Ok(_) => fs::remove_file(&folder),
+                    Err(_) => Ok(()),
+                };
+                if gone.is_ok() {
+                    removed.push(folder);
+                }
+            }
         }
+        Err(Error::integrity(format!(
+            "a build step of the shard {shard} changed {} in --output {}, which holds other shards' files; removed, to be built again: {}",
+            first.display(),
+            root.display(),
+            removed
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_hint("nothing of this shard was written; build each shard into a folder of its own (as the workflow does, one runner each), build the removed shards again, and find out why the build writes there"))
     }
 }
 

@@ -223,22 +223,42 @@ fn each_line(
             .filter(|d| d.join("journal.jsonl").is_file())
             .collect();
         lines.sort();
-        // Every line, or none: a line whose folder is missing would be left behind.
-        if whole {
-            let members = lines
-                .iter()
-                .find_map(|l| set_of_line(l))
-                .unwrap_or_default();
-            if let Some(missing) = members
-                .iter()
-                .find(|tag| !lines.iter().any(|l| l.ends_with(tag.as_str())))
-            {
-                return Err(Error::bad_input(format!(
-                    "{missing} is a line of the release in {}, but its folder is not there: every line moves together",
+        // Every line, or none: a line whose folder is missing would be left behind. A line an
+        // earlier abort took back is in the release's `aborted/` folder: the next abort goes on
+        // without it; nothing else does.
+        let members = lines
+            .iter()
+            .find_map(|l| set_of_line(l))
+            .unwrap_or_default();
+        // A line's folder without a journal is a line not started: there, but with nothing to do.
+        let present = releases_in(&set);
+        for tag in &members {
+            if present.iter().any(|l| l.ends_with(tag.as_str())) {
+                continue;
+            }
+            let taken_back = releases_in(&set.join("aborted")).iter().any(|a| {
+                a.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{tag}-")))
+            });
+            if taken_back && !whole {
+                continue;
+            }
+            return Err(if taken_back {
+                Error::bad_input(format!(
+                    "{tag}, a line of the release in {}, was taken back by an abort cut short: the release cannot be changed, only taken back",
                     set.display()
                 ))
-                .with_hint("bring back that line's folder first"));
-            }
+                .with_hint(format!(
+                    "finish taking it back with `embargo abort {}`",
+                    pipeline.file.display()
+                ))
+            } else {
+                Error::bad_input(format!(
+                    "{tag} is a line of the release in {}, but its folder is not there: every line moves together",
+                    set.display()
+                ))
+                .with_hint("bring back that line's folder first (as it was: a folder of the same name)")
+            });
         }
         // Every line or none: each line's checks pass before any line is changed.
         for line in &lines {
@@ -263,6 +283,10 @@ fn each_line(
                         e.message,
                         done.join(", ")
                     ),
+                    hint: Some(format!(
+                        "what failed was for this line only ({}); run the same command again: it goes on with the lines not done",
+                        e.hint.as_deref().unwrap_or("see above")
+                    )),
                     ..e
                 }
             })?;

@@ -82,17 +82,7 @@ fn execute_at(args: RescheduleArgs, cwd: &Path, at_now: Timestamp) -> Result<Exi
     // the public remote says otherwise, and a public release has no instant left to move.
     let workspace = super::open_workspace(&pipeline, cwd, None)?;
     let public = crate::git::remote::list(&workspace.git, "public", &pipeline.repository.public)?;
-    if public.tags.contains_key(&manifest.tag) {
-        return Err(Error::bad_input(format!(
-            "{} is on {} already: the release is public, there is no instant left to move",
-            manifest.tag,
-            public.describe()
-        ))
-        .with_hint(format!(
-            "finish publishing it with `embargo publish {} --if-due`",
-            pipeline.file.display()
-        )));
-    }
+    let tag_public = public.tags.contains_key(&manifest.tag);
     if !contract::interrupted_reschedule(journal.entries(), &manifest) {
         contract::record_agrees(journal.entries(), &manifest)?;
     }
@@ -114,6 +104,34 @@ fn execute_at(args: RescheduleArgs, cwd: &Path, at_now: Timestamp) -> Result<Exi
         to
     };
     let earlier = recorded.is_some_and(|r| to < r);
+    if tag_public {
+        // Public before its instant: the fix is out early, and the one way on is to publish now.
+        // Public after it: a publish cut short after its push, which `publish --if-due` finishes.
+        let early = recorded.is_some_and(|r| r > Timestamp::now());
+        if !(early && now && args.earlier) {
+            return Err(Error::bad_input(format!(
+                "{} is on {} already{}",
+                manifest.tag,
+                public.describe(),
+                if early {
+                    ", before its instant: the fix is out early"
+                } else {
+                    ": the release is public, there is no instant left to move"
+                }
+            ))
+            .with_hint(if early {
+                format!(
+                    "publish it now: `embargo reschedule {p} --embargo now --earlier`, then `embargo publish {p} --if-due`",
+                    p = pipeline.file.display()
+                )
+            } else {
+                format!(
+                    "finish publishing it with `embargo publish {} --if-due`",
+                    pipeline.file.display()
+                )
+            }));
+        }
+    }
     if earlier && !args.earlier {
         return Err(Error::bad_input(format!(
             "{} is earlier than the instant {} was staged for, {}: everyone who was told the date plans around it",

@@ -66,6 +66,19 @@ pub fn run(
         }
     };
     let mut plans = set.lines.clone();
+    // A release under way with a line's folder gone (moved, lost between CI jobs): that line is
+    // not started afresh beside the others; its folder is brought back first.
+    let started = |p: &Plan| p.state_dir.join("journal.jsonl").is_file();
+    if plans.iter().any(started)
+        && let Some(missing) = plans.iter().find(|p| !p.state_dir.exists())
+    {
+        return Err(Error::bad_input(format!(
+            "{} is a line of the release under way in {}, but its folder is not there",
+            missing.tag,
+            set.state_dir.display()
+        ))
+        .with_hint("bring back that line's folder first (as it was: a folder of the same name)"));
+    }
     // Each line's folder names the release it is part of, before anything is written in it.
     let tags: String = plans.iter().map(|p| format!("{}\n", p.tag)).collect();
     for plan in &plans {

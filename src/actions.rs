@@ -450,7 +450,7 @@ impl ReadyPush {
     /// The push, now.
     pub fn execute(self, reporter: &dyn crate::report::Reporter) -> Result<(), Error> {
         self.announce(reporter);
-        self.push()
+        self.push().map(drop)
     }
 
     /// Says what is being pushed.
@@ -458,11 +458,15 @@ impl ReadyPush {
         reporter.emit(crate::report::Event::Note(&self.summary));
     }
 
-    /// The push, now, without a word (see [`ReadyPush::announce`]).
-    pub fn push(mut self) -> Result<(), Error> {
+    /// The push, now, without a word (see [`ReadyPush::announce`]). What it returns holds the
+    /// refs the push was made from until it is dropped: removing them can wait until the release
+    /// is published.
+    pub fn push(mut self) -> Result<Pushed, Error> {
         let (ok, output) = self.push.push(&self.summary)?;
         if ok {
-            Ok(())
+            Ok(Pushed {
+                _made_from: self.push,
+            })
         } else {
             Err(explain_push(
                 &self.summary,
@@ -473,6 +477,11 @@ impl ReadyPush {
             ))
         }
     }
+}
+
+/// A push made; dropping it removes the refs it was made from.
+pub struct Pushed {
+    _made_from: crate::git::exact_push::ExactPush,
 }
 
 fn side_name(side: Side) -> &'static str {

@@ -419,6 +419,8 @@ pub fn run(
     };
     let mut actions = job.actions(make_latest).into_iter().peekable();
     let mut pushed = None;
+    // Held until publishing is over: removing the refs the push was made from can wait.
+    let mut made: Option<crate::actions::Pushed> = None;
     let read_back = match actions.next_if(|a| matches!(a, Action::Push { .. })) {
         Some(push) if job.pushed_at.is_none() && looked_before.is_some() => {
             // The look made, the push alone.
@@ -426,7 +428,8 @@ pub fn run(
                 Some(ready) => ready,
                 None => crate::actions::prepare_push(job.git, job.pipeline, &push)?,
             };
-            ready.execute(job.reporter)?;
+            ready.announce(job.reporter);
+            made = Some(ready.push()?);
             let at = journal::now();
             crate::failpoint::hit("publish:after-public-push");
             pushed = Some((push, at));
@@ -439,12 +442,14 @@ pub fn run(
             };
             ready.announce(job.reporter);
             let (pushing, looked) = std::thread::scope(|scope| {
-                let pushing = scope.spawn(move || ready.push());
+                // When the push was over, not when the look was.
+                let pushing = scope.spawn(move || ready.push().map(|p| (p, journal::now())));
                 let looked = last_look(job, client);
                 (pushing.join(), looked)
             });
-            pushing.unwrap_or_else(|_| Err(Error::stage_failed("the public push panicked")))?;
-            let at = journal::now();
+            let (push_made, at) =
+                pushing.unwrap_or_else(|_| Err(Error::stage_failed("the public push panicked")))?;
+            made = Some(push_made);
             crate::failpoint::hit("publish:after-public-push");
             let read_back = looked.map_err(|e| {
                 let hint = e.hint.clone().unwrap_or_default();
@@ -579,6 +584,7 @@ pub fn run(
     }
 
     prove_public(job.git, public, job.manifest)?;
+    drop(made);
     Ok(published)
 }
 

@@ -420,11 +420,14 @@ pub fn prepare_push(
         .iter()
         .map(|r| (r.refname.clone(), r.target.clone()))
         .collect();
+    // To the remote's URL rather than its name, where that is the same push: no remote-tracking
+    // ref is updated between the push landing and the release being published.
+    let destination = crate::git::privacy::push_destination(git, url)?;
     let push = crate::git::exact_push::ExactPush::prepare(
         // No bitmap walk: the remote's refs are marked uninteresting faster by walking the
         // commit graph (30 ms fewer at 31 refs, 80 ms at 300, on 20,000 commits and 2,000 tags).
         &git.clone().with_config("pack.useBitmaps", "false"),
-        url,
+        &destination,
         receive_pack,
         &exact,
     )?;

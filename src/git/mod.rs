@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod exact_push;
 pub mod export;
 pub mod hook;
 pub mod narrow;

@@ -339,6 +339,23 @@ pub fn prove_staged(job: &Publication<'_>) -> Result<(), Error> {
     stage::prove_on_private(job.git, &job.pipeline.repository.private, &job.staged.refs)
 }
 
+/// The public push made ready ahead of the instant (its refs written in the clone, where it goes
+/// resolved), so that at the instant nothing is left to do but push; `None` when this line's
+/// refs are pushed by a release of several lines.
+pub fn ready_push(
+    job: &Publication<'_>,
+    make_latest: bool,
+) -> Result<Option<crate::actions::ReadyPush>, Error> {
+    if job.pushed_at.is_some() {
+        return Ok(None);
+    }
+    job.actions(make_latest)
+        .iter()
+        .find(|a| matches!(a, Action::Push { .. }))
+        .map(|push| crate::actions::prepare_push(job.git, job.pipeline, push))
+        .transpose()
+}
+
 /// Right before the public push: the frozen refs, locally and on the private remote, are as
 /// staged (the refs only: the artifacts were hashed in the preflight).
 pub fn prove_before_push(job: &Publication<'_>) -> Result<(), Error> {
@@ -351,15 +368,37 @@ pub fn prove_before_push(job: &Publication<'_>) -> Result<(), Error> {
     )
 }
 
+/// The last look, made a moment before the instant (and again alongside the push): the frozen
+/// refs as staged, and the draft exactly as staged (the release as read, if there is one).
+/// A change it finds before the instant stops everything: nothing was made public.
+pub fn last_look(
+    job: &Publication<'_>,
+    client: Option<&Client>,
+) -> Result<Option<releases::Release>, Error> {
+    // In a release of several lines, the caller proved every line before its one push.
+    if job.pushed_at.is_none() {
+        prove_before_push(job)?;
+    }
+    match (client, &job.staged.draft) {
+        (Some(client), Some(draft)) => Ok(Some(read_back(client, draft)?)),
+        _ => Ok(None),
+    }
+}
+
 /// Stage 7, at or after the embargo: public push, release published, pull requests, every
 /// asset read back. Each step looks at what is already done, so a rerun after a crash finishes
 /// the work without doing anything twice.
 /// `make_latest` is decided before the instant (see [`make_latest_now`]): reading the public tags
 /// after it would only make the release later.
+/// `ready` is the public push made ready before the instant (see [`ready_push`]), if it was;
+/// `looked` says whether the last look was taken a moment before the instant (see
+/// [`last_look`]): then it is taken again alongside the push, otherwise before it.
 pub fn run(
     job: &Publication<'_>,
     client: Option<&Client>,
     make_latest: bool,
+    mut ready: Option<crate::actions::ReadyPush>,
+    looked: bool,
 ) -> Result<Published, Error> {
     // In a release of several lines the caller decided once, before its one push, for every
     // line: asked again here, with a clock estimate refined since, it could refuse a line whose
@@ -371,20 +410,72 @@ pub fn run(
             clock::display(job.embargo)
         )));
     }
-    // The refs only: hashing the artifacts was done in the preflight and would make us late.
-    // (In a release of several lines, the caller proved every line before its one push.)
-    if job.pushed_at.is_none() {
-        prove_before_push(job)?;
-    }
-
-    // The draft, read back right before anything goes public: it must be the release this run
-    // created, exactly as staged. The window left is the milliseconds between this read and the
-    // PATCH below; with GitHub's immutable releases on, nothing can change after the PATCH.
-    let read_back = match (client, &job.staged.draft) {
-        (Some(client), Some(draft)) => Some(read_back(client, draft)?),
-        _ => None,
+    // Nothing between the instant and the public push but the push: the last look was taken a
+    // moment before the instant (see `commands::publish`); it is taken again alongside the push,
+    // so that the draft is read back milliseconds before the PATCH makes it public. A change
+    // found then stops before the PATCH, and says the push was made. A run that starts after
+    // the instant (a late cron job) looks before it pushes: it is late already.
+    let looked_before = if looked {
+        None
+    } else {
+        Some(last_look(job, client)?)
     };
-
+    let mut actions = job.actions(make_latest).into_iter().peekable();
+    let mut pushed = None;
+    // Held until publishing is over: removing the refs the push was made from can wait.
+    let mut made: Option<crate::actions::Pushed> = None;
+    let read_back = match actions.next_if(|a| matches!(a, Action::Push { .. })) {
+        Some(push) if job.pushed_at.is_none() && looked_before.is_some() => {
+            // The look made, the push alone.
+            let ready = match ready.take().filter(|r| r.action() == &push) {
+                Some(ready) => ready,
+                None => crate::actions::prepare_push(job.git, job.pipeline, &push)?,
+            };
+            ready.announce(job.reporter);
+            made = Some(ready.push()?);
+            let at = journal::now();
+            crate::failpoint::hit("publish:after-public-push");
+            pushed = Some((push, at));
+            looked_before.flatten()
+        }
+        Some(push) if job.pushed_at.is_none() => {
+            let ready = match ready.take().filter(|r| r.action() == &push) {
+                Some(ready) => ready,
+                None => crate::actions::prepare_push(job.git, job.pipeline, &push)?,
+            };
+            ready.announce(job.reporter);
+            let (pushing, looked) = std::thread::scope(|scope| {
+                // When the push was over, not when the look was.
+                let pushing = scope.spawn(move || ready.push().map(|p| (p, journal::now())));
+                let looked = last_look(job, client);
+                (pushing.join(), looked)
+            });
+            let (push_made, at) =
+                pushing.unwrap_or_else(|_| Err(Error::stage_failed("the public push panicked")))?;
+            made = Some(push_made);
+            crate::failpoint::hit("publish:after-public-push");
+            let read_back = looked.map_err(|e| {
+                let hint = e.hint.clone().unwrap_or_default();
+                e.with_hint(format!(
+                    "the public push was made at {at}, but the release was not published: {hint}"
+                ))
+            })?;
+            pushed = Some((push, at));
+            read_back
+        }
+        Some(push) => {
+            // The set's one push carried this line's refs; `prove_public` below checks.
+            pushed = job.pushed_at.clone().map(|at| (push, at));
+            match looked_before {
+                Some(read) => read,
+                None => last_look(job, client)?,
+            }
+        }
+        None => match looked_before {
+            Some(read) => read,
+            None => last_look(job, client)?,
+        },
+    };
     let public = &job.pipeline.repository.public;
     let mut published = Published {
         tag: job.manifest.tag.clone(),
@@ -399,17 +490,18 @@ pub fn run(
     };
     // The release as published, once the PATCH (or a rerun's read) has it.
     let mut release: Option<releases::Release> = read_back;
-    for action in job.actions(make_latest) {
+    if let Some((push, at)) = pushed {
+        published.published_at = at;
+        if job.pushed_at.is_none() {
+            published.actions.push(push);
+        }
+    }
+    for action in actions {
         match &action {
             Action::Push { .. } => {
-                if let Some(at) = &job.pushed_at {
-                    // The set's one push carried this line's refs; `prove_public` below checks.
-                    published.published_at = at.clone();
-                    continue;
-                }
-                crate::actions::execute_push(job.git, job.pipeline, &action, job.reporter)?;
-                published.published_at = journal::now();
-                crate::failpoint::hit("publish:after-public-push");
+                return Err(Error::stage_failed(
+                    "publishing has one public push, and it comes first",
+                ));
             }
             Action::PublishRelease { make_latest, .. } => {
                 let (client, draft) = github_of(client, job)?;
@@ -503,6 +595,7 @@ pub fn run(
     }
 
     prove_public(job.git, public, job.manifest)?;
+    drop(made);
     Ok(published)
 }
 

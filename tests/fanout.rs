@@ -27,6 +27,24 @@ const SPLIT: &[(&str, &str)] = &[
 
 const SHARDS: [&str; 2] = ["linux-amd64", "linux-arm64"];
 
+/// The sample's pipeline whose build step runs `then` after ./build.sh, with `artifacts` (and
+/// whatever follows it in the build section) as its artifacts.
+fn built_as(then: &str, artifacts: &str) -> String {
+    replace_once(
+        &without_publish(PIPELINE),
+        &[
+            (
+                "      run: ./build.sh\n",
+                &format!("      run: ./build.sh && {then}\n"),
+            ),
+            (
+                "  artifacts: [\"dist/*.tar.gz\"]\n",
+                &format!("  artifacts: {artifacts}\n"),
+            ),
+        ],
+    )
+}
+
 fn split_pipeline(f: &Fixture) -> String {
     let text = replace_once(&without_publish(PIPELINE), SPLIT);
     f.pipeline(&text).to_str().unwrap().to_string()
@@ -321,18 +339,9 @@ fn a_missing_or_doubled_shard_is_refused_naming_it() {
 fn two_shards_making_one_name_are_refused_on_one_machine_and_split() {
     // Both shards make app-linux-amd64.tar.gz, each in a folder of its own.
     let f = Fixture::new();
-    let text = replace_once(
-        &without_publish(PIPELINE),
-        &[
-            (
-                "      run: ./build.sh\n",
-                "      run: ./build.sh && mkdir -p \"dist/$EMBARGO_SHARD\" && mv dist/*.tar.gz \"dist/$EMBARGO_SHARD/\"\n",
-            ),
-            (
-                "  artifacts: [\"dist/*.tar.gz\"]\n",
-                "  artifacts: [\"dist/{shard}/*.tar.gz\"]\n  matrix:\n    - name: one\n    - name: two\n",
-            ),
-        ],
+    let text = built_as(
+        "mkdir -p \"dist/$EMBARGO_SHARD\" && mv dist/*.tar.gz \"dist/$EMBARGO_SHARD/\"",
+        "[\"dist/{shard}/*.tar.gz\"]\n  matrix:\n    - name: one\n    - name: two",
     );
     let p = f.pipeline(&text).to_str().unwrap().to_string();
     let whole = f.embargo(&["run", &p]);
@@ -1001,18 +1010,9 @@ fn a_step_changing_another_shards_folder_in_a_shared_output_is_an_integrity_viol
 #[test]
 fn a_file_two_shards_globs_match_is_refused_naming_both() {
     let f = Fixture::new();
-    let text = replace_once(
-        &without_publish(PIPELINE),
-        &[
-            (
-                "      run: ./build.sh\n",
-                "      run: ./build.sh && mv dist/app-linux-amd64.tar.gz \"dist/app-$EMBARGO_SHARD.tar.gz\"\n",
-            ),
-            (
-                "  artifacts: [\"dist/*.tar.gz\"]\n",
-                "  artifacts: [\"dist/app-{shard}*.tar.gz\"]\n  matrix:\n    - name: linux\n    - name: linux-arm64\n",
-            ),
-        ],
+    let text = built_as(
+        "mv dist/app-linux-amd64.tar.gz \"dist/app-$EMBARGO_SHARD.tar.gz\"",
+        "[\"dist/app-{shard}*.tar.gz\"]\n  matrix:\n    - name: linux\n    - name: linux-arm64",
     );
     let p = f.pipeline(&text).to_str().unwrap().to_string();
     let run = f.embargo(&["run", &p]);

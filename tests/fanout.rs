@@ -1025,3 +1025,24 @@ fn a_file_two_shards_globs_match_is_refused_naming_both() {
     );
     common::pin::error(&run);
 }
+
+/// A glob written `./dist/...` matches a shard's files as the build matched them.
+#[test]
+fn a_glob_written_with_a_leading_dot_slash_takes_its_shards() {
+    let text = replace_once(
+        &replace_once(&without_publish(PIPELINE), SPLIT),
+        &[(
+            "\"dist/app-{shard}.tar.gz\"",
+            "\"./dist/app-{shard}.tar.gz\"",
+        )],
+    );
+    let a = Assemble::of(&text);
+    let run = a.f.embargo(&[
+        "run",
+        &a.pipeline,
+        "--shards",
+        a.artifacts.to_str().unwrap(),
+    ]);
+    run.expect(0);
+    says(&run, &["took 4 artifact(s) from 2 shard(s)"]);
+}

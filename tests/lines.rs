@@ -1479,3 +1479,24 @@ fn a_line_public_before_its_instant_can_be_published_at_once() {
     w.embargo(&["publish", w.p(), "--if-due"]).expect(0);
     assert!(w.gh.releases().iter().all(|r| !r.draft));
 }
+
+/// The same versions cut again after an abort: the archive of the first cut's lines does not make
+/// a line of the second cut, whose folder is gone, count as taken back.
+#[test]
+fn an_old_abort_of_the_same_versions_does_not_excuse_a_missing_line() {
+    let w = three_lines_on_github();
+    w.embargo(&["run", w.p()]).expect(0);
+    w.embargo(&["abort", w.p()]).expect(0);
+    // Archives are stamped to the second: the second cut starts a second later.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    w.embargo(&["run", w.p()]).expect(0);
+    let (set, _) = set_dirs(&w);
+    std::fs::rename(set.join("v1.1.1"), w.f.sample.root.join("away")).unwrap();
+    let abort = w.embargo(&["abort", w.p()]);
+    abort.expect(2);
+    assert!(
+        abort.stderr.contains("its folder is not there"),
+        "{}",
+        abort.stderr
+    );
+}

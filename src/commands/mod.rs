@@ -236,9 +236,31 @@ fn each_line(
             if present.iter().any(|l| l.ends_with(tag.as_str())) {
                 continue;
             }
+            // Archived by an abort of this release, not of an earlier cut of the same versions:
+            // taken back after the current lines were started.
+            let started = lines
+                .iter()
+                .filter_map(|l| journal::read(&l.join("journal.jsonl")).ok())
+                .filter_map(|entries| entries.first().map(|e| e.at.clone()))
+                .filter_map(|at| at.parse::<jiff::Timestamp>().ok())
+                .min();
             let taken_back = releases_in(&set.join("aborted")).iter().any(|a| {
-                a.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{tag}-")))
+                let name = a
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let Some(stamp) = name.strip_prefix(&format!("{tag}-")) else {
+                    return false;
+                };
+                let at = stamp
+                    .get(..16)
+                    .and_then(|s| jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", s).ok())
+                    .and_then(|t| t.to_zoned(jiff::tz::TimeZone::UTC).ok())
+                    .map(|z| z.timestamp());
+                match (at, started) {
+                    (Some(at), Some(started)) => at.as_second() >= started.as_second(),
+                    _ => false,
+                }
             });
             if taken_back && !whole {
                 continue;

@@ -107,8 +107,11 @@ fn execute_at(args: RescheduleArgs, cwd: &Path, at_now: Timestamp) -> Result<Exi
     if tag_public {
         // Public before its instant: the fix is out early, and the one way on is to publish now.
         // Public after it: a publish cut short after its push, which `publish --if-due` finishes.
-        let early = recorded.is_some_and(|r| r > Timestamp::now());
-        if !(early && now && args.earlier) {
+        let early = recorded.is_some_and(|r| r > at_now);
+        // `now --earlier` is the way on for a leak; for a line an earlier such move already
+        // brought to a past instant (a release of several lines moved half way) it changes
+        // nothing but makes every line's instant the same again.
+        if !(now && args.earlier) {
             return Err(Error::bad_input(format!(
                 "{} is on {} already{}",
                 manifest.tag,

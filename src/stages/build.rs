@@ -314,6 +314,15 @@ pub const MATCH: glob::MatchOptions = glob::MatchOptions {
     require_literal_leading_dot: false,
 };
 
+/// A glob as a path relative to the checkout is recorded: `./` and empty parts dropped (the path
+/// of a file it matched is recorded without them), so that the two compare as written.
+pub fn normal_glob(glob: &str) -> String {
+    glob.split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Another shard of the matrix whose artifact globs match `path` too: a file whose shard its path
 /// does not tell (shards `linux` and `linux-arm64` with `app-{shard}*`).
 pub fn also_matched_by<'p>(
@@ -326,7 +335,7 @@ pub fn also_matched_by<'p>(
         other.name != shard.name
             && artifact_globs(ctx, prepared, Some(other))
                 .iter()
-                .filter_map(|g| glob::Pattern::new(g).ok())
+                .filter_map(|g| glob::Pattern::new(&normal_glob(g)).ok())
                 .any(|p| p.matches_with(path, MATCH))
     })
 }

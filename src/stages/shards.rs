@@ -390,7 +390,10 @@ fn prove_files(
     shard: &Found,
     spec: Option<&crate::pipeline::ShardSpec>,
 ) -> Result<(), Error> {
-    let globs = &super::build::artifact_globs(ctx, prepared, spec);
+    let globs: &Vec<String> = &super::build::artifact_globs(ctx, prepared, spec)
+        .iter()
+        .map(|g| super::build::normal_glob(g))
+        .collect();
     let at = shard.dir.display();
     let name_of_shard = &shard.manifest.shard;
     let bad = |what: String| {

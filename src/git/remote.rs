@@ -178,6 +178,24 @@ fn parse_ls_remote(text: &str, role: &'static str, remote: &str) -> Result<Remot
     Ok(refs)
 }
 
+/// Brings refs of `remote` into the clone at the values given (each already proven to be what
+/// the remote holds): their objects fetched when missing, then each ref created, never moved.
+pub fn bring_in(
+    git: &GitCli,
+    repo: &LocalRepo,
+    remote: &RemoteRefs,
+    wanted: &[(String, Oid)],
+    why: &str,
+) -> Result<(), crate::error::Error> {
+    fetch_objects(git, repo, remote, wanted)?;
+    for (refname, oid) in wanted {
+        repo.repo
+            .reference(refname, *oid, false, why)
+            .map_err(super::failed(format_args!("creating {refname}")))?;
+    }
+    Ok(())
+}
+
 /// Makes sure the clone has the objects behind `refnames` of `remote`. Only objects are written:
 /// no ref, no remote-tracking branch, no FETCH_HEAD (so `plan` changes nothing a user can see).
 pub fn fetch_objects(

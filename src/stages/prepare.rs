@@ -201,15 +201,13 @@ pub fn bring_back(
             ));
         }
     }
-    crate::git::remote::fetch_objects(git, repo, &private, &[(branch.clone(), expected)])?;
-    repo.repo
-        .reference(
-            &branch,
-            expected,
-            false,
-            "embargo: patch branch brought back from the private remote",
-        )
-        .map_err(crate::git::failed(format_args!("creating {branch}")))?;
+    crate::git::remote::bring_in(
+        git,
+        repo,
+        &private,
+        &[(branch, expected)],
+        "embargo: patch branch brought back from the private remote",
+    )?;
     Ok(true)
 }
 

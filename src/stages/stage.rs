@@ -411,17 +411,13 @@ pub fn restore(
             }
         }
     }
-    remote::fetch_objects(git, repo, &private, &wanted)?;
-    for (refname, oid) in &wanted {
-        repo.repo
-            .reference(
-                refname,
-                *oid,
-                false,
-                "embargo: staged ref brought back from the private remote",
-            )
-            .map_err(crate::git::failed(format_args!("creating {refname}")))?;
-    }
+    remote::bring_in(
+        git,
+        repo,
+        &private,
+        &wanted,
+        "embargo: staged ref brought back from the private remote",
+    )?;
     let frozen = |refname: String, target: &str| -> Result<crate::git::hook::FrozenRef, Error> {
         Ok(crate::git::hook::FrozenRef {
             refname,

@@ -83,19 +83,8 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         true,
     )?;
     super::refuse_one_line_of_a_set(&dir, "publish")?;
-    let _lock = match crate::lock::try_lock(&dir, "publish")? {
-        Ok(lock) => lock,
-        // Cron runs overlap: the one that holds the lock does the work.
-        Err(holder) if args.if_due => {
-            say(
-                json,
-                "busy",
-                &format!("another runner is publishing this release ({holder}); nothing to do"),
-                serde_json::json!({ "holder": holder }),
-            )?;
-            return Ok(Exit::Done);
-        }
-        Err(_) => crate::lock::lock(&dir, "publish")?,
+    let Some(_lock) = publishing_lock(&dir, args.if_due, json)? else {
+        return Ok(Exit::Done);
     };
     // Read after taking the lock: a runner that held it may just have finished.
     let mut journal = Journal::open(&dir)?;
@@ -545,4 +534,27 @@ pub(super) fn detail<T: DeserializeOwned>(journal: &Journal, stage: Stage) -> Re
             stage.name()
         ))
     })
+}
+
+/// The release's lock for publishing. Cron runs (`--if-due`) overlap: the one that holds the lock
+/// does the work, the others say so and end (`None`); any other publish is refused while it is
+/// held.
+pub(super) fn publishing_lock(
+    dir: &Path,
+    if_due: bool,
+    json: bool,
+) -> Result<Option<crate::lock::ReleaseLock>, Error> {
+    match crate::lock::try_lock(dir, "publish")? {
+        Ok(lock) => Ok(Some(lock)),
+        Err(holder) if if_due => {
+            say(
+                json,
+                "busy",
+                &format!("another runner is publishing this release ({holder}); nothing to do"),
+                serde_json::json!({ "holder": holder }),
+            )?;
+            Ok(None)
+        }
+        Err(_) => crate::lock::lock(dir, "publish").map(Some),
+    }
 }

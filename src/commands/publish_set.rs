@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::publish::{Record, load_record, not_yet, text, wait};
-use super::{Standing, is_release_set, print_json, releases_in, say, standing};
+use super::{Standing, is_release_set, print_json, releases_in, standing};
 use crate::actions::{Action, Side};
 use crate::cli::PublishArgs;
 use crate::error::{Error, Exit};
@@ -39,18 +39,8 @@ pub fn execute(
         super::refuse_one_line_of_a_set(given, "publish")?;
     }
     let set_dir = staged_set(workspace, pipeline, args.common.state_dir.as_deref())?;
-    let _lock = match crate::lock::try_lock(&set_dir, "publish")? {
-        Ok(lock) => lock,
-        Err(holder) if args.if_due => {
-            say(
-                json,
-                "busy",
-                &format!("another runner is publishing this release ({holder}); nothing to do"),
-                serde_json::json!({ "holder": holder }),
-            )?;
-            return Ok(Exit::Done);
-        }
-        Err(_) => crate::lock::lock(&set_dir, "publish")?,
+    let Some(_lock) = super::publish::publishing_lock(&set_dir, args.if_due, json)? else {
+        return Ok(Exit::Done);
     };
     // What the pipeline gives now, line by line, to hold each line's record to.
     let plans = plan::resolve_set(pipeline, workspace, Some(&set_dir)).map_err(|e| {

@@ -81,6 +81,9 @@ fn large(from: &std::path::Path) -> Large {
         .status()
         .expect("cp");
     assert!(status.success(), "copying {}", from.display());
+    // The copy's pages written out now, not while the public repository (standing for GitHub)
+    // writes the pushed refs at the instant: its fsyncs would wait for them.
+    let _ = std::process::Command::new("sync").status();
     let work = root.join("work");
     let git = |args: &[&str]| {
         let out = std::process::Command::new("git")

@@ -84,6 +84,9 @@ fresh_copy() {
     cp -a "$TMP/public.git" "$TMP/security.git" "$TMP/work" "$dir/"
     git -C "$dir/work" remote set-url origin "$dir/public.git"
     git -C "$dir/work" remote set-url security "$dir/security.git"
+    # Written out now, not while the public copy (standing for GitHub) writes the pushed refs at
+    # the instant: its fsyncs would wait for the copy's pages.
+    sync
 }
 
 pipeline_in() { # CLONE
@@ -160,11 +163,13 @@ for mode in wait if-due; do
         base="$TMP/base-$mode-$r"
         mkdir -p "$base"
         cp -a "$TMP/public.git" "$base/"
+        sync
         instant_us=$(instant_ahead)
         git -C "$dir/work" push -q --atomic --porcelain "$base/public.git" "${PUSHED[@]}" >/dev/null
         LATE_MS[git]+=$(ms_after "$(landed_us "$base/public.git" "$instant_us")" "$instant_us")$'\n'
         rm -rf "$base/public.git"
         cp -a "$TMP/public.git" "$base/"
+        sync
         for spec in "${PUSHED[@]}"; do
             echo "create refs/bench-push/${spec#*:refs/} ${spec%%:*}"
         done | git -C "$dir/work" update-ref --stdin

@@ -332,6 +332,38 @@ fn abort_takes_back_a_staged_release_and_the_same_version_can_be_cut_again() {
 }
 
 #[test]
+fn abort_leaves_no_ref_in_the_clone_that_names_the_fix() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p]).expect(0);
+    // The lead fetched the private remote (remote-tracking refs of the release's branches), and
+    // a publish killed while it waited for the instant left the refs of its prepared push.
+    f.git(&["fetch", "-q", "security"]);
+    let tracking = f.git(&[
+        "for-each-ref",
+        "--format=%(refname)",
+        "refs/remotes/security",
+    ]);
+    assert!(
+        tracking.contains("refs/remotes/security/cherry-pick/v1.0.2/release-1.1"),
+        "{tracking}"
+    );
+    let tag = f.git(&["rev-parse", "refs/tags/v1.0.2"]);
+    f.git(&[
+        "update-ref",
+        "refs/embargo/push/999999999-1/tags/v1.0.2",
+        &tag,
+    ]);
+
+    f.embargo(&["abort", &p]).expect(0);
+    let left = f.git(&["for-each-ref", "--format=%(refname)"]);
+    assert!(!left.contains("cherry-pick/v1.0.2"), "{left}");
+    assert!(!left.contains("refs/embargo/push"), "{left}");
+    assert!(!left.contains("refs/tags/v1.0.2"), "{left}");
+    assert!(left.contains("refs/remotes/security/master"), "{left}");
+}
+
+#[test]
 fn a_run_after_publishing_says_the_fix_is_released_and_writes_nothing() {
     let f = Fixture::new();
     let p = pipeline_at(&f, &at(86400));

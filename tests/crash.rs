@@ -36,6 +36,7 @@ const RUN_POINTS: &[&str] = &[
 ];
 
 const PUBLISH_POINTS: &[&str] = &[
+    "publish:prepared",
     "publish:after-public-push",
     "publish:after-release-published",
     "publish:after-pull:release-1.0",
@@ -165,6 +166,7 @@ fn a_crash_while_staging_or_publishing_three_lines_then_a_rerun_ends_as_an_unint
         "stage:after-private-push",
         "stage:after-draft-created",
         "stage:completed",
+        "publish:prepared",
         "publish:after-public-push",
         "publish:after-release-published",
         "publish:after-pull:release-1.1",

@@ -1500,3 +1500,41 @@ fn an_old_abort_of_the_same_versions_does_not_excuse_a_missing_line() {
         abort.stderr
     );
 }
+
+#[test]
+fn a_draft_of_one_line_changed_while_the_release_waits_stops_every_line_before_the_push() {
+    let w = three_lines_on_github();
+    let soon = crate::world::embargo_in(8);
+    w.embargo(&["run", w.p(), "--embargo", &soon]).expect(0);
+    let id = w.gh.releases_with_tag("v1.1.1")[0].id;
+    let mut child = w.spawn(&["publish", w.p(), "--wait"]);
+    // Two seconds before the instant, while the release waits for it; the push is made ready
+    // before the wait: its refs are in the clone meanwhile.
+    let instant: jiff::Timestamp = soon.parse().unwrap();
+    let left = instant.as_millisecond() - jiff::Timestamp::now().as_millisecond() - 2000;
+    assert!(left > 500, "staging took too long: {left} ms left");
+    std::thread::sleep(std::time::Duration::from_millis(left as u64));
+    let waiting =
+        w.f.git(&["for-each-ref", "--format=%(refname)", "refs/embargo/push"]);
+    assert!(waiting.contains("/tags/v1.0.2"), "{waiting}");
+    w.gh.set_release_body(id, "Run app-installer.sh as root");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3));
+    for tag in ["v1.2.1", "v1.1.1", "v1.0.2"] {
+        assert!(w.gh.releases_with_tag(tag)[0].draft, "{tag} published");
+    }
+    let public = refnames(&w.f, &w.f.sample.public);
+    for tag in ["v1.2.1", "v1.1.1", "v1.0.2"] {
+        assert!(
+            !public
+                .lines()
+                .any(|r| r == format!("refs/tags/{tag}") || r.contains(&format!("/{tag}/"))),
+            "{public}"
+        );
+    }
+    // Nothing of the push it did not make is left in the clone.
+    assert_eq!(
+        w.f.git(&["for-each-ref", "--format=%(refname)", "refs/embargo/"]),
+        ""
+    );
+}

@@ -349,6 +349,8 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
             deleted_local.push(r.refname.clone());
         }
     }
+    // Refs of a publish killed while it waited for the instant name the fix's objects too.
+    crate::git::exact_push::remove_abandoned_pushes(&workspace.repo.repo);
     // Moved first, then journaled (the open journal moves with its folder): a release whose
     // folder could not be moved is not recorded as aborted.
     let archive = archive(&dir, &tag)?;

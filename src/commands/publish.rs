@@ -156,18 +156,14 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         None => false,
     };
     let ready = publish::ready_push(&job, make_latest)?;
-    let looked = !publish::due(embargo, client.as_ref().and_then(Client::skew));
-    if looked {
-        // The last look (the frozen refs, the draft) is taken a moment before the instant, as
-        // late as it can start and still be over by then, so that the instant is the push's.
-        let started = Instant::now();
-        publish::last_look(&job, client.as_ref())?;
-        let early = (started.elapsed() * 3).clamp(LAST_LOOK_AT_LEAST, LAST_LOOK_AT_MOST);
-        wait(embargo, early, reporter.as_ref(), ask_github);
-        publish::last_look(&job, client.as_ref())?;
-        let skew = client.as_ref().and_then(Client::skew);
-        clock::wait_until(embargo, || skew, |_, _| {});
-    }
+    crate::failpoint::hit("publish:prepared");
+    let looked = wait_and_look(
+        embargo,
+        client.as_ref(),
+        reporter.as_ref(),
+        ask_github,
+        || publish::last_look(&job, client.as_ref()).map(drop),
+    )?;
 
     // An earlier attempt from this state folder (a crash, say) explains a release found public.
     let attempted_before = journal.entries().iter().any(|e| e.stage == Stage::Publish);
@@ -431,6 +427,31 @@ fn announce(
     }
     super::announce::after_publish(pipeline, dir)?;
     Ok(Exit::Done)
+}
+
+/// Waits for the instant, the last look (`look`: the frozen refs, the drafts) taken a moment
+/// before it, as late as it can start and still be over by then, so that the instant is the
+/// push's alone. Whether the look was taken before the instant: then the caller takes it again
+/// alongside the push; a run that starts after the instant (a late cron job) looks before it
+/// pushes, since it is late already.
+pub(super) fn wait_and_look(
+    embargo: jiff::Timestamp,
+    client: Option<&Client>,
+    reporter: &dyn Reporter,
+    ask_github: impl FnMut() -> Option<i64>,
+    mut look: impl FnMut() -> Result<(), Error>,
+) -> Result<bool, Error> {
+    if publish::due(embargo, client.and_then(Client::skew)) {
+        return Ok(false);
+    }
+    let started = Instant::now();
+    look()?;
+    let early = (started.elapsed() * 3).clamp(LAST_LOOK_AT_LEAST, LAST_LOOK_AT_MOST);
+    wait(embargo, early, reporter, ask_github);
+    look()?;
+    let skew = client.and_then(Client::skew);
+    clock::wait_until(embargo, || skew, |_, _| {});
+    Ok(true)
 }
 
 /// How long before the instant the last look starts: three times what it took in the preflight,

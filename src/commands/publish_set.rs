@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::publish::{Record, load_record, not_yet, text, wait};
+use super::publish::{Record, load_record, not_yet, text};
 use super::{Standing, is_release_set, print_json, releases_in, standing};
 use crate::actions::{Action, Side};
 use crate::cli::PublishArgs;
@@ -233,50 +233,8 @@ pub fn execute(
             None => false,
         });
     }
-    if !publish::due(embargo, client.as_ref().and_then(Client::skew)) {
-        wait(embargo, std::time::Duration::ZERO, reporter, ask_github);
-    }
-    if !publish::due(embargo, client.as_ref().and_then(Client::skew)) {
-        return Err(Error::integrity(format!(
-            "refusing to publish before the embargo ({})",
-            crate::clock::display(embargo)
-        )));
-    }
-    // Every line proven right before anything goes public, as one line's publish does: the
-    // frozen refs (against one listing of the private remote), and the draft exactly as staged.
-    // The drafts are read while the private remote is listed, a few at a time: this is between
-    // the instant and the push.
-    let drafts: Vec<&crate::stages::draft::Draft> = jobs
-        .iter()
-        .zip(&lines)
-        .filter(|(_, line)| line.done.is_none())
-        .filter_map(|(job, _)| job.staged.draft.as_ref())
-        .collect();
-    let (private, read) = std::thread::scope(|scope| {
-        let read = scope.spawn(|| match client.as_ref() {
-            Some(client) => crate::github::at_once::each(
-                &drafts,
-                crate::github::at_once::TRANSFERS_AT_ONCE,
-                |draft| publish::read_back(client, draft).map(|_| ()),
-            )
-            .map(|_| ()),
-            None => Ok(()),
-        });
-        let private =
-            crate::git::remote::list(&workspace.git, "private", &pipeline.repository.private);
-        let read = read
-            .join()
-            .unwrap_or_else(|_| Err(Error::stage_failed("reading the drafts back stopped")));
-        (private, read)
-    });
-    let private = private?;
-    read?;
-    for (job, line) in jobs.iter().zip(&lines) {
-        if line.done.is_none() {
-            crate::stages::freeze::prove_against(job.repo, &private, None, job.manifest)?;
-        }
-    }
     // One atomic push of every line's refs: the whole release is public at once, or none of it.
+    // Made ready before the wait, so that at the instant there is nothing to do but push.
     let every_ref: Vec<_> = jobs
         .iter()
         .flat_map(|j| j.staged.refs.iter().cloned())
@@ -286,9 +244,49 @@ pub fn execute(
         remote: crate::redact::redact_url(&pipeline.repository.public),
         refs: every_ref,
     };
-    crate::actions::execute_push(&workspace.git, pipeline, &push, reporter)?;
-    let pushed_at = journal::now();
-    crate::failpoint::hit("publish:after-public-push");
+    let ready = crate::actions::prepare_push(&workspace.git, pipeline, &push)?;
+    crate::failpoint::hit("publish:prepared");
+    let waiting: Vec<&Publication<'_>> = jobs
+        .iter()
+        .zip(&lines)
+        .filter(|(_, line)| line.done.is_none())
+        .map(|(job, _)| job)
+        .collect();
+    let look = || last_look(workspace, pipeline, client.as_ref(), &waiting);
+    let looked =
+        super::publish::wait_and_look(embargo, client.as_ref(), reporter, ask_github, look)?;
+    if !publish::due(embargo, client.as_ref().and_then(Client::skew)) {
+        return Err(Error::integrity(format!(
+            "refusing to publish before the embargo ({})",
+            crate::clock::display(embargo)
+        )));
+    }
+    ready.announce(reporter);
+    let (made, pushed_at) = if looked {
+        // The look taken again alongside the push: the drafts are read back milliseconds before
+        // the first PATCH makes one public.
+        let (pushing, looked) = std::thread::scope(|scope| {
+            let pushing = scope.spawn(move || ready.push().map(|p| (p, journal::now())));
+            let looked = look();
+            (pushing.join(), looked)
+        });
+        let (made, at) =
+            pushing.unwrap_or_else(|_| Err(Error::stage_failed("the public push panicked")))?;
+        crate::failpoint::hit("publish:after-public-push");
+        looked.map_err(|e| {
+            let hint = e.hint.clone().unwrap_or_default();
+            e.with_hint(format!(
+                "the public push was made at {at}, but no line was published: {hint}"
+            ))
+        })?;
+        (made, at)
+    } else {
+        look()?;
+        let made = ready.push()?;
+        let at = journal::now();
+        crate::failpoint::hit("publish:after-public-push");
+        (made, at)
+    };
 
     let mut published = Vec::new();
     for ((job, line), latest) in jobs.iter().zip(lines.iter_mut()).zip(make_latest) {
@@ -309,8 +307,49 @@ pub fn execute(
         )?;
         published.push(out);
     }
+    // The refs the push was made from, removed once every line is published.
+    drop(made);
     let shown: Vec<&Published> = published.iter().collect();
     report(&shown, embargo, json, "")
+}
+
+/// The last look at every line still to publish, a moment before the instant and again
+/// alongside the push: the frozen refs (against one listing of the private remote), and each
+/// draft exactly as staged. The drafts are read while the private remote is listed, a few at a
+/// time.
+fn last_look(
+    workspace: &Workspace,
+    pipeline: &Pipeline,
+    client: Option<&Client>,
+    jobs: &[&Publication<'_>],
+) -> Result<(), Error> {
+    let drafts: Vec<&crate::stages::draft::Draft> = jobs
+        .iter()
+        .filter_map(|job| job.staged.draft.as_ref())
+        .collect();
+    let (private, read) = std::thread::scope(|scope| {
+        let read = scope.spawn(|| match client {
+            Some(client) => crate::github::at_once::each(
+                &drafts,
+                crate::github::at_once::TRANSFERS_AT_ONCE,
+                |draft| publish::read_back(client, draft).map(|_| ()),
+            )
+            .map(|_| ()),
+            None => Ok(()),
+        });
+        let private =
+            crate::git::remote::list(&workspace.git, "private", &pipeline.repository.private);
+        let read = read
+            .join()
+            .unwrap_or_else(|_| Err(Error::stage_failed("reading the drafts back stopped")));
+        (private, read)
+    });
+    let private = private?;
+    read?;
+    for job in jobs {
+        crate::stages::freeze::prove_against(job.repo, &private, None, job.manifest)?;
+    }
+    Ok(())
 }
 
 /// Every line was staged for the same instant (they are published together).

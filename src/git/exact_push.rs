@@ -62,6 +62,7 @@ impl ExactPush {
                 .map(|d| d.as_nanos())
                 .unwrap_or(0)
         );
+        remove_abandoned_pushes(&repo);
         let prefix = format!("{NAMESPACE}{nonce}/");
         let mut wanted = BTreeMap::new();
         for (refname, object) in refs {
@@ -188,6 +189,58 @@ impl ExactPush {
     }
 }
 
+/// Removes the refs of pushes in the making whose process is gone: a push killed between being
+/// prepared and being over (a publish waiting for the instant, say) leaves them. They are never
+/// pushed by embargo (each push has a nonce of its own), but they name the fix's objects, and a
+/// `git push --mirror` by hand would send them. A push whose process still runs (another release
+/// published from this clone at the same time) keeps its refs.
+pub fn remove_abandoned_pushes(repo: &Repository) {
+    let Ok(refs) = repo.references_glob(&format!("{NAMESPACE}*")) else {
+        return;
+    };
+    let mut abandoned: Vec<git2::Reference<'_>> = refs
+        .flatten()
+        .filter(|r| {
+            let name = String::from_utf8_lossy(r.name_bytes()).into_owned();
+            name.strip_prefix(NAMESPACE)
+                .and_then(|rest| rest.split_once('/'))
+                .is_none_or(|(nonce, _)| !process_alive(nonce))
+        })
+        .collect();
+    let mut nonces = std::collections::BTreeSet::new();
+    for reference in &mut abandoned {
+        let name = String::from_utf8_lossy(reference.name_bytes()).into_owned();
+        if let Some((nonce, _)) = name
+            .strip_prefix(NAMESPACE)
+            .and_then(|rest| rest.split_once('/'))
+        {
+            nonces.insert(nonce.to_string());
+        }
+        let _ = reference.delete();
+    }
+    let refs = repo.commondir().join(NAMESPACE);
+    for nonce in nonces {
+        prune_empty(&refs.join(nonce));
+    }
+}
+
+/// Whether the process that made the push of this nonce (`<pid>-<nanoseconds>`) still runs.
+fn process_alive(nonce: &str) -> bool {
+    let Some(pid) = nonce
+        .split_once('-')
+        .and_then(|(pid, _)| pid.parse::<libc::pid_t>().ok())
+        .filter(|pid| *pid > 0)
+    else {
+        // Not a nonce embargo makes: nobody's push.
+        return false;
+    };
+    // Signal 0 delivers nothing: it asks whether the process exists (EPERM: it does, another
+    // user's).
+    // SAFETY: kill(2) with signal 0 has no effect on the process; pid is positive.
+    let answer = unsafe { libc::kill(pid, 0) };
+    answer == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 /// Removes `dir` and the folders in it, if they hold no file.
 fn prune_empty(dir: &std::path::Path) {
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -308,6 +361,32 @@ mod tests {
             assert_eq!(refs(&remote), "", "{attack}");
             assert!(!refs(&clone).contains("refs/embargo"), "{attack}");
         }
+    }
+
+    #[test]
+    fn refs_left_by_a_killed_push_are_removed_by_the_next_and_a_running_push_keeps_its_own() {
+        let (_dir, clone, remote, first, _) = clone_and_remote();
+        // A publish killed while it waited left its refs; an odd name nobody's push makes, too.
+        let gone = Command::new("true").spawn().unwrap();
+        let gone_pid = gone.id();
+        let mut gone = gone;
+        gone.wait().unwrap();
+        let left = format!("refs/embargo/push/{gone_pid}-1/heads/v1.0.1");
+        let odd = "refs/embargo/push/not-a-nonce/tags/v9".to_string();
+        // Another release's publish from this clone, still running (this test process).
+        let running = format!("refs/embargo/push/{}-2/heads/v2.0.1", std::process::id());
+        for r in [&left, &odd, &running] {
+            git(&clone, &["update-ref", r, &first]);
+        }
+        let cli = GitCli::new(&clone);
+        let wanted = [("refs/heads/v1.0.1".to_string(), first.clone())];
+        let push = ExactPush::prepare(&cli, remote.to_str().unwrap(), None, &wanted).unwrap();
+        let now = refs(&clone);
+        assert!(!now.contains(&left), "{now}");
+        assert!(!now.contains(&odd), "{now}");
+        assert!(now.contains(&running), "{now}");
+        assert!(now.contains(&push.prefix), "{now}");
+        assert!(!clone.join(".git").join(&left).parent().unwrap().exists());
     }
 
     #[test]

@@ -141,8 +141,13 @@ impl World {
                 )
             })
             .collect();
+        // Refs of a push in the making, left in the clone: a `git push --mirror` would send them.
+        let pushes = self.f.git_in(
+            &self.f.sample.work,
+            &["for-each-ref", "--format=%(refname)", "refs/embargo/"],
+        );
         format!(
-            "public:\n{}\nprivate:\n{}\n{}\n{}\n{}\n",
+            "public:\n{}\nprivate:\n{}\nleft in the clone:\n{pushes}\n{}\n{}\n{}\n",
             refs(&self.f.sample.public),
             refs(&self.f.sample.private),
             releases.join("\n"),

@@ -364,6 +364,34 @@ fn abort_leaves_no_ref_in_the_clone_that_names_the_fix() {
 }
 
 #[test]
+fn a_pick_branch_pushed_publicly_before_the_instant_is_a_leak_that_keeps_the_instant() {
+    let f = Fixture::new();
+    let p = pipeline_at(&f, &at(86400));
+    f.embargo(&["run", &p]).expect(0);
+    // By hand, to the public remote: the fix is out, though the tag is not.
+    f.git(&[
+        "push",
+        "-q",
+        "origin",
+        "refs/heads/cherry-pick/v1.0.2/release-1.1",
+    ]);
+    let later = f.embargo(&["reschedule", &p, "--embargo", &at(2 * 86400)]);
+    later.expect(2);
+    says(
+        &later,
+        &[
+            "refs/heads/cherry-pick/v1.0.2/release-1.1 (of v1.0.2) is on the public remote",
+            "the fix is out early",
+            "--embargo now --earlier",
+        ],
+    );
+    f.embargo(&["reschedule", &p, "--embargo", "now", "--earlier"])
+        .expect(0);
+    f.embargo(&["publish", &p, "--if-due"]).expect(0);
+    assert!(f.git_in(&f.sample.public, &["tag"]).contains("v1.0.2"));
+}
+
+#[test]
 fn a_run_after_publishing_says_the_fix_is_released_and_writes_nothing() {
     let f = Fixture::new();
     let p = pipeline_at(&f, &at(86400));

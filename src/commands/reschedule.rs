@@ -82,7 +82,27 @@ fn execute_at(args: RescheduleArgs, cwd: &Path, at_now: Timestamp) -> Result<Exi
     // the public remote says otherwise, and a public release has no instant left to move.
     let workspace = super::open_workspace(&pipeline, cwd, None)?;
     let public = crate::git::remote::list(&workspace.git, "public", &pipeline.repository.public)?;
-    let tag_public = public.tags.contains_key(&manifest.tag);
+    // Any ref of the release there with the object it was staged with: the tag, the patch branch
+    // or a pick branch pushed by hand all put the fix out.
+    let staged: Option<crate::stages::stage::Staged> = journal
+        .completed(Stage::Stage)
+        .and_then(|e| serde_json::from_value(e.detail.clone()).ok());
+    let public_refs: Vec<String> = staged
+        .iter()
+        .flat_map(|s| &s.refs)
+        .filter(|r| {
+            public
+                .target(&r.refname)
+                .is_some_and(|oid| oid.to_string() == r.target)
+        })
+        .map(|r| r.refname.clone())
+        .collect();
+    let tag_public = public.tags.contains_key(&manifest.tag) || !public_refs.is_empty();
+    let what_is_public = if public.tags.contains_key(&manifest.tag) || public_refs.is_empty() {
+        manifest.tag.clone()
+    } else {
+        format!("{} (of {})", public_refs.join(", "), manifest.tag)
+    };
     if !contract::interrupted_reschedule(journal.entries(), &manifest) {
         contract::record_agrees(journal.entries(), &manifest)?;
     }
@@ -114,7 +134,7 @@ fn execute_at(args: RescheduleArgs, cwd: &Path, at_now: Timestamp) -> Result<Exi
         if !(now && args.earlier) {
             return Err(Error::bad_input(format!(
                 "{} is on {} already{}",
-                manifest.tag,
+                what_is_public,
                 public.describe(),
                 if early {
                     ", before its instant: the fix is out early"

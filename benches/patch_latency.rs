@@ -12,13 +12,17 @@
 //! embargo pushes to a repository on this machine with its hooks off).
 //! EMBARGO_BENCH_RUNS runs per mode (default 5), min / median / max.
 //!
-//! Targets (issue "on the instant at any size"): push landed <= 250 ms (400 ms with 300 pick
-//! targets), PATCH <= 300 ms.
+//! Targets (issue "on the instant at any size"): push landed <= 250 ms, PATCH <= 300 ms; both
+//! <= 400 ms with 300 pick targets.
 //!
 //! With EMBARGO_BENCH_REPO=DIR, the releases are made instead on a copy (one per run) of the
 //! repositories benches/lib.sh generates and keeps (DIR holds public.git, security.git and work;
 //! e.g. `BENCH_KEEP=1 BENCH_RUNS=1 BENCH_BASELINE_RUNS=1 benches/cherry_pick.sh`), the newest line
 //! released and every master/release-* branch a pick target.
+//!
+//! EMBARGO_BENCH_MIB=128 (with EMBARGO_BENCH_REPO) builds 4 artifacts of that many MiB each, as
+//! the issue's release has, instead of one small one: the preflight hashes every byte before the
+//! instant, the read-back after it uses GitHub's digests.
 //!
 //! Run: `cargo bench --bench patch_latency`. Without `--bench` (as under `cargo test --benches`)
 //! it runs once per mode, only to prove that it works.
@@ -33,8 +37,8 @@ mod world;
 use world::{World, embargo_in};
 
 const TARGET_PUSH_MS: i64 = 250;
-/// The push's target with 300 pick targets (master and 299 release branches).
-const TARGET_PUSH_300_MS: i64 = 400;
+/// The target with 300 pick targets (master and 299 release branches), push and PATCH.
+const TARGET_300_MS: i64 = 400;
 
 /// How many release branches the repository of EMBARGO_BENCH_REPO has (0 for the sample).
 fn release_branches() -> usize {
@@ -113,6 +117,13 @@ fn large(from: &std::path::Path) -> Large {
         .max()
         .map(|(_, v)| v)
         .expect("release branches");
+    // The issue's release: 4 artifacts of EMBARGO_BENCH_MIB MiB each (0: one small artifact).
+    let build = match env_number("EMBARGO_BENCH_MIB", 0) {
+        0 => "mkdir -p dist && echo x > dist/app.tar.gz".to_string(),
+        mib => format!(
+            "mkdir -p dist && for i in 1 2 3 4; do head -c {mib}M /dev/urandom > dist/app-$i.tar.gz; done"
+        ),
+    };
     let pipeline = work.join("pipelines/latency.yaml");
     std::fs::create_dir_all(pipeline.parent().expect("a folder")).expect("pipelines/");
     std::fs::write(
@@ -121,9 +132,9 @@ fn large(from: &std::path::Path) -> Large {
             "version: 1\nname: security-release\n\nrepository:\n  path: .\n  private: security\n  public: origin\n\n\
              versioning:\n  tag: \"v{{major}}.{{minor}}.{{patch}}\"\n  branch: \"{{tag}}\"\n  line: \"{line}\"\n\n\
              fix:\n  branch: security/CVE-2026-0001\n  base: master\n\n\
-             build:\n  steps:\n    - name: artifact\n      run: mkdir -p dist && echo x > dist/app.tar.gz\n      timeout: 1m\n\
+             build:\n  steps:\n    - name: artifact\n      run: {build}\n      timeout: 5m\n\
              \x20 artifacts: [\"dist/*.tar.gz\"]\n  checksums: SHA256SUMS\n\n\
-             verify:\n  - name: artifact\n    run: cat \"$EMBARGO_DIST/app.tar.gz\"\n    expect_stdout: \"x\"\n    timeout: 1m\n\n\
+             verify:\n  - name: artifact\n    run: ls \"$EMBARGO_DIST\"\n    expect_stdout: \"app\"\n    timeout: 1m\n\n\
              cherry_pick:\n  onto: [master, \"release-*\"]\n  branch: \"cherry-pick/{{tag}}/{{target}}\"\n  on_conflict: report\n\n\
              publish:\n  github:\n    repository: example/app\n    token_env: GITHUB_TOKEN\n    name: \"{{tag}}\"\n    make_latest: auto\n    pull_requests: true\n\n\
              embargo: \"2036-12-01 16:00 UTC\"\n"
@@ -151,6 +162,9 @@ fn release(mode: &[&str], lead: i64) -> (i64, i64) {
     };
     let instant = embargo_in(lead);
     w.embargo(&["run", w.p(), "--embargo", &instant]).expect(0);
+    // What staging wrote (the artifacts, the state folder) written out now, not while the public
+    // repository, standing for GitHub on another machine, fsyncs the pushed refs at the instant.
+    let _ = std::process::Command::new("sync").status();
     let mut args = vec!["publish", w.p()];
     args.extend_from_slice(mode);
     args.extend_from_slice(&["--embargo", &instant]);
@@ -200,13 +214,17 @@ fn main() {
     let lead = env_number("EMBARGO_BENCH_LEAD", 6).max(3);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let repository = match std::env::var("EMBARGO_BENCH_REPO") {
-        Ok(dir) => format!("a copy of {dir}"),
+        Ok(dir) => match env_number("EMBARGO_BENCH_MIB", 0) {
+            0 => format!("a copy of {dir}"),
+            mib => format!("a copy of {dir}, 4 artifacts of {mib} MiB"),
+        },
         Err(_) => "the sample project".to_string(),
     };
-    let target_push = if release_branches() + 1 >= 300 {
-        TARGET_PUSH_300_MS
+    // "and at 300 pick branches <= 400 ms": for the push and the PATCH.
+    let (target_push, target_patch) = if release_branches() + 1 >= 300 {
+        (TARGET_300_MS, TARGET_300_MS)
     } else {
-        TARGET_PUSH_MS
+        (TARGET_PUSH_MS, TARGET_PATCH_MS)
     };
     println!("embargo PATCH latency benchmark ({repository}, fake GitHub, {runs} run(s) a mode)");
     println!(
@@ -237,12 +255,8 @@ fn main() {
             if p1 <= target_push { "met" } else { "NOT MET" }
         );
         println!(
-            "    PATCH arrived  min {q0} ms, median {q1} ms, max {q2} ms after the instant; target <= {TARGET_PATCH_MS} ms: {}",
-            if q1 <= TARGET_PATCH_MS {
-                "met"
-            } else {
-                "NOT MET"
-            }
+            "    PATCH arrived  min {q0} ms, median {q1} ms, max {q2} ms after the instant; target <= {target_patch} ms: {}",
+            if q1 <= target_patch { "met" } else { "NOT MET" }
         );
     }
 }

@@ -145,6 +145,7 @@ for mode in wait if-due; do
         (cd "$dir/work" && "$EMBARGO" run "$pipeline" --embargo "$instant" >"$dir/run.out" 2>&1) ||
             { cat "$dir/run.out" >&2; fail "embargo run failed ($mode, run $r)"; }
         (($(now_us) < instant_us - 2000000)) || fail "staging took longer than BENCH_LEAD=$LEAD s"
+        sync # what staging wrote, out before the public copy fsyncs the pushed refs at the instant
         case $mode in
             wait) args=(publish "$pipeline" --wait) ;;
             if-due) args=(publish "$pipeline" --if-due --within 10m) ;;

@@ -590,6 +590,26 @@ fn publishing_three_lines_is_one_public_push_then_every_release_the_newest_last(
         ["false", "false", "true"],
         "{patches:?}"
     );
+    // Every release public before any line's pull requests and read-back: each GitHub call takes
+    // a fraction of a second, and the last line's release must not wait for the others' calls.
+    let publishing: Vec<std::time::Instant> =
+        w.gh.requests_for("PATCH /repos/{owner}/{repo}/releases/{release_id}")
+            .iter()
+            .filter(|r| r.json.as_ref().is_some_and(|b| b["draft"] == false))
+            .map(|r| r.arrived_at)
+            .collect();
+    let (first, last) = (publishing[0], publishing[publishing.len() - 1]);
+    let between: Vec<String> =
+        w.gh.requests()
+            .iter()
+            .filter(|r| r.arrived_at > first && r.arrived_at < last)
+            .filter_map(|r| r.operation.clone())
+            .filter(|o| !o.starts_with("PATCH"))
+            .collect();
+    assert!(
+        between.is_empty(),
+        "between the first and the last release made public: {between:?}"
+    );
     let mut releases: Vec<(String, bool)> =
         w.gh.releases()
             .iter()

@@ -125,6 +125,7 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         embargo,
         reporter: reporter.as_ref(),
         pushed_at: None,
+        made_public: None,
     };
     if args.dry_run {
         return print_preview(&job.preview(), embargo, json);

@@ -175,6 +175,7 @@ pub fn execute(
             embargo,
             reporter,
             pushed_at: None,
+            made_public: None,
         })
         .collect();
     let name = format!(
@@ -254,7 +255,9 @@ pub fn execute(
         .collect();
     let look = || last_look(workspace, pipeline, client.as_ref(), &waiting);
     let looked =
-        super::publish::wait_and_look(embargo, client.as_ref(), reporter, ask_github, look)?;
+        super::publish::wait_and_look(embargo, client.as_ref(), reporter, ask_github, || {
+            look().map(drop)
+        })?;
     if !publish::due(embargo, client.as_ref().and_then(Client::skew)) {
         return Err(Error::integrity(format!(
             "refusing to publish before the embargo ({})",
@@ -262,7 +265,7 @@ pub fn execute(
         )));
     }
     ready.announce(reporter);
-    let (made, pushed_at) = if looked {
+    let (made, pushed_at, read) = if looked {
         // The look taken again alongside the push: the drafts are read back milliseconds before
         // the first PATCH makes one public.
         let (pushing, looked) = std::thread::scope(|scope| {
@@ -273,29 +276,54 @@ pub fn execute(
         let (made, at) =
             pushing.unwrap_or_else(|_| Err(Error::stage_failed("the public push panicked")))?;
         crate::failpoint::hit("publish:after-public-push");
-        looked.map_err(|e| {
+        let read = looked.map_err(|e| {
             let hint = e.hint.clone().unwrap_or_default();
             e.with_hint(format!(
                 "the public push was made at {at}, but no line was published: {hint}"
             ))
         })?;
-        (made, at)
+        (made, at, read)
     } else {
-        look()?;
+        let read = look()?;
         let made = ready.push()?;
         let at = journal::now();
         crate::failpoint::hit("publish:after-public-push");
-        (made, at)
+        (made, at, read)
     };
 
+    // Every line's release made public right after the push, before any line's pull requests
+    // and read-back, which would otherwise put a line's release seconds after the push on
+    // GitHub; the newest line last, so that GitHub's "latest" ends on it.
+    let mut made_public: Vec<Option<releases::Release>> = vec![None; jobs.len()];
+    if let Some(client) = client.as_ref() {
+        for (i, ((job, line), latest)) in jobs.iter().zip(&lines).zip(&make_latest).enumerate() {
+            let (None, Some(draft)) = (&line.done, &job.staged.draft) else {
+                continue;
+            };
+            // Public already (an earlier run published it, then stopped): the line's own
+            // publishing finds it so.
+            if read.iter().any(|r| r.id == draft.release_id && !r.draft) {
+                continue;
+            }
+            made_public[i] = Some(releases::publish(client, draft.release_id, *latest)?);
+            crate::failpoint::hit("publish:after-release-published");
+        }
+    }
+
     let mut published = Vec::new();
-    for ((job, line), latest) in jobs.iter().zip(lines.iter_mut()).zip(make_latest) {
+    for (((job, line), latest), release) in jobs
+        .iter()
+        .zip(lines.iter_mut())
+        .zip(make_latest)
+        .zip(&made_public)
+    {
         if let Some(done) = &line.done {
             published.push(done.clone());
             continue;
         }
         let job = Publication {
             pushed_at: Some(pushed_at.clone()),
+            made_public: release.as_ref(),
             ..*job
         };
         let out = crate::stages::journaled(
@@ -322,7 +350,7 @@ fn last_look(
     pipeline: &Pipeline,
     client: Option<&Client>,
     jobs: &[&Publication<'_>],
-) -> Result<(), Error> {
+) -> Result<Vec<releases::Release>, Error> {
     let drafts: Vec<&crate::stages::draft::Draft> = jobs
         .iter()
         .filter_map(|job| job.staged.draft.as_ref())
@@ -332,10 +360,9 @@ fn last_look(
             Some(client) => crate::github::at_once::each(
                 &drafts,
                 crate::github::at_once::TRANSFERS_AT_ONCE,
-                |draft| publish::read_back(client, draft).map(|_| ()),
-            )
-            .map(|_| ()),
-            None => Ok(()),
+                |draft| publish::read_back(client, draft),
+            ),
+            None => Ok(Vec::new()),
         });
         let private =
             crate::git::remote::list(&workspace.git, "private", &pipeline.repository.private);
@@ -345,11 +372,11 @@ fn last_look(
         (private, read)
     });
     let private = private?;
-    read?;
+    let read = read?;
     for job in jobs {
         crate::stages::freeze::prove_against(job.repo, &private, None, job.manifest)?;
     }
-    Ok(())
+    Ok(read)
 }
 
 /// Every line was staged for the same instant (they are published together).

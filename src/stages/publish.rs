@@ -133,6 +133,9 @@ pub struct Publication<'a> {
     /// In a release of several lines, when the one public push of every line's refs was made:
     /// this line's own push is then left out.
     pub pushed_at: Option<String>,
+    /// In a release of several lines, this line's release as made public right after that push
+    /// (the draft read back alongside it): not read or published again here.
+    pub made_public: Option<&'a releases::Release>,
 }
 
 impl Publication<'_> {
@@ -417,6 +420,8 @@ pub fn run(
     // the instant (a late cron job) looks before it pushes: it is late already.
     let looked_before = if looked {
         None
+    } else if let Some(release) = job.made_public {
+        Some(Some(release.clone()))
     } else {
         Some(last_look(job, client)?)
     };
@@ -512,7 +517,8 @@ pub fn run(
                 let current = if current.draft {
                     releases::publish(client, current.id, *make_latest)?
                 } else {
-                    published.found_public = true;
+                    // Made public by the release of several lines this line is in, or found so.
+                    published.found_public = job.made_public.is_none();
                     current
                 };
                 crate::failpoint::hit("publish:after-release-published");

@@ -24,6 +24,7 @@ mod fanout;
 mod github;
 mod hostile;
 mod init;
+mod instant;
 mod isolation;
 mod lines;
 mod onboarding;

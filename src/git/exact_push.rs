@@ -101,10 +101,17 @@ impl ExactPush {
             push.refs.insert(rest.clone(), *oid);
         }
         push.args = [
-            "push".to_string(),
-            "--atomic".to_string(),
-            "--porcelain".to_string(),
+            "push",
+            "--atomic",
+            "--porcelain",
+            // Exactly the refs given, whatever the configuration says: no annotated tag that
+            // points into them (`push.followTags`), no submodule (`push.recurseSubmodules`), no
+            // signed push that would wait for a passphrase (`push.gpgSign`).
+            "--no-follow-tags",
+            "--recurse-submodules=no",
+            "--no-signed",
         ]
+        .map(str::to_string)
         .into_iter()
         .chain(receive_pack.map(str::to_string))
         .chain([destination.to_string(), format!("{}*:refs/*", push.prefix)])
@@ -122,7 +129,45 @@ impl ExactPush {
     /// refs takes libgit2 about 100 ms: a caller on the clock drops it once it has the time).
     pub fn push(&mut self, summary: &str) -> Result<(bool, Output), GitError> {
         self.prove()?;
-        self.git.output(summary, &self.args())
+        let (ok, output) = self.git.output(summary, &self.args())?;
+        if ok {
+            self.prove_sent(&output)?;
+        }
+        Ok((ok, output))
+    }
+
+    /// What git says it sent (`--porcelain`: `<flag>\t<from>:<to>\t<summary>` a ref) is exactly
+    /// the refs to push. A ref written into the namespace between the read-back and git listing
+    /// it (a few milliseconds) would be pushed too: it cannot be taken back, but it is said, and
+    /// nothing more is published.
+    fn prove_sent(&self, output: &Output) -> Result<(), GitError> {
+        let sent: Vec<&str> = output
+            .stdout
+            .lines()
+            .filter_map(|l| l.split('\t').nth(1))
+            .filter_map(|spec| spec.split_once(':'))
+            .map(|(_, to)| to)
+            .collect();
+        let extra: Vec<&str> = sent
+            .iter()
+            .copied()
+            .filter(|to| {
+                to.strip_prefix("refs/")
+                    .is_none_or(|rest| !self.refs.contains_key(rest))
+            })
+            .collect();
+        if extra.is_empty() {
+            return Ok(());
+        }
+        Err(GitError::integrity(format!(
+            "the push sent refs that were not to be pushed: {} (something wrote them under {} while the push ran)",
+            extra.join(", "),
+            self.prefix
+        ))
+        .with_hint(format!(
+            "nothing more is published; delete them from the remote at once (`git push <remote> --delete {}`), find out what writes refs in the clone, then run again",
+            extra.join(" ")
+        )))
     }
 
     /// The namespace holds exactly the refs to push, each naming its object.

@@ -32,6 +32,8 @@ pub enum GitErrorKind {
     BadInput,
     /// A git operation failed.
     Failed,
+    /// Git did something other than what was proven and asked for.
+    Integrity,
 }
 
 impl GitError {
@@ -46,6 +48,14 @@ impl GitError {
     pub fn failed(message: impl Into<String>) -> Self {
         GitError {
             kind: GitErrorKind::Failed,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn integrity(message: impl Into<String>) -> Self {
+        GitError {
+            kind: GitErrorKind::Integrity,
             message: message.into(),
             hint: None,
         }
@@ -68,6 +78,7 @@ impl From<GitError> for Error {
         let error = match e.kind {
             GitErrorKind::BadInput => Error::bad_input(e.message),
             GitErrorKind::Failed => Error::stage_failed(e.message),
+            GitErrorKind::Integrity => Error::integrity(e.message),
         };
         match e.hint {
             Some(h) => error.with_hint(h),

@@ -443,6 +443,47 @@ pub struct ReadyPush {
     to: Side,
     remote: String,
     summary: String,
+    destination: Destination,
+}
+
+/// Where a push made ready goes, as git resolved it then: read again before the push (and
+/// alongside it, at the instant), since a `pushInsteadOf`, a `pushurl` or the remote's URL
+/// changed meanwhile would send the same command elsewhere.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// The remote as the pipeline names it.
+    remote: String,
+    /// What the push command names: the remote's one push URL, or the remote itself.
+    named: String,
+    /// Every URL git pushes to for `named`, after every rewrite (credentials removed).
+    urls: Vec<String>,
+}
+
+impl Destination {
+    fn resolve(git: &GitCli, remote: &str) -> Result<Destination, Error> {
+        let named = crate::git::privacy::push_destination(git, remote)?;
+        let urls = crate::git::privacy::push_urls(git, &named)?;
+        Ok(Destination {
+            remote: remote.to_string(),
+            named,
+            urls,
+        })
+    }
+
+    /// The configuration still sends the push where it was made ready to go.
+    pub fn unchanged(&self, git: &GitCli) -> Result<(), Error> {
+        let now = Destination::resolve(git, &self.remote)?;
+        if now.named == self.named && now.urls == self.urls {
+            return Ok(());
+        }
+        Err(Error::integrity(format!(
+            "where a push to `{}` goes changed since it was made ready: {} then, {} now",
+            crate::redact::redact_url(&self.remote),
+            self.urls.join(", "),
+            now.urls.join(", ")
+        ))
+        .with_hint("the clone's configuration (a remote's url or pushurl, a url.*.insteadOf or pushInsteadOf) was changed while embargo waited; find out who changed it, put it back, then run again"))
+    }
 }
 
 /// Everything a push action needs before it is executed: the remote it was planned for is the
@@ -467,12 +508,12 @@ pub fn prepare_push(
         .collect();
     // To the remote's URL rather than its name, where that is the same push: no remote-tracking
     // ref is updated between the push landing and the release being published.
-    let destination = crate::git::privacy::push_destination(git, url)?;
+    let destination = Destination::resolve(git, url)?;
     let push = crate::git::exact_push::ExactPush::prepare(
         // No bitmap walk: the remote's refs are marked uninteresting faster by walking the
         // commit graph (30 ms fewer at 31 refs, 80 ms at 300, on 20,000 commits and 2,000 tags).
         &git.clone().with_config("pack.useBitmaps", "false"),
-        &destination,
+        &destination.named,
         receive_pack,
         &exact,
     )?;
@@ -486,6 +527,7 @@ pub fn prepare_push(
             refs.len(),
             side_name(*to)
         ),
+        destination,
     })
 }
 
@@ -493,6 +535,11 @@ impl ReadyPush {
     /// The push action this was made ready for.
     pub fn action(&self) -> &Action {
         &self.action
+    }
+
+    /// Where it goes, to check again before it is made.
+    pub fn destination(&self) -> &Destination {
+        &self.destination
     }
 
     /// The push, now.
@@ -511,7 +558,9 @@ impl ReadyPush {
     /// is published.
     pub fn push(mut self) -> Result<Pushed, Error> {
         let (ok, output) = self.push.push(&self.summary)?;
-        if ok {
+        // Refused, yet every ref is there as it was to be: another run (the scheduled fallback
+        // in another job, say) pushed the same refs at the same moment.
+        if ok || self.all_there() {
             Ok(Pushed {
                 _made_from: self.push,
             })
@@ -522,8 +571,30 @@ impl ReadyPush {
                 &output,
                 self.to,
                 &self.remote,
+                self.destination.urls.len(),
             ))
         }
+    }
+
+    /// Whether the remote holds every ref of the push, each at its object. Asked only of a push
+    /// to one URL, named as such: a remote's name could list another URL than the one pushed to.
+    fn all_there(&self) -> bool {
+        let Action::Push { refs, .. } = &self.action else {
+            return false;
+        };
+        if self.destination.urls.len() != 1 || self.destination.named == self.destination.remote {
+            return false;
+        }
+        let role = side_name(self.to);
+        crate::git::remote::list(self.push.git(), role, &self.destination.named).is_ok_and(
+            |found| {
+                refs.iter().all(|r| {
+                    found
+                        .target(&r.refname)
+                        .is_some_and(|oid| oid.to_string() == r.target)
+                })
+            },
+        )
     }
 }
 
@@ -597,7 +668,14 @@ fn side_name(side: Side) -> &'static str {
 
 /// Names the refs the remote rejected (from `--porcelain` on stdout:
 /// `!\t<src>:<dst>\t[rejected] (why)`).
-fn explain_push(summary: &str, args: &[&str], output: &Output, side: Side, remote: &str) -> Error {
+fn explain_push(
+    summary: &str,
+    args: &[&str],
+    output: &Output,
+    side: Side,
+    remote: &str,
+    urls: usize,
+) -> Error {
     let rejected: Vec<String> = output
         .stdout
         .lines()
@@ -613,17 +691,28 @@ fn explain_push(summary: &str, args: &[&str], output: &Output, side: Side, remot
         })
         .collect();
     let side = side_name(side);
+    // git pushes to each push URL in turn, each push atomic on its own.
+    let what_landed = if urls > 1 {
+        format!(
+            "the {side} remote `{remote}` has {urls} push URLs, which git pushes to one after another: the refs may be on those before the one that failed (`git remote get-url --push --all {remote}`)"
+        )
+    } else {
+        "nothing was pushed (the push is atomic)".to_string()
+    };
     if rejected.is_empty() {
         let error: Error = cli::failure(summary, args, output).into();
         return error.with_hint(format!(
-            "nothing was pushed (the push is atomic); check access to the {side} remote `{remote}` and run again"
+            "{what_landed}; check access to the {side} remote `{remote}` and run again"
         ));
     }
     Error::stage_failed(format!(
-        "the {side} remote `{remote}` rejected the push, so no ref was updated: {}",
+        "the {side} remote `{remote}` rejected the push, so no ref was updated{}: {}",
+        if urls > 1 { " there" } else { "" },
         rejected.join("; ")
     ))
-    .with_hint(
-        "a ref of the same name already exists there with other content; find out whose it is, then run again",
-    )
+    .with_hint(if urls > 1 {
+        format!("{what_landed}; a ref of the same name exists there with other content: find out whose it is, then run again")
+    } else {
+        "a ref of the same name already exists there with other content; find out whose it is, then run again".to_string()
+    })
 }

@@ -5,7 +5,7 @@
 use crate::world::World;
 
 /// A `git` first on PATH that runs `before` (a shell snippet, given the public push's pattern
-/// refspec prefix as `$prefix`) when it is asked to make embargo's pattern push, then runs git.
+/// refspec prefix as `$prefix` and the real git as `$real`) when it is asked to make embargo's pattern push, then runs git.
 fn git_wrapper(w: &World, before: &str) -> String {
     let dir = w.f.sample.root.join("wrapper-bin");
     std::fs::create_dir_all(&dir).unwrap();
@@ -18,7 +18,7 @@ fn git_wrapper(w: &World, before: &str) -> String {
     )
     .unwrap();
     let script = format!(
-        "#!/bin/sh\nfor a in \"$@\"; do\n  case \"$a\" in\n    refs/embargo/push/*'*:refs/*') prefix=${{a%\\*:refs/*}}; {before} ;;\n  esac\ndone\nexec {} \"$@\"\n",
+        "#!/bin/sh\nreal={}\nfor a in \"$@\"; do\n  case \"$a\" in\n    refs/embargo/push/*'*:refs/*') prefix=${{a%\\*:refs/*}}; {before} ;;\n  esac\ndone\nexec \"$real\" \"$@\"\n",
         real.trim()
     );
     let wrapper = dir.join("git");
@@ -94,4 +94,100 @@ fn follow_tags_in_the_configuration_pushes_no_other_tag() {
     let public = public_refs(&w);
     assert!(public.contains("refs/tags/v1.0.2"), "{public}");
     assert!(!public.contains("internal/triage"), "{public}");
+}
+
+/// Stages the sample's release for an instant `lead` seconds ahead, starts `publish --wait`,
+/// and runs `meanwhile` two seconds before the instant: the publish's exit code.
+fn meanwhile_before_the_instant(w: &World, lead: i64, meanwhile: impl FnOnce()) -> Option<i32> {
+    let soon = crate::world::embargo_in(lead);
+    w.embargo(&["run", w.p(), "--embargo", &soon]).expect(0);
+    let mut child = w.spawn(&["publish", w.p(), "--wait"]);
+    let instant: jiff::Timestamp = soon.parse().unwrap();
+    let left = instant.as_millisecond() - jiff::Timestamp::now().as_millisecond() - 2000;
+    assert!(left > 300, "staging took too long: {left} ms left");
+    std::thread::sleep(std::time::Duration::from_millis(left as u64));
+    meanwhile();
+    child.wait().unwrap().code()
+}
+
+/// git rewrites the URL a push names with `pushInsteadOf` too: one added while publish waits
+/// would send the public push to another repository, and then publish the release. The push's
+/// destination is read again before the instant: nothing is pushed anywhere.
+#[test]
+fn a_push_rewrite_added_while_publish_waits_stops_it_before_the_push() {
+    let w = World::new();
+    let other = w.f.sample.root.join("other.git");
+    w.f.git_in(&w.f.sample.root, &["init", "-q", "--bare", "other.git"]);
+    let public = w.f.sample.public.display().to_string();
+    let code = meanwhile_before_the_instant(&w, 6, || {
+        w.f.git(&[
+            "config",
+            &format!("url.{}.pushInsteadOf", other.display()),
+            &public,
+        ]);
+    });
+    assert_eq!(code, Some(3));
+    assert!(!public_refs(&w).contains("v1.0.2"), "{}", public_refs(&w));
+    assert_eq!(
+        w.f.git_in(&other, &["for-each-ref", "--format=%(refname)"]),
+        ""
+    );
+    assert!(w.gh.releases_with_tag("v1.0.2")[0].draft, "published");
+}
+
+/// The public remote's URL changed while publish waits: the push was made ready for the old
+/// one. It stops before the push rather than push to one and check the other.
+#[test]
+fn the_public_remotes_url_changed_while_publish_waits_stops_it_before_the_push() {
+    let w = World::new();
+    w.f.git_in(&w.f.sample.root, &["init", "-q", "--bare", "other.git"]);
+    let other = w.f.sample.root.join("other.git");
+    let code = meanwhile_before_the_instant(&w, 6, || {
+        w.f.git(&["remote", "set-url", "origin", other.to_str().unwrap()]);
+    });
+    assert_eq!(code, Some(3));
+    assert!(!public_refs(&w).contains("v1.0.2"));
+    assert_eq!(
+        w.f.git_in(&other, &["for-each-ref", "--format=%(refname)"]),
+        ""
+    );
+}
+
+/// Two jobs publishing from two copies of the state (the publish job and the scheduled
+/// fallback): the one whose push git refuses, because the other's landed the same refs at the
+/// same moment, finds every ref there as it was to be, and goes on.
+#[test]
+fn a_push_refused_because_another_run_pushed_the_same_refs_goes_on() {
+    let w = World::new();
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    // Stands for the other run: it pushes the very refs, and this run's git then fails.
+    let path = git_wrapper(
+        &w,
+        &format!(
+            "\"$real\" -C \"{work}\" push -q \"{public}\" \"${{prefix}}*:refs/*\" && echo 'error: atomic transaction failed' >&2 && exit 1",
+            work = w.f.work().display(),
+            public = w.f.sample.public.display()
+        ),
+    );
+    let run = w.embargo_env(&["publish", w.p(), "--if-due"], &[("PATH", &path)]);
+    run.expect(0);
+    assert!(public_refs(&w).contains("refs/tags/v1.0.2"));
+    assert!(!w.gh.releases_with_tag("v1.0.2")[0].draft);
+}
+
+/// Two push URLs: git pushes to each in turn, so a failure at the second leaves the refs at the
+/// first. The message must not say that nothing was pushed.
+#[test]
+fn a_failed_push_to_the_second_of_two_push_urls_says_the_first_may_have_the_refs() {
+    let w = World::new();
+    let public = w.f.sample.public.display().to_string();
+    let gone = w.f.sample.root.join("gone.git").display().to_string();
+    w.f.git(&["config", "--add", "remote.origin.pushurl", &public]);
+    w.f.git(&["config", "--add", "remote.origin.pushurl", &gone]);
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    let run = w.embargo(&["publish", w.p(), "--if-due"]);
+    run.expect(1);
+    assert!(run.stderr.contains("has 2 push URLs"), "{}", run.stderr);
+    assert!(!run.stderr.contains("nothing was pushed"), "{}", run.stderr);
+    assert!(w.gh.releases_with_tag("v1.0.2")[0].draft);
 }

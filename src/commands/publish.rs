@@ -163,7 +163,12 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         client.as_ref(),
         reporter.as_ref(),
         ask_github,
-        || publish::last_look(&job, client.as_ref()).map(drop),
+        || {
+            if let Some(ready) = &ready {
+                ready.destination().unchanged(&workspace.git)?;
+            }
+            publish::last_look(&job, client.as_ref()).map(drop)
+        },
     )?;
 
     // An earlier attempt from this state folder (a crash, say) explains a release found public.

@@ -253,7 +253,11 @@ pub fn execute(
         .filter(|(_, line)| line.done.is_none())
         .map(|(job, _)| job)
         .collect();
-    let look = || last_look(workspace, pipeline, client.as_ref(), &waiting);
+    let destination = ready.destination().clone();
+    let look = || {
+        destination.unchanged(&workspace.git)?;
+        last_look(workspace, pipeline, client.as_ref(), &waiting)
+    };
     let looked =
         super::publish::wait_and_look(embargo, client.as_ref(), reporter, ask_github, || {
             look().map(drop)

@@ -119,6 +119,11 @@ impl ExactPush {
         Ok(push)
     }
 
+    /// The git the push is made with.
+    pub fn git(&self) -> &GitCli {
+        &self.git
+    }
+
     /// The command line, for messages.
     pub fn args(&self) -> Vec<&str> {
         self.args.iter().map(String::as_str).collect()

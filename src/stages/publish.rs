@@ -436,6 +436,7 @@ pub fn run(
                 Some(ready) => ready,
                 None => crate::actions::prepare_push(job.git, job.pipeline, &push)?,
             };
+            ready.destination().unchanged(job.git)?;
             ready.announce(job.reporter);
             made = Some(ready.push()?);
             let at = journal::now();
@@ -449,10 +450,13 @@ pub fn run(
                 None => crate::actions::prepare_push(job.git, job.pipeline, &push)?,
             };
             ready.announce(job.reporter);
+            let destination = ready.destination().clone();
             let (pushing, looked) = std::thread::scope(|scope| {
                 // When the push was over, not when the look was.
                 let pushing = scope.spawn(move || ready.push().map(|p| (p, journal::now())));
-                let looked = last_look(job, client);
+                let looked = destination
+                    .unchanged(job.git)
+                    .and_then(|()| last_look(job, client));
                 (pushing.join(), looked)
             });
             let (push_made, at) =

@@ -444,6 +444,11 @@ pub struct PublishArgs {
     /// draft on GitHub, as staged, is what becomes public); the choice is journaled.
     #[arg(long)]
     pub keep_staged: bool,
+    /// Put the draft release back exactly as staged first (tag, name, notes, prerelease flag,
+    /// assets), when someone changed it; without this, such a draft stops publishing (exit 3).
+    /// Never changes a published release.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub restore_draft: bool,
     #[command(flatten)]
     pub common: Common,
 }

@@ -57,11 +57,21 @@ pub fn try_lock(state_dir: &Path, command: &str) -> Result<Result<ReleaseLock, S
 /// Takes the lock or fails with a message naming the holder.
 pub fn lock(state_dir: &Path, command: &str) -> Result<ReleaseLock, Error> {
     try_lock(state_dir, command)?.map_err(|holder| {
-        Error::bad_input(format!(
+        let error = Error::bad_input(format!(
             "another runner is working on this release: {holder} holds {}",
             state_dir.join("lock").display()
-        ))
-        .with_hint("wait for it to finish; a runner that was killed releases the lock by itself")
+        ));
+        // Waiting for a publish to finish would publish the release this command was to move
+        // or take back.
+        if holder.starts_with("`embargo publish") && matches!(command, "reschedule" | "abort") {
+            error.with_hint(format!(
+                "a publish waiting for the instant publishes then: to {command} the release, stop that publish first (Ctrl-C in its terminal, or cancel its job), then run this again"
+            ))
+        } else {
+            error.with_hint(
+                "wait for it to finish; a runner that was killed releases the lock by itself",
+            )
+        }
     })
 }
 
@@ -78,6 +88,27 @@ mod tests {
         assert!(holder.contains("`embargo run`"), "{holder}");
         assert!(holder.contains(&format!("pid {}", std::process::id())));
         drop(first);
-        assert!(lock(dir.path(), "publish").is_ok());
+        // A child process forked by another test at this moment shares the descriptor until it
+        // execs (descriptors are close-on-exec): the lock is free within moments, not always at
+        // once.
+        let freed = (0..100).any(|_| {
+            lock(dir.path(), "publish").is_ok() || {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                false
+            }
+        });
+        assert!(freed, "the lock was not freed on drop");
+    }
+
+    #[test]
+    fn a_reschedule_refused_by_a_waiting_publish_is_told_to_stop_it_not_to_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let _publishing = lock(dir.path(), "publish").unwrap();
+        let Err(refused) = lock(dir.path(), "reschedule") else {
+            panic!("the lock was taken twice");
+        };
+        let hint = refused.hint.unwrap_or_default();
+        assert!(hint.contains("stop that publish first"), "{hint}");
+        assert!(!hint.contains("wait for it to finish"), "{hint}");
     }
 }

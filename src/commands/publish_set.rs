@@ -210,6 +210,15 @@ pub fn execute(
         .with_hint("run `embargo run` again to stage the draft releases first"));
     }
     let client = pipeline.github.as_ref().map(Client::new).transpose()?;
+    if args.restore_draft
+        && let Some(client) = &client
+    {
+        for (job, line) in jobs.iter().zip(&lines) {
+            if let (None, Some(draft)) = (&line.done, &job.staged.draft) {
+                job.restore_draft(client, draft)?;
+            }
+        }
+    }
     let ask_github = || -> Option<i64> {
         let (client, draft) = (client.as_ref()?, jobs.first()?.staged.draft.as_ref()?);
         releases::get(client, draft.release_id).ok()?;
@@ -280,11 +289,9 @@ pub fn execute(
         let (made, at) =
             pushing.unwrap_or_else(|_| Err(Error::stage_failed("the public push panicked")))?;
         crate::failpoint::hit("publish:after-public-push");
-        let read = looked.map_err(|e| {
-            let hint = e.hint.clone().unwrap_or_default();
-            e.with_hint(format!(
-                "the public push was made at {at}, but no line was published: {hint}"
-            ))
+        let read = looked.map_err(|e| match waiting.first() {
+            Some(job) => e.with_hint(publish::after_push(job, &at)),
+            None => e,
         })?;
         (made, at, read)
     } else {
@@ -379,6 +386,14 @@ fn last_look(
     let read = read?;
     for job in jobs {
         crate::stages::freeze::prove_against(job.repo, &private, None, job.manifest)?;
+        crate::stages::stage::prove_listed(&private, &job.staged.refs)?;
+        // Before the instant (not alongside the push): no draft published by hand.
+        if let Some(draft) = &job.staged.draft
+            && publish::well_before(job.embargo)
+            && let Some(release) = read.iter().find(|r| r.id == draft.release_id)
+        {
+            publish::out_early(job, Some(release))?;
+        }
     }
     Ok(read)
 }

@@ -24,6 +24,8 @@ pub struct Release {
     pub tag_name: String,
     pub draft: bool,
     #[serde(default)]
+    pub prerelease: bool,
+    #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
     pub body: Option<String>,
@@ -230,6 +232,26 @@ pub enum UploadError {
 }
 
 /// Publishes a draft: `draft=false` and whether it becomes "latest".
+/// Sets a draft's tag, name, notes and prerelease flag (`PATCH`, `draft` left as it is).
+pub fn restore_draft(
+    client: &Client,
+    release: u64,
+    spec: &DraftSpec<'_>,
+) -> Result<Release, Error> {
+    let body = json!({
+        "tag_name": spec.tag,
+        "name": spec.name,
+        "body": spec.body,
+        "prerelease": spec.prerelease,
+    });
+    let value = client.json(
+        Method::PATCH,
+        &client.repo_url(&format!("/releases/{release}")),
+        Some(body),
+    )?;
+    parse(value, "restored draft")
+}
+
 pub fn publish(client: &Client, release: u64, make_latest: bool) -> Result<Release, Error> {
     let body = json!({
         "draft": false,

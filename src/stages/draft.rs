@@ -43,6 +43,12 @@ pub struct Draft {
     pub name: String,
     #[serde(default)]
     pub body_sha256: String,
+    /// The tag and the prerelease flag it was created with: publishing a draft retargeted to
+    /// another tag would make GitHub create that tag (empty and `None` in older journals).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prerelease: Option<bool>,
 }
 
 /// The mark at the end of the notes that makes a draft this release's own: a random value kept
@@ -210,6 +216,11 @@ pub fn run(
         notes(ctx, spec, prepared)?.trim_end(),
         ownership_mark(ctx.state_dir())?
     );
+    // Kept before the draft is made, so that a draft someone changed can be put back exactly
+    // as staged (`publish --restore-draft`).
+    let kept = ctx.state_dir().join(NOTES_FILE);
+    std::fs::write(&kept, &body)
+        .map_err(|e| Error::stage_failed(format!("cannot write {}: {e}", kept.display())))?;
     let release = releases::find_or_create_draft(
         &client,
         &DraftSpec {
@@ -240,7 +251,82 @@ pub fn run(
         assets,
         name: name.clone(),
         body_sha256: sha256_text(&body),
+        tag: tag.clone(),
+        prerelease: Some(*prerelease),
     })
+}
+
+/// The draft's notes as staged, in the state folder.
+pub const NOTES_FILE: &str = "draft.notes.md";
+
+/// Puts a draft someone changed back exactly as staged: its tag, name, notes (as kept in the
+/// state folder when it was made) and prerelease flag, and exactly the built files as assets
+/// (others deleted, changed ones uploaded again). A published release is never changed.
+pub fn restore(
+    client: &Client,
+    state_dir: &Path,
+    tag: &str,
+    draft: &Draft,
+    files: &[Upload],
+    reporter: &dyn Reporter,
+) -> Result<(), Error> {
+    let release = releases::find(client, draft.release_id)?.ok_or_else(|| {
+        Error::bad_input(format!(
+            "the draft release {} is gone from GitHub: there is nothing to put back",
+            draft.html_url
+        ))
+        .with_hint("before the embargo, `embargo abort` and `embargo run` stage the release again")
+    })?;
+    if !release.draft {
+        return Err(Error::bad_input(format!(
+            "the release {} is published: it is not changed",
+            release.html_url
+        )));
+    }
+    let path = state_dir.join(NOTES_FILE);
+    let body = std::fs::read_to_string(&path).map_err(|e| {
+        Error::bad_input(format!(
+            "cannot read the notes {tag} was staged with ({}): {e}",
+            path.display()
+        ))
+        .with_hint("a state folder staged by an older embargo did not keep them: put the notes back by hand")
+    })?;
+    if !draft.body_sha256.is_empty() && sha256_text(&body) != draft.body_sha256 {
+        return Err(Error::integrity(format!(
+            "{} is not the notes {tag} was staged with (its SHA-256 differs from the journal's)",
+            path.display()
+        )));
+    }
+    releases::restore_draft(
+        client,
+        release.id,
+        &DraftSpec {
+            tag: if draft.tag.is_empty() {
+                tag
+            } else {
+                &draft.tag
+            },
+            name: &draft.name,
+            body: &body,
+            prerelease: draft.prerelease.unwrap_or(release.prerelease),
+            make_latest: draft.make_latest,
+        },
+    )?;
+    for asset in releases::list_assets(client, release.id)? {
+        if !files.iter().any(|f| f.name == asset.name) {
+            releases::delete_asset(client, asset.id)?;
+            reporter.emit(Event::Note(&format!(
+                "deleted {} from the draft: it was not staged",
+                asset.name
+            )));
+        }
+    }
+    upload_all(client, &release, files, true, reporter)?;
+    reporter.emit(Event::Note(&format!(
+        "the draft release {} is back as staged",
+        draft.html_url
+    )));
+    Ok(())
 }
 
 /// Makes the release hold exactly `files` (by name and bytes), uploading what is missing.

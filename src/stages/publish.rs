@@ -167,6 +167,22 @@ impl Publication<'_> {
         ))
     }
 
+    /// Puts the draft back exactly as staged (`publish --restore-draft`), when it differs.
+    pub fn restore_draft(&self, client: &Client, draft: &super::draft::Draft) -> Result<(), Error> {
+        if read_back(client, draft).is_ok() {
+            return Ok(());
+        }
+        super::draft::restore(
+            client,
+            self.state_dir,
+            &self.manifest.tag,
+            draft,
+            &super::draft::release_files(self.state_dir, &self.built(), self.manifest.osv.as_ref()),
+            self.reporter,
+        )?;
+        read_back(client, draft).map(drop)
+    }
+
     /// What `publish --dry-run` shows, with `make_latest` as staged.
     pub fn preview(&self) -> Actions {
         Actions {
@@ -226,8 +242,15 @@ pub fn preflight(job: &Publication<'_>, client: Option<&Client>) -> Result<(), E
             .with_hint("nothing was made public by this run; find out who changed the advisory"));
         }
     }
+    let early = well_before(job.embargo);
+    if early {
+        out_early(job, None)?;
+    }
     if let (Some(client), Some(draft)) = (client, &job.staged.draft) {
         let release = releases::get(client, draft.release_id)?;
+        if early {
+            out_early(job, Some(&release))?;
+        }
         let files =
             super::draft::release_files(job.state_dir, &job.built(), job.manifest.osv.as_ref());
         let assets = releases::list_assets(client, release.id)?;
@@ -359,16 +382,64 @@ pub fn ready_push(
         .transpose()
 }
 
-/// Right before the public push: the frozen refs, locally and on the private remote, are as
-/// staged (the refs only: the artifacts were hashed in the preflight).
+/// Whether the instant is more than a few seconds away by this machine's clock: only then is
+/// the release found public a leak, rather than another run's publication on time (another job,
+/// whose clock may be a little ahead, or GitHub's clock a second behind ours).
+pub fn well_before(embargo: Timestamp) -> bool {
+    Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(5))
+        .is_ok_and(|soon| soon < embargo)
+}
+
+/// Before the instant nothing of the release may be public: a staged ref on the public remote
+/// with its staged object (a `git push --mirror` by a person), or the draft published by hand,
+/// means the fix is out early. Said, with the way on, rather than published "on time" over it.
+/// With `release`, the draft as just read; without, the public remote is listed.
+pub fn out_early(job: &Publication<'_>, release: Option<&releases::Release>) -> Result<(), Error> {
+    let what = match release {
+        Some(release) if !release.draft => {
+            vec![format!(
+                "its GitHub release {} is published",
+                release.html_url
+            )]
+        }
+        Some(_) => return Ok(()),
+        None => {
+            let public = remote::list(job.git, "public", &job.pipeline.repository.public)?;
+            job.staged
+                .refs
+                .iter()
+                .filter(|r| {
+                    public
+                        .target(&r.refname)
+                        .is_some_and(|oid| oid.to_string() == r.target)
+                })
+                .map(|r| format!("{} is on {}", r.refname, public.describe()))
+                .collect()
+        }
+    };
+    if what.is_empty() {
+        return Ok(());
+    }
+    Err(Error::integrity(format!(
+        "{} is public before its embargo ({}): {}; the fix is out early",
+        job.manifest.tag,
+        clock::display(job.embargo),
+        what.join(", ")
+    ))
+    .with_hint(format!(
+        "nothing was pushed or published by this run; to publish the rest now, `embargo reschedule {p} --embargo now --earlier`, then `embargo publish {p} --if-due`",
+        p = job.pipeline.file.display()
+    )))
+}
+
+/// Right before the public push: the frozen refs, locally and on the private remote, and every
+/// staged ref on the private remote (the pick branches too) are as staged, against one listing
+/// (the refs only: the artifacts were hashed in the preflight).
 pub fn prove_before_push(job: &Publication<'_>) -> Result<(), Error> {
-    freeze::prove_in(
-        job.repo,
-        job.git,
-        &job.pipeline.repository.private,
-        None,
-        job.manifest,
-    )
+    let private = remote::list(job.git, "private", &job.pipeline.repository.private)?;
+    freeze::prove_against(job.repo, &private, None, job.manifest)?;
+    stage::prove_listed(&private, &job.staged.refs)
 }
 
 /// The last look, made a moment before the instant (and again alongside the push): the frozen
@@ -383,7 +454,13 @@ pub fn last_look(
         prove_before_push(job)?;
     }
     match (client, &job.staged.draft) {
-        (Some(client), Some(draft)) => Ok(Some(read_back(client, draft)?)),
+        (Some(client), Some(draft)) => {
+            let release = read_back(client, draft)?;
+            if job.pushed_at.is_none() && well_before(job.embargo) {
+                out_early(job, Some(&release))?;
+            }
+            Ok(Some(release))
+        }
         _ => Ok(None),
     }
 }
@@ -463,12 +540,7 @@ pub fn run(
                 pushing.unwrap_or_else(|_| Err(Error::stage_failed("the public push panicked")))?;
             made = Some(push_made);
             crate::failpoint::hit("publish:after-public-push");
-            let read_back = looked.map_err(|e| {
-                let hint = e.hint.clone().unwrap_or_default();
-                e.with_hint(format!(
-                    "the public push was made at {at}, but the release was not published: {hint}"
-                ))
-            })?;
+            let read_back = looked.map_err(|e| e.with_hint(after_push(job, &at)))?;
             pushed = Some((push, at));
             read_back
         }
@@ -609,6 +681,15 @@ pub fn run(
     Ok(published)
 }
 
+/// The way on when the look alongside the public push found something changed: the push is
+/// made, the release is not published.
+pub fn after_push(job: &Publication<'_>, at: &str) -> String {
+    format!(
+        "the public push was made at {at}, but the release is still a draft; find out what changed. Once it is as staged again, `embargo publish {p} --if-due` publishes it (with --restore-draft it puts a changed draft back as staged first)",
+        p = job.pipeline.file.display()
+    )
+}
+
 /// The GitHub client and the staged draft, which every GitHub action of publishing needs.
 fn github_of<'c>(
     client: Option<&'c Client>,
@@ -685,12 +766,24 @@ pub fn read_back(client: &Client, draft: &super::draft::Draft) -> Result<release
             "the draft release {} is not what was staged: {what}",
             draft.html_url
         ))
-        .with_hint("nothing was made public; find out who changed the draft, then run `embargo run` again to restage it")
+        .with_hint("find out who changed the draft; `embargo publish` with --restore-draft puts it back as staged, or `embargo abort` takes the release back before the embargo")
     };
     if release.id != draft.release_id {
         return Err(differs(format!(
             "its id is {}, not {}",
             release.id, draft.release_id
+        )));
+    }
+    if !draft.tag.is_empty() && release.tag_name != draft.tag {
+        return Err(differs(format!(
+            "its tag is {}, not {}",
+            release.tag_name, draft.tag
+        )));
+    }
+    if draft.prerelease.is_some_and(|p| p != release.prerelease) {
+        return Err(differs(format!(
+            "it is {}a prerelease now",
+            if release.prerelease { "" } else { "not " }
         )));
     }
     if !draft.name.is_empty() && release.name.as_deref() != Some(draft.name.as_str()) {

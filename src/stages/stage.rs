@@ -335,7 +335,11 @@ pub fn prove_on_private(
     private_remote: &str,
     refs: &[PushedRef],
 ) -> Result<(), Error> {
-    let private = remote::list(git, "private", private_remote)?;
+    prove_listed(&remote::list(git, "private", private_remote)?, refs)
+}
+
+/// [`prove_on_private`] against the private remote as already listed.
+pub fn prove_listed(private: &remote::RemoteRefs, refs: &[PushedRef]) -> Result<(), Error> {
     for r in refs {
         let actual = private.target(&r.refname);
         if actual.map(|o| o.to_string()).as_deref() != Some(r.target.as_str()) {

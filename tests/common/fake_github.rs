@@ -570,6 +570,14 @@ impl FakeGitHub {
     }
 
     /// Rewrites a release's notes behind the client's back.
+    /// Changes a release behind the client's back, as a person with write access could.
+    pub fn edit_release(&self, release_id: u64, edit: impl FnOnce(&mut Release)) {
+        let mut st = self.inner.lock();
+        if let Some(r) = st.releases.get_mut(&release_id) {
+            edit(r);
+        }
+    }
+
     pub fn set_release_body(&self, release_id: u64, body: &str) {
         let mut st = self.inner.lock();
         if let Some(r) = st.releases.get_mut(&release_id) {

@@ -586,15 +586,8 @@ impl ReadyPush {
             return false;
         }
         let role = side_name(self.to);
-        crate::git::remote::list(self.push.git(), role, &self.destination.named).is_ok_and(
-            |found| {
-                refs.iter().all(|r| {
-                    found
-                        .target(&r.refname)
-                        .is_some_and(|oid| oid.to_string() == r.target)
-                })
-            },
-        )
+        crate::git::remote::list(self.push.git(), role, &self.destination.named)
+            .is_ok_and(|found| crate::stages::stage::held_by(&found, refs).len() == refs.len())
     }
 }
 

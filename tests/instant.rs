@@ -7,31 +7,11 @@ use crate::world::World;
 /// A `git` first on PATH that runs `before` (a shell snippet, given the public push's pattern
 /// refspec prefix as `$prefix` and the real git as `$real`) when it is asked to make embargo's pattern push, then runs git.
 fn git_wrapper(w: &World, before: &str) -> String {
-    let dir = w.f.sample.root.join("wrapper-bin");
-    std::fs::create_dir_all(&dir).unwrap();
-    let real = String::from_utf8(
-        std::process::Command::new("sh")
-            .args(["-c", "command -v git"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let script = format!(
-        "#!/bin/sh\nreal={}\nfor a in \"$@\"; do\n  case \"$a\" in\n    refs/embargo/push/*'*:refs/*') prefix=${{a%\\*:refs/*}}; {before} ;;\n  esac\ndone\nexec \"$real\" \"$@\"\n",
-        real.trim()
-    );
-    let wrapper = dir.join("git");
-    std::fs::write(&wrapper, script).unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
+    crate::common::wrap_git(
+        &w.f.sample.root.join("wrapper-bin"),
+        &format!(
+            "for a in \"$@\"; do\n  case \"$a\" in\n    refs/embargo/push/*'*:refs/*') prefix=${{a%\\*:refs/*}}; {before} ;;\n  esac\ndone\nexec \"$real\" \"$@\""
+        ),
     )
 }
 

@@ -386,36 +386,13 @@ fn a_dry_run_of_three_lines_builds_each_line_and_prints_one_push_to_each_remote(
 /// the real git. (A pre-receive hook cannot tell: embargo pushes to a local remote with its hooks
 /// off, so that nothing in it runs code.)
 fn log_pushes(f: &Fixture) -> (std::path::PathBuf, String) {
-    let dir = f.sample.root.join("bin");
-    std::fs::create_dir_all(&dir).unwrap();
     let log = f.sample.root.join("pushes.log");
-    let real = String::from_utf8(
-        std::process::Command::new("sh")
-            .args(["-c", "command -v git"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let wrapper = dir.join("git");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = push ] && echo \"$*\" >> '{}' && break; done\nexec {} \"$@\"\n",
-            log.display(),
-            real.trim()
+    let path = common::wrap_git(
+        &f.sample.root.join("bin"),
+        &format!(
+            "for a in \"$@\"; do [ \"$a\" = push ] && echo \"$*\" >> '{}' && break; done\nexec \"$real\" \"$@\"",
+            log.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let path = format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
     );
     (log, path)
 }

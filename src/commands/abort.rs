@@ -104,13 +104,8 @@ pub fn execute(args: AbortArgs, cwd: &Path) -> Result<Exit, Error> {
 
     // Refused once anything is public: the public remote, or a release no longer a draft.
     let public = remote::list(&workspace.git, "public", &pipeline.repository.public)?;
-    let public_now: Vec<&str> = ours
-        .iter()
-        .filter(|r| {
-            public
-                .target(&r.refname)
-                .is_some_and(|oid| oid.to_string() == r.target)
-        })
+    let public_now: Vec<&str> = stage::held_by(&public, &ours)
+        .into_iter()
         .map(|r| r.refname.as_str())
         .collect();
     if !public_now.is_empty() {

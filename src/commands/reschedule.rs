@@ -88,13 +88,10 @@ fn execute_at(args: RescheduleArgs, cwd: &Path, at_now: Timestamp) -> Result<Exi
         .completed(Stage::Stage)
         .and_then(|e| serde_json::from_value(e.detail.clone()).ok());
     let public_refs: Vec<String> = staged
-        .iter()
-        .flat_map(|s| &s.refs)
-        .filter(|r| {
-            public
-                .target(&r.refname)
-                .is_some_and(|oid| oid.to_string() == r.target)
-        })
+        .as_ref()
+        .map(|s| crate::stages::stage::held_by(&public, &s.refs))
+        .unwrap_or_default()
+        .into_iter()
         .map(|r| r.refname.clone())
         .collect();
     let tag_public = public.tags.contains_key(&manifest.tag) || !public_refs.is_empty();

@@ -406,14 +406,8 @@ pub fn out_early(job: &Publication<'_>, release: Option<&releases::Release>) -> 
         Some(_) => return Ok(()),
         None => {
             let public = remote::list(job.git, "public", &job.pipeline.repository.public)?;
-            job.staged
-                .refs
-                .iter()
-                .filter(|r| {
-                    public
-                        .target(&r.refname)
-                        .is_some_and(|oid| oid.to_string() == r.target)
-                })
+            stage::held_by(&public, &job.staged.refs)
+                .into_iter()
                 .map(|r| format!("{} is on {}", r.refname, public.describe()))
                 .collect()
         }

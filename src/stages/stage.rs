@@ -338,6 +338,17 @@ pub fn prove_on_private(
     prove_listed(&remote::list(git, "private", private_remote)?, refs)
 }
 
+/// The refs of `refs` a remote, as listed, holds at exactly their staged objects.
+pub fn held_by<'r>(listing: &remote::RemoteRefs, refs: &'r [PushedRef]) -> Vec<&'r PushedRef> {
+    refs.iter()
+        .filter(|r| {
+            listing
+                .target(&r.refname)
+                .is_some_and(|oid| oid.to_string() == r.target)
+        })
+        .collect()
+}
+
 /// [`prove_on_private`] against the private remote as already listed.
 pub fn prove_listed(private: &remote::RemoteRefs, refs: &[PushedRef]) -> Result<(), Error> {
     for r in refs {

@@ -132,6 +132,36 @@ impl Fixture {
 }
 
 /// Copies a folder and everything in it (as a CI job restores a downloaded artifact).
+/// A `git` first on PATH, made in `dir`: the shell script `body`, which finds the real git in
+/// `$real`. Returns the PATH to run a command with.
+pub fn wrap_git(dir: &Path, body: &str) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let wrapper = dir.join("git");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nreal={}\n{body}\n", real.trim()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

@@ -596,6 +596,36 @@ fn artifact_globs_reaching_outside_the_checkout_are_refused_before_prepare() {
     }
 }
 
+#[test]
+fn an_artifact_glob_ending_in_a_double_star_is_refused_it_would_match_no_file() {
+    let f = Fixture::new();
+    for (glob, files) in [
+        ("dist/**", "dist/**/*"),
+        ("**", "**/*"),
+        ("out/**/", "out/**/*"),
+    ] {
+        let value = format!("\"{glob}\"");
+        let text = edited(&[(
+            r#"artifacts: ["dist/*.tar.gz"]"#,
+            &format!("artifacts: [{value}]"),
+        )]);
+        let (line, column) = position(&text, &value);
+        let message = text_refused(&f, &text, line, Some(column));
+        assert_eq!(
+            message,
+            format!(
+                "build.artifacts: `{glob}` matches folders, not files; write `{files}` for every file below them"
+            )
+        );
+    }
+    // Every file below a folder is taken as written.
+    let text = edited(&[(
+        r#"artifacts: ["dist/*.tar.gz"]"#,
+        r#"artifacts: ["dist/**/*"]"#,
+    )]);
+    pipeline::parse(Path::new("p.yaml"), &text, &Overrides::default()).expect("dist/**/*");
+}
+
 /// `embargo run` with the sample's build followed by `then`, and artifacts `artifacts`: refused
 /// at build, with nothing pushed or tagged. Returns the error message.
 #[track_caller]

@@ -704,6 +704,14 @@ impl Checker<'_> {
                     format!("build.artifacts: `{glob_text}` is not a valid glob: {e}"),
                 )
             })?;
+            // `**` as the last part matches folders, never a file: the build would find nothing.
+            if glob_text.trim_end_matches('/').rsplit('/').next() == Some("**") {
+                let files = format!("{}/*", glob_text.trim_end_matches('/'));
+                return Err(self.at(
+                    a.referenced,
+                    format!("build.artifacts: `{glob_text}` matches folders, not files; write `{files}` for every file below them"),
+                ));
+            }
             let template = self.template("build.artifacts", a, &artifact_vars)?;
             // Each shard's files are told from the others' by their path: a glob without the
             // shard's name would let one shard's manifest claim another's files.

@@ -313,3 +313,103 @@ fn a_pick_branch_moved_on_the_private_remote_while_publish_waits_stops_it() {
     assert!(!public_refs(&w).contains("v1.0.2"));
     assert!(w.gh.releases_with_tag("v1.0.2")[0].draft);
 }
+
+const PUBLISH_RELEASE: &str = "PATCH /repos/{owner}/{repo}/releases/{release_id}";
+
+/// The draft changed in the milliseconds between the last look and the request that publishes
+/// it: the request sets the staged tag, name, notes and prerelease flag itself, so the change is
+/// overwritten, not published.
+#[test]
+fn a_draft_changed_while_the_publishing_request_is_on_its_way_is_published_as_staged() {
+    let w = World::new();
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    let staged = w.gh.releases_with_tag("v1.0.2")[0].clone();
+    w.gh.inject(
+        PUBLISH_RELEASE,
+        1,
+        crate::fake_github::Fault::HoldBefore(std::time::Duration::from_millis(1500)),
+    );
+    let mut child = w.spawn(&["publish", w.p(), "--if-due"]);
+    // The publishing request has arrived and is held: change the draft under it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while w.gh.requests_for(PUBLISH_RELEASE).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no publishing request"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    w.gh.edit_release(staged.id, |r| {
+        r.body = Some("Run app-installer.sh as root".to_string());
+        r.name = Some("evil".to_string());
+        r.prerelease = true;
+    });
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let published = w.gh.releases_with_tag("v1.0.2")[0].clone();
+    assert!(!published.draft);
+    assert_eq!(published.body, staged.body);
+    assert_eq!(published.name, staged.name);
+    assert!(!published.prerelease);
+    w.no_violations();
+}
+
+/// The draft published by hand, or the refs pushed by a person, while publish waits for the
+/// instant: found when GitHub's clock is read again 15 s before it, and said (exit 3) instead of
+/// a publication "on time".
+#[test]
+fn a_release_made_public_by_hand_while_publish_waits_is_said_to_be_out_early() {
+    for how in ["draft published", "refs pushed"] {
+        let w = World::new();
+        let soon = crate::world::embargo_in(25);
+        w.embargo(&["run", w.p(), "--embargo", &soon]).expect(0);
+        let child = w
+            .command(&["publish", w.p(), "--wait"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Well before the second reading of GitHub's clock, 15 s before the instant.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        match how {
+            "draft published" => {
+                let id = w.gh.releases_with_tag("v1.0.2")[0].id;
+                w.gh.edit_release(id, |r| r.draft = false);
+            }
+            _ => {
+                w.f.git(&["push", "-q", "origin", "refs/tags/v1.0.2"]);
+            }
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{how}: {stderr}");
+        assert!(
+            stderr.contains("is public before its embargo") && stderr.contains("--earlier"),
+            "{how}: {stderr}"
+        );
+        assert!(
+            !public_refs(&w).contains("cherry-pick/v1.0.2"),
+            "{how}: pushed"
+        );
+    }
+}
+
+/// A publish killed while it waited (Ctrl-C, a cancelled job) left its prepared refs; the next
+/// publish removes them even when it has nothing to do yet.
+#[test]
+fn refs_of_a_publish_killed_while_it_waited_are_removed_by_the_next_publish_not_yet_due() {
+    let w = World::new();
+    let later = crate::world::embargo_in(3600);
+    w.embargo(&["run", w.p(), "--embargo", &later]).expect(0);
+    let mut child = w.spawn(&["publish", w.p(), "--wait"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while w.f.git(&["for-each-ref", "refs/embargo/push"]).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no push was prepared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!w.f.git(&["for-each-ref", "refs/embargo/push"]).is_empty());
+    let not_yet = w.embargo(&["publish", w.p(), "--if-due"]);
+    not_yet.expect(0);
+    assert_eq!(w.f.git(&["for-each-ref", "refs/embargo/"]), "");
+}

@@ -86,6 +86,9 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     let Some(_lock) = publishing_lock(&dir, args.if_due, json)? else {
         return Ok(Exit::Done);
     };
+    // A publish killed while it waited (Ctrl-C, a cancelled job) left its prepared push's refs:
+    // removed by the next run, whether or not that one pushes.
+    crate::git::exact_push::remove_abandoned_pushes(&workspace.repo.repo);
     // Read after taking the lock: a runner that held it may just have finished.
     let mut journal = Journal::open(&dir)?;
     super::refuse_aborted(journal.entries(), &dir)?;
@@ -143,10 +146,19 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
     {
         job.restore_draft(client, draft)?;
     }
+    // Found public while it waits (a draft published by hand, refs pushed by a person): said
+    // after the wait, before the last look, rather than published "on time" over the leak.
+    let public_early: std::cell::RefCell<Option<Error>> = std::cell::RefCell::new(None);
     let ask_github = || -> Option<i64> {
         let (client, draft) = (client.as_ref()?, staged.draft.as_ref()?);
-        // Any answer carries GitHub's Date; this one also proves the draft is still there.
-        releases::get(client, draft.release_id).ok()?;
+        // Any answer carries GitHub's Date; this one also proves the draft is still there, and
+        // still a draft.
+        let release = releases::get(client, draft.release_id).ok()?;
+        if public_early.borrow().is_none()
+            && let Err(e) = publish::still_private(&job, Some(&release))
+        {
+            *public_early.borrow_mut() = Some(e);
+        }
         client.skew()
     };
     if let Some(exit) = not_yet(&args, &manifest.tag, embargo, ask_github())? {
@@ -169,6 +181,9 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         reporter.as_ref(),
         ask_github,
         || {
+            if let Some(e) = public_early.borrow_mut().take() {
+                return Err(e);
+            }
             if let Some(ready) = &ready {
                 ready.destination().unchanged(&workspace.git)?;
             }

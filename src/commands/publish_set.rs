@@ -56,6 +56,7 @@ pub fn execute(
     let mut lines = Vec::new();
     for dir in line_dirs(&set_dir) {
         let _lock = crate::lock::lock(&dir, "publish")?;
+        crate::git::exact_push::remove_abandoned_pushes(&workspace.repo.repo);
         let mut journal = Journal::open(&dir)?;
         super::refuse_aborted(journal.entries(), &dir)?;
         let done = journal
@@ -219,9 +220,21 @@ pub fn execute(
             }
         }
     }
+    // Found public while it waits: said after the wait (see `commands::publish`).
+    let public_early: std::cell::RefCell<Option<Error>> = std::cell::RefCell::new(None);
     let ask_github = || -> Option<i64> {
-        let (client, draft) = (client.as_ref()?, jobs.first()?.staged.draft.as_ref()?);
-        releases::get(client, draft.release_id).ok()?;
+        let client = client.as_ref()?;
+        for (job, line) in jobs.iter().zip(&lines) {
+            let (None, Some(draft)) = (&line.done, &job.staged.draft) else {
+                continue;
+            };
+            let release = releases::get(client, draft.release_id).ok()?;
+            if public_early.borrow().is_none()
+                && let Err(e) = publish::still_private(job, Some(&release))
+            {
+                *public_early.borrow_mut() = Some(e);
+            }
+        }
         client.skew()
     };
     if let Some(exit) = not_yet(args, &name, embargo, ask_github())? {
@@ -264,6 +277,9 @@ pub fn execute(
         .collect();
     let destination = ready.destination().clone();
     let look = || {
+        if let Some(e) = public_early.borrow_mut().take() {
+            return Err(e);
+        }
         destination.unchanged(&workspace.git)?;
         last_look(workspace, pipeline, client.as_ref(), &waiting)
     };
@@ -316,7 +332,12 @@ pub fn execute(
             if read.iter().any(|r| r.id == draft.release_id && !r.draft) {
                 continue;
             }
-            made_public[i] = Some(releases::publish(client, draft.release_id, *latest)?);
+            made_public[i] = Some(publish::make_public(
+                job,
+                client,
+                draft.release_id,
+                *latest,
+            )?);
             crate::failpoint::hit("publish:after-release-published");
         }
     }

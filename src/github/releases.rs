@@ -252,11 +252,25 @@ pub fn restore_draft(
     parse(value, "restored draft")
 }
 
-pub fn publish(client: &Client, release: u64, make_latest: bool) -> Result<Release, Error> {
-    let body = json!({
+/// Makes a draft public. With `staged`, the same request sets its tag, name, notes and
+/// prerelease flag to the staged ones: a change made between the last read and this request is
+/// overwritten rather than published.
+pub fn publish(
+    client: &Client,
+    release: u64,
+    make_latest: bool,
+    staged: Option<&DraftSpec<'_>>,
+) -> Result<Release, Error> {
+    let mut body = json!({
         "draft": false,
         "make_latest": if make_latest { "true" } else { "false" },
     });
+    if let Some(spec) = staged {
+        body["tag_name"] = json!(spec.tag);
+        body["name"] = json!(spec.name);
+        body["body"] = json!(spec.body);
+        body["prerelease"] = json!(spec.prerelease);
+    }
     let value = client.json(
         Method::PATCH,
         &client.repo_url(&format!("/releases/{release}")),

@@ -281,7 +281,8 @@ pub fn restore(
         return Err(Error::bad_input(format!(
             "the release {} is published: it is not changed",
             release.html_url
-        )));
+        ))
+        .with_hint("embargo never changes a published release: if it is not as staged, correct it on GitHub by hand (its notes as staged are in the state folder's draft.notes.md), then run `embargo publish --if-due` without --restore-draft"));
     }
     let path = state_dir.join(NOTES_FILE);
     let body = std::fs::read_to_string(&path).map_err(|e| {

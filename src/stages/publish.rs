@@ -172,6 +172,12 @@ impl Publication<'_> {
         if read_back(client, draft).is_ok() {
             return Ok(());
         }
+        // Published by hand before the instant: that is the news, not the restoring.
+        if well_before(self.embargo)
+            && let Some(release) = releases::find(client, draft.release_id)?
+        {
+            out_early(self, Some(&release))?;
+        }
         super::draft::restore(
             client,
             self.state_dir,
@@ -247,7 +253,7 @@ pub fn preflight(job: &Publication<'_>, client: Option<&Client>) -> Result<(), E
         out_early(job, None)?;
     }
     if let (Some(client), Some(draft)) = (client, &job.staged.draft) {
-        let release = releases::get(client, draft.release_id)?;
+        let release = releases::find(client, draft.release_id)?.ok_or_else(|| gone(draft))?;
         if early {
             out_early(job, Some(&release))?;
         }
@@ -389,6 +395,22 @@ pub fn well_before(embargo: Timestamp) -> bool {
     Timestamp::now()
         .checked_add(jiff::SignedDuration::from_secs(5))
         .is_ok_and(|soon| soon < embargo)
+}
+
+/// While the release waits for its instant (asked when GitHub's clock is read: as publish
+/// starts, and 15 s before the instant): nothing of it is public yet, neither the draft as just
+/// read nor a staged ref on the public remote.
+pub fn still_private(
+    job: &Publication<'_>,
+    release: Option<&releases::Release>,
+) -> Result<(), Error> {
+    if !well_before(job.embargo) {
+        return Ok(());
+    }
+    if let Some(release) = release {
+        out_early(job, Some(release))?;
+    }
+    out_early(job, None)
 }
 
 /// Before the instant nothing of the release may be public: a staged ref on the public remote
@@ -585,7 +607,7 @@ pub fn run(
                     None => releases::get(client, draft.release_id)?,
                 };
                 let current = if current.draft {
-                    releases::publish(client, current.id, *make_latest)?
+                    make_public(job, client, current.id, *make_latest)?
                 } else {
                     // Made public by the release of several lines this line is in, or found so.
                     published.found_public = job.made_public.is_none();
@@ -675,6 +697,70 @@ pub fn run(
     Ok(published)
 }
 
+/// Publishes the draft with its staged tag, name, notes and prerelease flag sent again in the
+/// same request (the notes as kept in the state folder, when they are), and proves GitHub's
+/// answer: public, and as staged.
+pub fn make_public(
+    job: &Publication<'_>,
+    client: &Client,
+    release_id: u64,
+    make_latest: bool,
+) -> Result<releases::Release, Error> {
+    let draft =
+        job.staged.draft.as_ref().ok_or_else(|| {
+            Error::integrity("publishing a release that was staged without a draft")
+        })?;
+    let notes = std::fs::read_to_string(job.state_dir.join(super::draft::NOTES_FILE))
+        .ok()
+        .filter(|n| super::draft::sha256_text(n) == draft.body_sha256);
+    let staged = (!draft.tag.is_empty() && !draft.name.is_empty())
+        .then_some(())
+        .and(notes.as_deref())
+        .map(|body| releases::DraftSpec {
+            tag: &draft.tag,
+            name: &draft.name,
+            body,
+            prerelease: draft.prerelease.unwrap_or(false),
+            make_latest,
+        });
+    let published = releases::publish(client, release_id, make_latest, staged.as_ref())?;
+    if published.draft {
+        return Err(Error::stage_failed(format!(
+            "GitHub answered the request that publishes {}, but the release is still a draft",
+            draft.html_url
+        ))
+        .with_hint(format!(
+            "run `embargo publish {} --if-due` again",
+            job.pipeline.file.display()
+        )));
+    }
+    let differs = |what: String| {
+        Error::integrity(format!(
+            "the release {} was published, but not as staged: {what}",
+            published.html_url
+        ))
+        .with_hint("someone changed it at the moment it was published; correct it on GitHub, and find out who changed it")
+    };
+    if !draft.tag.is_empty() && published.tag_name != draft.tag {
+        return Err(differs(format!("its tag is {}", published.tag_name)));
+    }
+    if !draft.name.is_empty() && published.name.as_deref() != Some(draft.name.as_str()) {
+        return Err(differs(format!(
+            "its name is {:?}",
+            published.name.clone().unwrap_or_default()
+        )));
+    }
+    if !draft.body_sha256.is_empty()
+        && super::draft::sha256_text(published.body.as_deref().unwrap_or("")) != draft.body_sha256
+    {
+        return Err(differs("its notes are not the staged notes".to_string()));
+    }
+    if draft.prerelease.is_some_and(|p| p != published.prerelease) {
+        return Err(differs("its prerelease flag was changed".to_string()));
+    }
+    Ok(published)
+}
+
 /// The way on when the look alongside the public push found something changed: the push is
 /// made, the release is not published.
 pub fn after_push(job: &Publication<'_>, at: &str) -> String {
@@ -753,9 +839,26 @@ fn read_back_assets(
 /// The release on GitHub is the draft as staged: the same id, tag, name and notes, and exactly
 /// the staged assets (names, sizes and, where GitHub gives them, digests). Anything else is an
 /// integrity violation before the public push.
+/// The staged draft is not on GitHub any more.
+fn gone(draft: &super::draft::Draft) -> Error {
+    Error::integrity(format!(
+        "the draft release {} is gone from GitHub",
+        draft.html_url
+    ))
+    .with_hint("find out who deleted it. Before the embargo, `embargo abort` and `embargo run` stage the release again. Once its refs are public, no command of embargo makes the release again: create it on GitHub by hand for its tag (its notes are `draft.notes.md` in the release's state folder, its assets the files in `dist/`) and open the pull requests")
+}
+
 pub fn read_back(client: &Client, draft: &super::draft::Draft) -> Result<releases::Release, Error> {
-    let release = releases::get(client, draft.release_id)?;
+    let release = releases::find(client, draft.release_id)?.ok_or_else(|| gone(draft))?;
+    let published = !release.draft;
     let differs = |what: String| {
+        if published {
+            return Error::integrity(format!(
+                "the release {} was published by someone, not as staged: {what}",
+                release.html_url
+            ))
+            .with_hint("embargo never changes a published release: correct it on GitHub (its notes as staged are `draft.notes.md` in the release's state folder), then `embargo publish --if-due` finishes the rest");
+        }
         Error::integrity(format!(
             "the draft release {} is not what was staged: {what}",
             draft.html_url

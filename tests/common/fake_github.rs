@@ -79,6 +79,9 @@ pub enum Fault {
     /// Handle the request normally but wait this long before answering (the change is made at
     /// once; only the answer is late). Combines with one other fault.
     Delay(Duration),
+    /// Wait this long, then handle the request normally: what someone changes meanwhile is
+    /// there when the request is handled.
+    HoldBefore(Duration),
     /// Close the connection without answering and without handling the request.
     Drop,
     /// Handle the request (the change is made), then close the connection without answering.
@@ -1290,8 +1293,13 @@ fn handle(inner: &Inner, host: Host, mut rq: tiny_http::Request) {
         body_len = read_all(&mut rq, &mut body);
     }
 
+    if let Some(Fault::HoldBefore(d)) = fault {
+        cx.inner.sleep(d);
+    }
     let answered_by_fault = |f: &&Fault| match f {
-        Fault::DropAfterProcessing | Fault::StatusAfterProcessing { .. } => false,
+        Fault::DropAfterProcessing | Fault::StatusAfterProcessing { .. } | Fault::HoldBefore(_) => {
+            false
+        }
         Fault::UploadStarter => !is_upload,
         _ => true,
     };
@@ -1497,6 +1505,7 @@ fn fault_reply(cx: &Cx, fault: &Fault) -> Reply {
         .header("x-ratelimit-resource", "core"),
         Fault::UploadStarter => error(502, "Bad Gateway", DOCS).unchecked(),
         Fault::Delay(_)
+        | Fault::HoldBefore(_)
         | Fault::Drop
         | Fault::DropAfterProcessing
         | Fault::StatusAfterProcessing { .. } => {

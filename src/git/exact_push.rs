@@ -178,7 +178,7 @@ impl ExactPush {
     /// The namespace holds exactly the refs to push, each naming its object.
     fn prove(&self) -> Result<(), GitError> {
         let changed = |what: String| {
-            GitError::failed(format!(
+            GitError::integrity(format!(
                 "the refs prepared for the push under {} changed before it: {what}",
                 self.prefix
             ))

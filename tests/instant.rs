@@ -413,3 +413,103 @@ fn refs_of_a_publish_killed_while_it_waited_are_removed_by_the_next_publish_not_
     not_yet.expect(0);
     assert_eq!(w.f.git(&["for-each-ref", "refs/embargo/"]), "");
 }
+
+/// Another job published the release at the instant by its clock and GitHub's, a few seconds
+/// ahead of this machine's: this run, started before the instant by its own clock, finds it
+/// public on time and finishes, rather than call it out early.
+#[test]
+fn a_release_published_on_time_by_a_job_whose_clock_is_ahead_is_not_called_out_early() {
+    let w = World::new();
+    let soon = crate::world::embargo_in(8);
+    w.embargo(&["run", w.p(), "--embargo", &soon]).expect(0);
+    let instant: jiff::Timestamp = soon.parse().unwrap();
+    // GitHub's clock (and the other job's) 10 s ahead of ours: for them the instant has passed.
+    w.gh.set_date_skew(10);
+    w.f.git(&[
+        "push",
+        "-q",
+        "--atomic",
+        "origin",
+        "refs/tags/v1.0.2",
+        "refs/heads/v1.0.2",
+        "refs/heads/cherry-pick/v1.0.2/release-1.0",
+        "refs/heads/cherry-pick/v1.0.2/release-1.1",
+    ]);
+    let id = w.gh.releases_with_tag("v1.0.2")[0].id;
+    w.gh.edit_release(id, |r| {
+        r.draft = false;
+        r.published_at = Some(instant);
+    });
+    let run = w.embargo(&["publish", w.p(), "--if-due", "--within", "1m"]);
+    run.expect(0);
+    assert!(!run.stderr.contains("out early"), "{}", run.stderr);
+}
+
+/// Published by hand long before the instant, found by a publish that starts only seconds
+/// before it: GitHub's `published_at` says it was early, whenever it is seen.
+#[test]
+fn a_release_published_by_hand_long_before_is_out_early_though_found_seconds_before_the_instant() {
+    let w = World::new();
+    let soon = crate::world::embargo_in(6);
+    w.embargo(&["run", w.p(), "--embargo", &soon]).expect(0);
+    let instant: jiff::Timestamp = soon.parse().unwrap();
+    let id = w.gh.releases_with_tag("v1.0.2")[0].id;
+    w.gh.edit_release(id, |r| {
+        r.draft = false;
+        r.published_at = Some(instant - jiff::SignedDuration::from_secs(35));
+    });
+    let run = w.embargo(&["publish", w.p(), "--if-due", "--within", "1m"]);
+    run.expect(3);
+    assert!(
+        run.stderr.contains("the fix is out early"),
+        "{}",
+        run.stderr
+    );
+    assert!(!public_refs(&w).contains("v1.0.2"));
+}
+
+/// A branch of the same name as a staged ref, with other content, on the public remote: the
+/// push at the instant would be refused, and the release late. Said as publish starts.
+#[test]
+fn a_public_ref_in_the_way_of_the_push_is_said_before_the_wait() {
+    let w = World::new();
+    let later = crate::world::embargo_in(3600);
+    w.embargo(&["run", w.p(), "--embargo", &later]).expect(0);
+    w.f.git(&[
+        "push",
+        "-q",
+        "origin",
+        "master:refs/heads/cherry-pick/v1.0.2/release-1.1",
+    ]);
+    let run = w.embargo(&["publish", w.p(), "--wait"]);
+    run.expect(1);
+    assert!(
+        run.stderr
+            .contains("refs/heads/cherry-pick/v1.0.2/release-1.1 is on the public remote")
+            && run.stderr.contains("would be refused"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// GitHub never answers the request that publishes the release: one API call is given up after
+/// a bounded time and tried again, rather than hold the release's lock (and the scheduled
+/// fallback) for ever.
+#[test]
+fn a_publishing_request_github_never_answers_is_given_up_and_tried_again() {
+    let w = World::new();
+    w.embargo(&["run", w.p(), "--embargo", "now"]).expect(0);
+    w.gh.inject(
+        PUBLISH_RELEASE,
+        1,
+        crate::fake_github::Fault::HoldBefore(std::time::Duration::from_secs(30)),
+    );
+    let started = std::time::Instant::now();
+    let run = w.embargo_env(
+        &["publish", w.p(), "--if-due"],
+        &[("EMBARGO_GITHUB_TIMEOUT_MS", "500")],
+    );
+    run.expect(0);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(!w.gh.releases_with_tag("v1.0.2")[0].draft);
+}

@@ -155,7 +155,7 @@ pub fn execute(args: PublishArgs, cwd: &Path) -> Result<Exit, Error> {
         // still a draft.
         let release = releases::get(client, draft.release_id).ok()?;
         if public_early.borrow().is_none()
-            && let Err(e) = publish::still_private(&job, Some(&release))
+            && let Err(e) = publish::still_private(&job, client.skew(), Some(&release))
         {
             *public_early.borrow_mut() = Some(e);
         }

@@ -230,7 +230,7 @@ pub fn execute(
             };
             let release = releases::get(client, draft.release_id).ok()?;
             if public_early.borrow().is_none()
-                && let Err(e) = publish::still_private(job, Some(&release))
+                && let Err(e) = publish::still_private(job, client.skew(), Some(&release))
             {
                 *public_early.borrow_mut() = Some(e);
             }
@@ -409,11 +409,12 @@ fn last_look(
         crate::stages::freeze::prove_against(job.repo, &private, None, job.manifest)?;
         crate::stages::stage::prove_listed(&private, &job.staged.refs)?;
         // Before the instant (not alongside the push): no draft published by hand.
+        let skew = client.and_then(Client::skew);
         if let Some(draft) = &job.staged.draft
-            && publish::well_before(job.embargo)
+            && !publish::due(job.embargo, skew)
             && let Some(release) = read.iter().find(|r| r.id == draft.release_id)
         {
-            publish::out_early(job, Some(release))?;
+            publish::out_early(job, skew, Some(release))?;
         }
     }
     Ok(read)

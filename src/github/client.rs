@@ -30,6 +30,12 @@ pub const API_URL_ENV: &str = "EMBARGO_GITHUB_API_URL";
 /// The first backoff delay in milliseconds (doubling each retry); for slow networks and tests.
 pub const RETRY_BASE_ENV: &str = "EMBARGO_GITHUB_RETRY_BASE_MS";
 
+/// How long one API call (not a transfer of an asset's bytes) may take before it is given up
+/// and, when it is safe to, tried again: a call GitHub never answers must not hold the release's
+/// lock, and with it the scheduled fallback, for ever. Tests shorten it.
+pub const API_TIMEOUT_ENV: &str = "EMBARGO_GITHUB_TIMEOUT_MS";
+const API_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The API the calls go to: `EMBARGO_GITHUB_API_URL` when set, else `publish.github.api_url`.
 /// What the dry run prints and what the client calls come from here alike.
 pub fn api_url(spec: &crate::pipeline::GitHubSpec) -> String {
@@ -53,6 +59,8 @@ pub struct Client {
     pub(super) token: Token,
     pub(super) attempts: u32,
     pub(super) base_delay: Duration,
+    /// How long one API call may take (see [`API_TIMEOUT_ENV`]).
+    api_timeout: Duration,
     /// Seconds GitHub's clock is ahead of ours (negative: behind), from the last `Date` header.
     pub(super) skew: Mutex<Option<i64>>,
 }
@@ -133,6 +141,11 @@ impl Client {
             token: Token::new(token),
             attempts: 5,
             base_delay,
+            api_timeout: std::env::var(API_TIMEOUT_ENV)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Duration::from_millis)
+                .unwrap_or(API_TIMEOUT),
             skew: Mutex::new(None),
         })
     }
@@ -175,6 +188,12 @@ impl Client {
             .request(method.clone(), url)
             .header("Authorization", self.token.bearer())
             .header("Accept", accept);
+        // Asset bytes (`application/octet-stream`) may take long; an API call may not.
+        let request = if accept.contains("json") {
+            request.timeout(self.api_timeout)
+        } else {
+            request
+        };
         match payload {
             Payload::None => request,
             Payload::Json(v) => request.json(v),

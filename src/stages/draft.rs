@@ -296,7 +296,8 @@ pub fn restore(
         return Err(Error::integrity(format!(
             "{} is not the notes {tag} was staged with (its SHA-256 differs from the journal's)",
             path.display()
-        )));
+        ))
+        .with_hint("the state folder was changed since staging: take the file from an earlier copy of the state folder (the CI job's artifact), or correct the draft on GitHub by hand; nothing was changed on GitHub"));
     }
     releases::restore_draft(
         client,

@@ -173,10 +173,10 @@ impl Publication<'_> {
             return Ok(());
         }
         // Published by hand before the instant: that is the news, not the restoring.
-        if well_before(self.embargo)
+        if !due(self.embargo, client.skew())
             && let Some(release) = releases::find(client, draft.release_id)?
         {
-            out_early(self, Some(&release))?;
+            out_early(self, client.skew(), Some(&release))?;
         }
         super::draft::restore(
             client,
@@ -248,14 +248,15 @@ pub fn preflight(job: &Publication<'_>, client: Option<&Client>) -> Result<(), E
             .with_hint("nothing was made public by this run; find out who changed the advisory"));
         }
     }
-    let early = well_before(job.embargo);
+    let skew = client.and_then(Client::skew);
+    let early = !due(job.embargo, skew);
     if early {
-        out_early(job, None)?;
+        out_early(job, skew, None)?;
     }
     if let (Some(client), Some(draft)) = (client, &job.staged.draft) {
         let release = releases::find(client, draft.release_id)?.ok_or_else(|| gone(draft))?;
         if early {
-            out_early(job, Some(&release))?;
+            out_early(job, skew, Some(&release))?;
         }
         let files =
             super::draft::release_files(job.state_dir, &job.built(), job.manifest.osv.as_ref());
@@ -388,13 +389,30 @@ pub fn ready_push(
         .transpose()
 }
 
-/// Whether the instant is more than a few seconds away by this machine's clock: only then is
-/// the release found public a leak, rather than another run's publication on time (another job,
-/// whose clock may be a little ahead, or GitHub's clock a second behind ours).
-pub fn well_before(embargo: Timestamp) -> bool {
-    Timestamp::now()
-        .checked_add(jiff::SignedDuration::from_secs(5))
-        .is_ok_and(|soon| soon < embargo)
+/// Whether the instant is more than a few seconds away by this machine's clock and by GitHub's:
+/// only then is a staged ref found public a leak, rather than another run's publication on time
+/// (another job, whose clock may be a little ahead of ours).
+pub fn well_before(embargo: Timestamp, github_skew: Option<i64>) -> bool {
+    let now = Timestamp::now();
+    let github = now
+        .checked_add(jiff::SignedDuration::from_secs(github_skew.unwrap_or(0)))
+        .unwrap_or(now);
+    [now, github]
+        .iter()
+        .all(|t| t.checked_add(ON_TIME).is_ok_and(|soon| soon < embargo))
+}
+
+/// How close to the instant a publication still counts as on time.
+const ON_TIME: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
+
+/// Whether an earlier publish from this state folder was attempted: what is public may then be
+/// its own work (a run that crashed after its push), whatever the clocks say.
+fn attempted_here(job: &Publication<'_>) -> bool {
+    crate::journal::read(&job.state_dir.join("journal.jsonl")).is_ok_and(|entries| {
+        entries
+            .iter()
+            .any(|e| e.stage == crate::journal::Stage::Publish)
+    })
 }
 
 /// While the release waits for its instant (asked when GitHub's clock is read: as publish
@@ -402,32 +420,67 @@ pub fn well_before(embargo: Timestamp) -> bool {
 /// read nor a staged ref on the public remote.
 pub fn still_private(
     job: &Publication<'_>,
+    github_skew: Option<i64>,
     release: Option<&releases::Release>,
 ) -> Result<(), Error> {
-    if !well_before(job.embargo) {
+    if due(job.embargo, github_skew) {
         return Ok(());
     }
     if let Some(release) = release {
-        out_early(job, Some(release))?;
+        out_early(job, github_skew, Some(release))?;
     }
-    out_early(job, None)
+    out_early(job, github_skew, None)
 }
 
 /// Before the instant nothing of the release may be public: a staged ref on the public remote
 /// with its staged object (a `git push --mirror` by a person), or the draft published by hand,
 /// means the fix is out early. Said, with the way on, rather than published "on time" over it.
 /// With `release`, the draft as just read; without, the public remote is listed.
-pub fn out_early(job: &Publication<'_>, release: Option<&releases::Release>) -> Result<(), Error> {
+pub fn out_early(
+    job: &Publication<'_>,
+    github_skew: Option<i64>,
+    release: Option<&releases::Release>,
+) -> Result<(), Error> {
+    if attempted_here(job) {
+        return Ok(());
+    }
     let what = match release {
         Some(release) if !release.draft => {
+            // GitHub says when it was published: early is before the instant, whenever seen.
+            let early = match release
+                .published_at
+                .as_deref()
+                .and_then(|at| at.parse::<Timestamp>().ok())
+            {
+                Some(at) => at.checked_add(ON_TIME).is_ok_and(|at| at < job.embargo),
+                None => well_before(job.embargo, github_skew),
+            };
+            if !early {
+                return Ok(());
+            }
             vec![format!(
                 "its GitHub release {} is published",
                 release.html_url
             )]
         }
         Some(_) => return Ok(()),
+        None if !well_before(job.embargo, github_skew) => return Ok(()),
         None => {
             let public = remote::list(job.git, "public", &job.pipeline.repository.public)?;
+            // A ref of the same name with other content would refuse the push at the instant:
+            // said now, while there is time to find out whose it is.
+            if let Some(taken) = job.staged.refs.iter().find(|r| {
+                public
+                    .target(&r.refname)
+                    .is_some_and(|oid| oid.to_string() != r.target)
+            }) {
+                return Err(Error::stage_failed(format!(
+                    "{} is on {} with other content: the push at the instant would be refused",
+                    taken.refname,
+                    public.describe()
+                ))
+                .with_hint("nothing was pushed; find out whose it is and have it moved or deleted before the instant, then run again"));
+            }
             stage::held_by(&public, &job.staged.refs)
                 .into_iter()
                 .map(|r| format!("{} is on {}", r.refname, public.describe()))
@@ -472,8 +525,8 @@ pub fn last_look(
     match (client, &job.staged.draft) {
         (Some(client), Some(draft)) => {
             let release = read_back(client, draft)?;
-            if job.pushed_at.is_none() && well_before(job.embargo) {
-                out_early(job, Some(&release))?;
+            if job.pushed_at.is_none() && !due(job.embargo, client.skew()) {
+                out_early(job, client.skew(), Some(&release))?;
             }
             Ok(Some(release))
         }

@@ -172,6 +172,20 @@ fn a_failed_push_to_the_second_of_two_push_urls_says_the_first_may_have_the_refs
     assert!(w.gh.releases_with_tag("v1.0.2")[0].draft);
 }
 
+/// What a person can do to put a staged release out before its instant: publish the draft on
+/// GitHub, or push the tag to the public remote.
+fn make_public_by_hand(w: &World, how: &str) {
+    match how {
+        "draft published" => {
+            let id = w.gh.releases_with_tag("v1.0.2")[0].id;
+            w.gh.edit_release(id, |r| r.draft = false);
+        }
+        _ => {
+            w.f.git(&["push", "-q", "origin", "refs/tags/v1.0.2"]);
+        }
+    }
+}
+
 /// A draft retargeted to another tag, or made a prerelease, while publish waits: publishing it
 /// would make GitHub create that tag, or show the fix as a prerelease. Nothing is made public.
 #[test]
@@ -208,15 +222,7 @@ fn a_release_made_public_by_hand_before_the_instant_is_said_to_be_out_early() {
         let w = World::new();
         let soon = crate::world::embargo_in(3600);
         w.embargo(&["run", w.p(), "--embargo", &soon]).expect(0);
-        match how {
-            "draft published" => {
-                let id = w.gh.releases_with_tag("v1.0.2")[0].id;
-                w.gh.edit_release(id, |r| r.draft = false);
-            }
-            _ => {
-                w.f.git(&["push", "-q", "origin", "refs/tags/v1.0.2"]);
-            }
-        }
+        make_public_by_hand(&w, how);
         let run = w.embargo(&["publish", w.p(), "--wait"]);
         run.expect(3);
         assert!(
@@ -370,15 +376,7 @@ fn a_release_made_public_by_hand_while_publish_waits_is_said_to_be_out_early() {
             .unwrap();
         // Well before the second reading of GitHub's clock, 15 s before the instant.
         std::thread::sleep(std::time::Duration::from_secs(3));
-        match how {
-            "draft published" => {
-                let id = w.gh.releases_with_tag("v1.0.2")[0].id;
-                w.gh.edit_release(id, |r| r.draft = false);
-            }
-            _ => {
-                w.f.git(&["push", "-q", "origin", "refs/tags/v1.0.2"]);
-            }
-        }
+        make_public_by_hand(&w, how);
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{how}: {stderr}");

@@ -766,9 +766,9 @@ pub fn make_public(
     let notes = std::fs::read_to_string(job.state_dir.join(super::draft::NOTES_FILE))
         .ok()
         .filter(|n| super::draft::sha256_text(n) == draft.body_sha256);
-    let staged = (!draft.tag.is_empty() && !draft.name.is_empty())
-        .then_some(())
-        .and(notes.as_deref())
+    let staged = notes
+        .as_deref()
+        .filter(|_| !draft.tag.is_empty() && !draft.name.is_empty())
         .map(|body| releases::DraftSpec {
             tag: &draft.tag,
             name: &draft.name,
@@ -787,29 +787,12 @@ pub fn make_public(
             job.pipeline.file.display()
         )));
     }
-    let differs = |what: String| {
-        Error::integrity(format!(
+    if let Some(what) = not_as_staged(draft, &published) {
+        return Err(Error::integrity(format!(
             "the release {} was published, but not as staged: {what}",
             published.html_url
         ))
-        .with_hint("someone changed it at the moment it was published; correct it on GitHub, and find out who changed it")
-    };
-    if !draft.tag.is_empty() && published.tag_name != draft.tag {
-        return Err(differs(format!("its tag is {}", published.tag_name)));
-    }
-    if !draft.name.is_empty() && published.name.as_deref() != Some(draft.name.as_str()) {
-        return Err(differs(format!(
-            "its name is {:?}",
-            published.name.clone().unwrap_or_default()
-        )));
-    }
-    if !draft.body_sha256.is_empty()
-        && super::draft::sha256_text(published.body.as_deref().unwrap_or("")) != draft.body_sha256
-    {
-        return Err(differs("its notes are not the staged notes".to_string()));
-    }
-    if draft.prerelease.is_some_and(|p| p != published.prerelease) {
-        return Err(differs("its prerelease flag was changed".to_string()));
+        .with_hint("someone changed it at the moment it was published; correct it on GitHub, and find out who changed it"));
     }
     Ok(published)
 }
@@ -889,9 +872,6 @@ fn read_back_assets(
     Ok((verified, wanted.len()))
 }
 
-/// The release on GitHub is the draft as staged: the same id, tag, name and notes, and exactly
-/// the staged assets (names, sizes and, where GitHub gives them, digests). Anything else is an
-/// integrity violation before the public push.
 /// The staged draft is not on GitHub any more.
 fn gone(draft: &super::draft::Draft) -> Error {
     Error::integrity(format!(
@@ -901,6 +881,40 @@ fn gone(draft: &super::draft::Draft) -> Error {
     .with_hint("find out who deleted it. Before the embargo, `embargo abort` and `embargo run` stage the release again. Once its refs are public, no command of embargo makes the release again: create it on GitHub by hand for its tag (its notes are `draft.notes.md` in the release's state folder, its assets the files in `dist/`) and open the pull requests")
 }
 
+/// What of the release as read is not as the draft was staged (its tag, prerelease flag, name
+/// and notes), if anything: the first difference found. Fields an older journal did not record
+/// are not compared.
+fn not_as_staged(draft: &super::draft::Draft, release: &releases::Release) -> Option<String> {
+    if !draft.tag.is_empty() && release.tag_name != draft.tag {
+        return Some(format!(
+            "its tag is {}, not {}",
+            release.tag_name, draft.tag
+        ));
+    }
+    if draft.prerelease.is_some_and(|p| p != release.prerelease) {
+        return Some(format!(
+            "it is {}a prerelease now",
+            if release.prerelease { "" } else { "not " }
+        ));
+    }
+    if !draft.name.is_empty() && release.name.as_deref() != Some(draft.name.as_str()) {
+        return Some(format!(
+            "its name is {:?}, not {:?}",
+            release.name.clone().unwrap_or_default(),
+            draft.name
+        ));
+    }
+    if !draft.body_sha256.is_empty()
+        && super::draft::sha256_text(release.body.as_deref().unwrap_or("")) != draft.body_sha256
+    {
+        return Some("its notes were changed".to_string());
+    }
+    None
+}
+
+/// The release on GitHub is the draft as staged: the same id, tag, name and notes, and exactly
+/// the staged assets (names, sizes and, where GitHub gives them, digests). Anything else is an
+/// integrity violation before the public push.
 pub fn read_back(client: &Client, draft: &super::draft::Draft) -> Result<releases::Release, Error> {
     let release = releases::find(client, draft.release_id)?.ok_or_else(|| gone(draft))?;
     let published = !release.draft;
@@ -924,29 +938,8 @@ pub fn read_back(client: &Client, draft: &super::draft::Draft) -> Result<release
             release.id, draft.release_id
         )));
     }
-    if !draft.tag.is_empty() && release.tag_name != draft.tag {
-        return Err(differs(format!(
-            "its tag is {}, not {}",
-            release.tag_name, draft.tag
-        )));
-    }
-    if draft.prerelease.is_some_and(|p| p != release.prerelease) {
-        return Err(differs(format!(
-            "it is {}a prerelease now",
-            if release.prerelease { "" } else { "not " }
-        )));
-    }
-    if !draft.name.is_empty() && release.name.as_deref() != Some(draft.name.as_str()) {
-        return Err(differs(format!(
-            "its name is {:?}, not {:?}",
-            release.name.unwrap_or_default(),
-            draft.name
-        )));
-    }
-    if !draft.body_sha256.is_empty()
-        && super::draft::sha256_text(release.body.as_deref().unwrap_or("")) != draft.body_sha256
-    {
-        return Err(differs("its notes were changed".to_string()));
+    if let Some(what) = not_as_staged(draft, &release) {
+        return Err(differs(what));
     }
     let assets = releases::list_assets(client, release.id)?;
     for asset in &assets {
